@@ -1,0 +1,104 @@
+"""`python -m bot run | serve | demo | migrate`.
+
+Every way in stops with one line and exit code 2 on a bad setting: an admin reads the
+line, fixes .env, and tries again, with no traceback to dig through.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.domain.playbook import PlaybookError
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_BAD_SETTING = 2
+
+
+class _Stop(Exception):
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="recovery-bot: service recovery in Slack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="connect to Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
+    serve = commands.add_parser("serve", help="serve Slack's HTTP requests under waitress")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--threads", type=int, default=8)
+    commands.add_parser("demo", help="play a whole recovery offline against a local Slack double")
+    commands.add_parser("migrate", help="bring the database to the newest schema")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+            return run_demo()
+        settings = load_settings()
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "serve":
+            return _serve(settings, host=args.host, port=args.port, threads=args.threads)
+        return _run(settings)
+    except (SettingsError, PlaybookError, _Stop) as error:
+        print(f"recovery-bot: {error}", file=sys.stderr)
+        return EXIT_BAD_SETTING
+    except OSError as error:
+        print(f"recovery-bot: {error.strerror or error}", file=sys.stderr)
+        return 1
+
+
+def _require_slack(settings: Settings, *, socket_mode: bool) -> None:
+    missing = settings.missing_for_slack(socket_mode=socket_mode)
+    if missing:
+        raise _Stop(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; "
+                    "put them in .env to talk to Slack (`python -m bot demo` runs offline and needs none)")
+
+
+def _migrate(settings: Settings) -> int:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    db = Database.from_url(settings.database_url)
+    upgrade(db.engine)
+    print(f"recovery-bot: database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
+    import waitress
+
+    from bot.runtime import build
+    from bot.web import make_wsgi
+
+    _require_slack(settings, socket_mode=False)
+    runtime = build(settings)
+    runtime.start_background()
+    try:
+        waitress.serve(make_wsgi(runtime.app, runtime.db), host=host, port=port, threads=threads,
+                       ident="recovery-bot")
+    finally:
+        runtime.stop()
+    return 0
+
+
+def _run(settings: Settings) -> int:
+    if not settings.slack_app_token:
+        return _serve(settings, host="0.0.0.0", port=3000, threads=8)
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.runtime import build
+
+    _require_slack(settings, socket_mode=True)
+    runtime = build(settings)
+    runtime.start_background()
+    try:
+        SocketModeHandler(runtime.app, settings.slack_app_token).start()
+    finally:
+        runtime.stop()
+    return 0

@@ -1,0 +1,429 @@
+"""Parsing of everything people type: durations, incident numbers, mentions,
+work hours, clock times and the `/recovery` command grammar.
+
+Everything here is pure and stdlib-only so that the same rules apply to the
+slash command, to configuration and to tests, and so that bad input becomes a
+`ValueError` (or a `UsageError` value) with a message fit to show a person,
+never an exception escaping into Slack.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta
+from typing import Final, Literal, TypeAlias, get_args
+
+# --------------------------------------------------------------------------
+# Durations
+# --------------------------------------------------------------------------
+
+DURATION_HINT: Final = "expected a duration like 90s, 15m, 4h or 3d"
+
+# Units must come largest first and at most once each ("1h30m", "1d 4h"), so
+# that "1h1h" or "30m1h" are rejected as typos rather than silently summed.
+_DURATION_RE: Final = re.compile(
+    r"(?:(?P<d>[0-9]{1,9})\s*d)?\s*"
+    r"(?:(?P<h>[0-9]{1,9})\s*h)?\s*"
+    r"(?:(?P<m>[0-9]{1,9})\s*m)?\s*"
+    r"(?:(?P<s>[0-9]{1,9})\s*s)?",
+    re.IGNORECASE,
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `90s`, `15m`, `4h`, `3d` or combinations such as `1h30m`.
+
+    Raises ValueError with a message a person can act on; the message does
+    not repeat the input so callers can add their own context (a variable
+    name, a subcommand).
+    """
+    match = _DURATION_RE.fullmatch(text.strip())
+    if match is None or not any(match.groupdict().values()):
+        raise ValueError(DURATION_HINT)
+    parts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
+    try:
+        delta = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    except OverflowError:
+        raise ValueError("that duration is too long") from None
+    if delta <= timedelta(0):
+        raise ValueError("a duration must be longer than zero")
+    return delta
+
+
+_UNITS: Final = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def format_duration(delta: timedelta) -> str:
+    """Render a duration the way people write it in chat.
+
+    Shows the largest unit plus the next one down when it is non-zero
+    (`1h 30m`, `2d 4h`); smaller remainders are dropped because "2d 4h" is
+    what a reader wants, not "2d 4h 13m 9s". Sign is ignored so callers can
+    pass "time until" or "time since" alike.
+    """
+    seconds = int(abs(delta).total_seconds())
+    for index, (unit, size) in enumerate(_UNITS):
+        if seconds >= size:
+            major, rest = divmod(seconds, size)
+            text = f"{major}{unit}"
+            if index + 1 < len(_UNITS):
+                next_unit, next_size = _UNITS[index + 1]
+                minor = rest // next_size
+                if minor:
+                    text += f" {minor}{next_unit}"
+            return text
+    return "0s"
+
+
+# --------------------------------------------------------------------------
+# Incident numbers and user mentions
+# --------------------------------------------------------------------------
+
+MAX_INCIDENT_NUMBER: Final = 10**9
+
+# ASCII digits only: `int()` would otherwise accept e.g. Arabic-Indic digits.
+_INCIDENT_REF_RE: Final = re.compile(r"(?:#|[rR]-)?([0-9]{1,10})")
+
+
+def parse_incident_ref(text: str) -> int | None:
+    """Read an incident number written as `42`, `#42` or `R-42`.
+
+    Returns None instead of raising because callers always turn a miss into
+    their own usage message.
+    """
+    match = _INCIDENT_REF_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if 0 < number <= MAX_INCIDENT_NUMBER else None
+
+
+_MENTION_RE: Final = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
+_USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def parse_user_mention(text: str) -> str | None:
+    """Extract a user id from a Slack mention (`<@U123>`, `<@U123|name>`) or a bare id.
+
+    A plain `@name` cannot be resolved without an API call, so it is a miss.
+    """
+    text = text.strip()
+    match = _MENTION_RE.fullmatch(text)
+    if match is not None:
+        return match.group(1)
+    return text if _USER_ID_RE.fullmatch(text) else None
+
+
+# --------------------------------------------------------------------------
+# Clock times and work hours
+# --------------------------------------------------------------------------
+
+_CLOCK_RE: Final = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+def parse_clock_time(text: str) -> time:
+    """Parse a 24-hour `HH:MM` time (a single-digit hour such as `9:00` is accepted)."""
+    match = _CLOCK_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError("expected a 24-hour time like 09:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+_DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAY_NAMES: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ALL_WEEKDAYS: Final = frozenset(range(7))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkHours:
+    """The team's working window; nudges are only sent inside it.
+
+    `weekdays` uses `date.weekday()` numbering (Monday=0) so callers can test
+    membership directly.
+    """
+
+    start: time
+    end: time
+    weekdays: frozenset[int]
+
+
+def _parse_day(name: str) -> int:
+    key = name.strip().lower()
+    for names in (_DAY_NAMES, _FULL_DAY_NAMES):
+        if key in names:
+            return names.index(key)
+    raise ValueError(f"unknown day {name.strip()!r}; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+
+
+def _parse_days(text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for item in text.split(","):
+        if not item.strip():
+            raise ValueError("empty day in the day list; write days like Mon-Fri or Mon,Tue,Thu")
+        first, sep, last = item.partition("-")
+        if not sep:
+            days.add(_parse_day(first))
+            continue
+        start, end = _parse_day(first), _parse_day(last)
+        if start > end:
+            raise ValueError(f"day range {item.strip()!r} runs backwards; write it Monday-first, like Mon-Fri")
+        days.update(range(start, end + 1))
+    return frozenset(days)
+
+
+_WORK_HOURS_RE: Final = re.compile(r"([0-9:]+)\s*-\s*([0-9:]+)(?:\s+(.+))?")
+_WORK_HOURS_HINT: Final = "expected work hours like 09:00-18:00 Mon-Fri"
+
+
+def parse_work_hours(text: str) -> WorkHours:
+    """Parse `09:00-18:00 Mon-Fri`, `08:30-17:00 Mon,Tue,Thu` or `09:00-18:00` (every day).
+
+    Windows crossing midnight and day ranges wrapping past Sunday are
+    rejected rather than guessed at.
+    """
+    match = _WORK_HOURS_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(_WORK_HOURS_HINT)
+    try:
+        start = parse_clock_time(match.group(1))
+        end = parse_clock_time(match.group(2))
+    except ValueError:
+        raise ValueError(_WORK_HOURS_HINT) from None
+    if start >= end:
+        raise ValueError("work hours must start before they end, like 09:00-18:00")
+    days = match.group(3)
+    weekdays = ALL_WEEKDAYS if days is None else _parse_days(days)
+    return WorkHours(start=start, end=end, weekdays=weekdays)
+
+
+# --------------------------------------------------------------------------
+# The /recovery command
+# --------------------------------------------------------------------------
+
+ListScope: TypeAlias = Literal["open", "mine", "unclaimed", "overdue"]
+LIST_SCOPES: Final[tuple[ListScope, ...]] = get_args(ListScope)
+STATS_WINDOWS: Final = (7, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class New:
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    number: int
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListIncidents:
+    scope: ListScope = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class Show:
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snooze:
+    number: int
+    duration: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    number: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class UsageError:
+    """A wrong `/recovery` invocation, returned rather than raised so handlers
+    must answer it (ephemerally) instead of letting it escape as an error."""
+
+    message: str
+
+
+Command: TypeAlias = Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats
+
+# mrkdwn: `<` and `>` are escaped because Slack reads them as control
+# sequences even inside code spans.
+USAGE: Final = """\
+*Usage:* `/recovery &lt;subcommand&gt;`
+• `/recovery help`: show this message
+• `/recovery new [summary]`: flag a complaint by hand
+• `/recovery claim &lt;n&gt;`: become the owner of incident _n_
+• `/recovery assign &lt;n&gt; &lt;@user&gt;`: hand incident _n_ to someone else (owner or lead)
+• `/recovery list [open|mine|unclaimed|overdue]`: incidents, newest first (max 20)
+• `/recovery show &lt;n&gt;`: the incident card and its timeline
+• `/recovery snooze &lt;n&gt; &lt;duration&gt;`: pause nudges, e.g. `30m`, `2h`, `1d`
+• `/recovery cancel &lt;n&gt; &lt;reason&gt;`: cancel incident _n_ (owner or lead)
+• `/recovery digest`: preview today's digest for this channel
+• `/recovery stats [7d|30d]`: recovery metrics for the last 7 or 30 days
+Incident numbers can be written `42`, `#42` or `R-42`."""
+
+# A Slack mention such as `<@U1|jo smith>` stays one token even if it has spaces.
+_TOKEN_RE: Final = re.compile(r"<[^>]*>|\S+")
+_ECHO_LIMIT: Final = 40
+
+
+def _echo(text: str) -> str:
+    """Make user input safe to quote inside a code span of a usage message.
+
+    Duplicates the three-character escape of `bot.views.text` on purpose: the
+    domain must not depend on the view layer, and an echoed `<!channel>` must
+    never ping anyone.
+    """
+    if len(text) > _ECHO_LIMIT:
+        text = text[: _ECHO_LIMIT - 1] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
+def _number(name: str, example: str, token: str | None) -> int | UsageError:
+    if token is None:
+        return UsageError(f"`/recovery {name}` needs an incident number, like `/recovery {name} {example}`.")
+    number = parse_incident_ref(token)
+    if number is None:
+        return UsageError(
+            f"`{_echo(token)}` is not an incident number; write it like `42`, `#42` or `R-42`, "
+            f"as in `/recovery {name} {example}`."
+        )
+    return number
+
+
+def _no_extra(name: str, example: str, extra: list[str]) -> UsageError | None:
+    if extra:
+        return UsageError(f"`/recovery {name}` got unexpected `{_echo(' '.join(extra))}`; try `/recovery {name} {example}`.")
+    return None
+
+
+def _parse_claim_or_show(name: str, args: list[str]) -> Claim | Show | UsageError:
+    number = _number(name, "42", args[0] if args else None)
+    if isinstance(number, UsageError):
+        return number
+    if error := _no_extra(name, "42", args[1:]):
+        return error
+    return Claim(number) if name == "claim" else Show(number)
+
+
+def _parse_assign(args: list[str]) -> Assign | UsageError:
+    number = _number("assign", "42 @alex", args[0] if args else None)
+    if isinstance(number, UsageError):
+        return number
+    if len(args) < 2:
+        return UsageError("`/recovery assign` needs a person, like `/recovery assign 42 @alex`.")
+    user_id = parse_user_mention(args[1])
+    if user_id is None:
+        return UsageError(
+            f"`{_echo(args[1])}` is not someone Slack recognises; pick them from the @ menu, "
+            "like `/recovery assign 42 @alex`."
+        )
+    if error := _no_extra("assign", "42 @alex", args[2:]):
+        return error
+    return Assign(number, user_id)
+
+
+def _parse_list(args: list[str]) -> ListIncidents | UsageError:
+    if not args:
+        return ListIncidents()
+    if len(args) == 1:
+        for scope in LIST_SCOPES:
+            if scope == args[0].lower():
+                return ListIncidents(scope)
+    choices = ", ".join(f"`{choice}`" for choice in LIST_SCOPES)
+    return UsageError(f"`/recovery list` takes one of {choices}, not `{_echo(' '.join(args))}`.")
+
+
+def _parse_snooze(args: list[str]) -> Snooze | UsageError:
+    number = _number("snooze", "42 2h", args[0] if args else None)
+    if isinstance(number, UsageError):
+        return number
+    if len(args) < 2:
+        return UsageError("`/recovery snooze` needs a duration, like `/recovery snooze 42 2h`.")
+    duration_text = " ".join(args[1:])
+    try:
+        duration = parse_duration(duration_text)
+    except ValueError as exc:
+        return UsageError(f"`{_echo(duration_text)}`: {exc}; try `/recovery snooze 42 2h`.")
+    return Snooze(number, duration)
+
+
+def _parse_cancel(rest: str) -> Cancel | UsageError:
+    # The reason is kept verbatim (line breaks and spacing included), so it is
+    # split off the raw text rather than rebuilt from tokens.
+    head, *tail = rest.split(None, 1) or [""]
+    number = _number("cancel", "42 customer withdrew", head or None)
+    if isinstance(number, UsageError):
+        return number
+    reason = tail[0].strip() if tail else ""
+    if not reason:
+        return UsageError("`/recovery cancel` needs a reason, like `/recovery cancel 42 customer withdrew`.")
+    return Cancel(number, reason)
+
+
+def _parse_stats(args: list[str]) -> Stats | UsageError:
+    if not args:
+        return Stats()
+    window = args[0].lower().removesuffix("d")
+    if len(args) > 1 or not window.isascii() or not window.isdigit() or int(window) not in STATS_WINDOWS:
+        return UsageError(f"`/recovery stats` takes `7d` or `30d`, not `{_echo(' '.join(args))}`.")
+    return Stats(int(window))
+
+
+def parse_command(text: str) -> Command | UsageError:
+    """Turn the text after `/recovery` into a command, or a one-line usage error.
+
+    Never raises: every mistake a person can type maps to a `UsageError`
+    whose message says what to type instead.
+    """
+    # Split on any whitespace: people paste tabs and line breaks too.
+    name, *tail = text.split(None, 1) or [""]
+    name = name.lower()
+    rest = tail[0] if tail else ""
+    args = _TOKEN_RE.findall(rest)
+    match name:
+        case "" | "help":
+            return Help()
+        case "new":
+            return New(rest.strip())
+        case "claim" | "show":
+            return _parse_claim_or_show(name, args)
+        case "assign":
+            return _parse_assign(args)
+        case "list":
+            return _parse_list(args)
+        case "snooze":
+            return _parse_snooze(args)
+        case "cancel":
+            return _parse_cancel(rest)
+        case "digest":
+            if args:
+                return UsageError("`/recovery digest` takes nothing after it; just type `/recovery digest`.")
+            return Digest()
+        case "stats":
+            return _parse_stats(args)
+        case _:
+            return UsageError(f"Unknown subcommand `{_echo(name)}`. Try `/recovery help` to see them all.")

@@ -1,0 +1,181 @@
+"""The values the recovery domain works with: plain, frozen, and free of Slack and SQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+
+class StepKey(StrEnum):
+    CLAIM = "claim"
+    ACKNOWLEDGE = "acknowledge"
+    APOLOGIZE = "apologize"
+    FIX = "fix"
+    MAKE_IT_RIGHT = "make_it_right"
+    BUY_IN = "buy_in"
+    FOLLOW_UP = "follow_up"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+CONTACT_CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "social", "in person", "other")
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    LEAD = "lead"
+    OTHER = "other"
+
+
+class EventKind(StrEnum):
+    CREATED = "created"
+    CLAIMED = "claimed"
+    ASSIGNED = "assigned"
+    STEP_DONE = "step_done"
+    STEP_SKIPPED = "step_skipped"
+    SNOOZED = "snoozed"
+    HELP_REQUESTED = "help_requested"
+    NUDGED = "nudged"
+    ESCALATED = "escalated"
+    APPROVAL_REQUESTED = "approval_requested"
+    REMEDY_APPROVED = "remedy_approved"
+    REMEDY_DECLINED = "remedy_declined"
+    BUY_IN_AGREED = "buy_in_agreed"
+    BUY_IN_NOT_YET = "buy_in_not_yet"
+    FOLLOW_UP_PROMPTED = "follow_up_prompted"
+    FOLLOW_UP_RECORDED = "follow_up_recorded"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: str
+    is_lead: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    at: datetime
+    actor: str | None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    """What intake knows about a complaint before it has a number."""
+
+    workspace_id: str
+    origin_channel: str
+    origin_ts: str
+    flagged_by: str
+    summary: str
+    excerpt: str = ""
+    permalink: str | None = None
+    customer_name: str | None = None
+    contact_channel: str | None = None
+    severity: Severity = Severity.NORMAL
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentState:
+    """One incident as the domain sees it; the repository maps rows to and from it."""
+
+    id: int
+    workspace_id: str
+    number: int
+    status: Status
+    current_step: StepKey
+    step_seq: int
+    step_started_at: datetime
+    step_due_at: datetime | None
+    created_at: datetime
+    flagged_by: str
+    summary: str
+    origin_channel: str
+    origin_ts: str
+    card_channel: str
+    excerpt: str = ""
+    permalink: str | None = None
+    customer_name: str | None = None
+    contact_channel: str | None = None
+    severity: Severity = Severity.NORMAL
+    category: str | None = None
+    owner_id: str | None = None
+    card_ts: str | None = None
+    snoozed_until: datetime | None = None
+    claimed_at: datetime | None = None
+    closed_at: datetime | None = None
+    root_cause: str | None = None
+    fix_note: str | None = None
+    remedy_kind: str | None = None
+    remedy_amount: Decimal | None = None
+    approval: str | None = None
+    approval_note: str | None = None
+    buy_in_at: datetime | None = None
+    csat: int | None = None
+    buy_again: str | None = None
+    follow_up_note: str | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is Status.OPEN
+
+    @property
+    def is_unclaimed(self) -> bool:
+        return self.is_open and self.owner_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How the step that just ended ended, for its message and the step record."""
+
+    step: StepKey
+    seq: int
+    result: str  # "done" | "skipped"
+    by: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A state change the service must persist, with what to tell people about it."""
+
+    state: IncidentState
+    events: tuple[Event, ...]
+    ended_step: StepOutcome | None = None
+    new_step: bool = False
+    notices: tuple[str, ...] = field(default_factory=tuple)
+    """Short lines posted in the recovery thread (e.g. who reassigned to whom)."""
+
+    approval_requested: bool = False
+    follow_up_due_at: datetime | None = None
+
+
+def as_minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60

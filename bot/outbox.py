@@ -1,0 +1,282 @@
+"""Sends the Slack calls the outbox table owes, after commit and off the request path.
+
+Guarantees: rows of one incident leave in order (a thread reply never overtakes its
+card); failures are retried with backoff (429 waits Retry-After) and kept until they go;
+a post whose outcome is unknown is first looked up in Slack by the outbox id carried in
+its message metadata, and sent again only if Slack does not have it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from http.client import HTTPException
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.domain.types import IncidentState
+from bot.views.ids import OUTBOX_EVENT_TYPE
+from bot.views.text import excerpt as make_excerpt
+from storage import outbox_store, repository
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF_SECONDS = 300
+POST_KINDS = frozenset({"card", "step", "reply", "dm"})
+PERMANENT_ERRORS = frozenset({
+    "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text",
+    "message_not_found", "cant_update_message", "edit_window_closed", "user_not_found", "user_not_in_channel",
+    "invalid_metadata_format", "invalid_metadata_schema", "too_many_attachments", "is_archived",
+})
+
+CardRenderer = Callable[[IncidentState], tuple[str, list[dict]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry(Exception):
+    error: str
+    after_seconds: float | None = None
+    uncertain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Dead(Exception):
+    error: str
+
+
+class OutboxSender:
+    def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
+                 render_card: CardRenderer, poll_seconds: float = 1.0) -> None:
+        self._db = db
+        self._clock = clock
+        self._client = client
+        self._poster = posting_client
+        self._render_card = render_card
+        self._poll = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self._poll)
+            self._wake.clear()
+            try:
+                self.drain()
+            except Exception:  # noqa: BLE001 - e.g. the database is down: try again next round
+                log.exception("outbox: drain failed; will try again")
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        """Send everything due now; returns how many rows were settled (sent, retried or dead)."""
+        settled = 0
+        for _ in range(max_rounds):
+            now = self._clock.now()
+            with self._db.transaction() as session:
+                ids = outbox_store.due_ids(session, now=now)
+            if not ids:
+                break
+            progressed = False
+            for row_id in ids:
+                with self._db.transaction() as session:
+                    leased = outbox_store.lease(session, row_id, now=self._clock.now(), lease_for=LEASE)
+                if leased is None:
+                    continue
+                progressed = True
+                self._settle(leased)
+                settled += 1
+                if self._stop.is_set():
+                    return settled
+            if not progressed:
+                break
+        return settled
+
+    def _settle(self, row: outbox_store.Leased) -> None:
+        try:
+            ts, note = self._send(row)
+        except _Retry as retry:
+            delay = retry.after_seconds if retry.after_seconds is not None else min(
+                2 ** (row.attempts - 1), MAX_BACKOFF_SECONDS)
+            log.warning("outbox %s (%s) failed: %s; retry in %ss", row.id, row.kind, retry.error, delay)
+            with self._db.transaction() as session:
+                outbox_store.mark_retry(session, row.id, at=self._clock.now() + timedelta(seconds=delay),
+                                        error=retry.error, uncertain=retry.uncertain or row.uncertain)
+            return
+        except _Dead as dead:
+            log.error("outbox %s (%s) dropped by Slack: %s", row.id, row.kind, dead.error)
+            with self._db.transaction() as session:
+                outbox_store.mark_dead(session, row.id, now=self._clock.now(), error=dead.error)
+            return
+        with self._db.transaction() as session:
+            self._record_ts(session, row, ts)
+            outbox_store.mark_sent(session, row.id, now=self._clock.now(), ts=ts, note=note)
+
+    def _record_ts(self, session, row: outbox_store.Leased, ts: str | None) -> None:  # noqa: ANN001
+        if ts is None or row.incident_id is None:
+            return
+        if row.kind == "card":
+            repository.set_card(session, row.incident_id, channel=row.channel or "", ts=ts)
+        elif row.kind == "step" and row.step_seq is not None:
+            repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts)
+
+    def _send(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+        if row.kind == "enrich":
+            return self._enrich(row)
+        incident = self._incident(row)
+        if row.kind in POST_KINDS:
+            return self._post(row, incident), None
+        if row.kind == "update_card":
+            return self._update_card(row, incident)
+        if row.kind == "update_step":
+            return self._update_step(row)
+        if row.kind == "ephemeral":
+            return self._ephemeral(row)
+        raise _Dead(f"unknown outbox kind {row.kind!r}")
+
+    def _incident(self, row: outbox_store.Leased) -> IncidentState | None:
+        if row.incident_id is None:
+            return None
+        with self._db.transaction() as session:
+            return repository.get(session, row.incident_id)
+
+    def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
+        args = self._post_args(row, incident)
+        if row.uncertain:
+            found = self._find_posted(row, args)
+            if found:
+                return found
+        args["metadata"] = {"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": row.id}}
+        response = self._call(self._poster.chat_postMessage, creates=True, **args)
+        return response["ts"]
+
+    def _post_args(self, row: outbox_store.Leased, incident: IncidentState | None) -> dict:
+        if row.kind == "card":
+            if incident is None:
+                raise _Dead("incident gone")
+            text, blocks = self._render_card(incident)
+            return {"channel": row.channel, "text": text, "blocks": blocks}
+        args = {"channel": row.channel, "text": row.payload.get("text", ""), "blocks": row.payload.get("blocks")}
+        if row.kind in ("step", "reply"):
+            if incident is None or incident.card_ts is None:
+                raise _Dead("the incident card was never posted, so its thread does not exist")
+            args["channel"] = incident.card_channel
+            args["thread_ts"] = incident.card_ts
+        return args
+
+    def _find_posted(self, row: outbox_store.Leased, args: dict) -> str | None:
+        """Did an earlier attempt reach Slack? Look for our outbox id in the metadata."""
+        channel = args["channel"]
+        if row.kind == "dm":
+            opened = self._call(self._client.conversations_open, users=row.user_id)
+            channel = opened["channel"]["id"]
+        if "thread_ts" in args:
+            response = self._call(self._client.conversations_replies, channel=channel, ts=args["thread_ts"],
+                                  include_all_metadata=True, limit=1000)
+        else:
+            response = self._call(self._client.conversations_history, channel=channel,
+                                  include_all_metadata=True, limit=200)
+        for message in response.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if (metadata.get("event_type") == OUTBOX_EVENT_TYPE
+                    and (metadata.get("event_payload") or {}).get("outbox_id") == row.id):
+                return message["ts"]
+        return None
+
+    def _update_card(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
+        if incident is None or incident.card_ts is None:
+            raise _Dead("no card to update")
+        with self._db.transaction() as session:
+            if outbox_store.has_later_card_update(session, row.id, incident.id):
+                return None, "superseded by a later card update"
+        text, blocks = self._render_card(incident)
+        self._call(self._client.chat_update, channel=incident.card_channel, ts=incident.card_ts,
+                   text=text, blocks=blocks)
+        return incident.card_ts, None
+
+    def _update_step(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+        with self._db.transaction() as session:
+            ts = repository.step_message_ts(session, row.incident_id, row.step_seq)
+        if ts is None:
+            return None, "the step had no message to update"
+        self._call(self._client.chat_update, channel=row.channel, ts=ts, text=row.payload.get("text", ""),
+                   blocks=row.payload.get("blocks"))
+        return ts, None
+
+    def _ephemeral(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+        if row.uncertain:
+            return None, "ephemeral not repeated: an earlier attempt may have shown it"
+        self._call(self._poster.chat_postEphemeral, creates=True, channel=row.channel, user=row.user_id,
+                   text=row.payload.get("text", ""), blocks=row.payload.get("blocks"))
+        return None, None
+
+    def _enrich(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+        """Fetch what a reaction event does not carry: the message text and its permalink."""
+        channel, ts = row.payload["channel"], row.payload["ts"]
+        notes = []
+        text = None
+        if row.payload.get("need_text"):
+            try:
+                text = self._message_text(channel, ts)
+            except _Dead as dead:
+                notes.append(f"text: {dead.error}")
+        permalink = None
+        try:
+            permalink = self._call(self._client.chat_getPermalink, optional=True, channel=channel,
+                                   message_ts=ts).get("permalink")
+        except _Dead as dead:
+            notes.append(f"permalink: {dead.error}")
+        with self._db.transaction() as session:
+            repository.update_origin_details(session, row.incident_id,
+                                             excerpt=make_excerpt(text) if text else None, permalink=permalink)
+        return None, "; ".join(notes) or None
+
+    def _message_text(self, channel: str, ts: str) -> str | None:
+        history = self._call(self._client.conversations_history, optional=True, channel=channel, latest=ts,
+                             oldest=ts, inclusive=True, limit=1)
+        for message in history.get("messages", []):
+            if message.get("ts") == ts:
+                return message.get("text")
+        replies = self._call(self._client.conversations_replies, optional=True, channel=channel, ts=ts, limit=1)
+        for message in replies.get("messages", []):
+            if message.get("ts") == ts:
+                return message.get("text")
+        return None
+
+    def _call(self, method: Callable, *, creates: bool = False, optional: bool = False, **kwargs):  # noqa: ANN202
+        """One Slack call, its failure sorted into retry-later or give-up.
+
+        ``optional`` calls give up on any answer Slack refuses (not in channel, not found):
+        a missing excerpt must not hold back the card."""
+        try:
+            return method(**{key: value for key, value in kwargs.items() if value is not None})
+        except SlackApiError as error:
+            status = error.response.status_code
+            if status == 429:
+                retry_after = error.response.headers.get("Retry-After") or error.response.headers.get("retry-after")
+                raise _Retry("rate limited (429)", after_seconds=float(retry_after or 1)) from None
+            if status >= 500:
+                raise _Retry(f"Slack answered {status}", uncertain=creates) from None
+            code = str(error.response.get("error", "unknown_error"))
+            if code in PERMANENT_ERRORS or optional:
+                raise _Dead(code) from None
+            raise _Retry(code) from None
+        except (OSError, HTTPException, TimeoutError) as error:
+            raise _Retry(f"network: {error.__class__.__name__}: {error}", uncertain=creates) from None

@@ -1,0 +1,60 @@
+"""Builds the whole process from settings, in one place, for the CLI, the demo and the tests.
+
+Nothing is built at import: every caller says which settings, clock and database it wants.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from slack_bolt import App
+
+from bot.app import create_app
+from bot.clock import Clock, SystemClock
+from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
+from bot.outbox import OutboxSender
+from bot.service import RecoveryService
+from bot.settings import Settings
+from bot.slack_api import make_client, make_posting_client
+from bot.views.card import render_card
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+def load_playbook_file(path: Path | None) -> Playbook:
+    if path is None:
+        return DEFAULT_PLAYBOOK
+    return load_playbook(path.read_text(encoding="utf-8"), source=f"PLAYBOOK_FILE ({path})")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    service: RecoveryService
+    sender: OutboxSender
+    app: App
+
+    def start_background(self) -> None:
+        self.sender.start()
+        self.sender.wake()
+
+    def stop(self) -> None:
+        self.sender.stop()
+        self.db.dispose()
+
+
+def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook | None = None,
+          migrate: bool = True) -> Runtime:
+    clock = clock or SystemClock()
+    playbook = playbook or load_playbook_file(settings.playbook_file)
+    db = Database.from_url(settings.database_url)
+    if migrate:
+        upgrade(db.engine)
+    client = make_client(settings)
+    sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
+                          render_card=partial(render_card, playbook=playbook, tz=settings.tz))
+    service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=sender.wake)
+    app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")
+    return Runtime(settings=settings, db=db, service=service, sender=sender, app=app)

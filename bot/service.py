@@ -1,0 +1,194 @@
+"""One function per user action: load, decide, save, queue; one transaction each.
+
+Slack never appears here except as outbox rows; the sender is woken after commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import Block
+
+from bot.clock import Clock
+from bot.domain import recovery
+from bot.domain.playbook import Playbook
+from bot.domain.sla import due_at
+from bot.domain.types import (
+    Actor, Decision, Event, EventKind, IncidentState, NewIncident, Refusal, StepKey,
+)
+from bot.settings import Settings
+from bot.views import step, timeline
+from storage import outbox_store, repository
+from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the person who acted is told, in one line."""
+
+    ok: bool
+    message: str
+    state: IncidentState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """An incident named by a button (its id) or by a person (its number)."""
+
+    workspace_id: str
+    incident_id: int | None = None
+    number: int | None = None
+
+    def describe(self) -> str:
+        return f"#{self.number}" if self.number is not None else "that incident"
+
+
+class _AlreadyFlagged(Exception):
+    pass
+
+
+class _LostRace(Exception):
+    pass
+
+
+class RecoveryService:
+    def __init__(self, *, db: Database, settings: Settings, playbook: Playbook, clock: Clock,
+                 after_commit: Callable[[], None] = lambda: None) -> None:
+        self.db = db
+        self.settings = settings
+        self.playbook = playbook
+        self.clock = clock
+        self._after_commit = after_commit
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.settings.tz
+
+    def actor(self, user_id: str) -> Actor:
+        return Actor(user_id=user_id, is_lead=self.settings.is_lead(user_id))
+
+    def flag(self, new: NewIncident, *, fetch_details: bool) -> tuple[IncidentState, bool]:
+        """Open an incident for a message, once: a second flag of it returns the first."""
+        now = self.clock.now()
+        card_channel = self.settings.recovery_channel or new.origin_channel
+        try:
+            with self.db.transaction() as session:
+                existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
+                                                     channel=new.origin_channel, ts=new.origin_ts)
+                if existing:
+                    return existing, False
+                claim_due = due_at(now, self.playbook.step(StepKey.CLAIM).sla)
+                state = repository.insert_incident(session, new, card_channel=card_channel, now=now,
+                                                   claim_due=claim_due)
+                if state is None:
+                    raise _AlreadyFlagged
+                repository.add_events(session, state.id, [Event(
+                    EventKind.CREATED, now, new.flagged_by, f"<@{new.flagged_by}> flagged it")])
+                if fetch_details:
+                    outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="enrich", now=now,
+                                         incident_id=state.id, payload={
+                                             "channel": new.origin_channel, "ts": new.origin_ts,
+                                             "need_text": not new.excerpt})
+                outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
+                                     incident_id=state.id, channel=card_channel)
+        except _AlreadyFlagged:
+            with self.db.transaction() as session:
+                existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
+                                                     channel=new.origin_channel, ts=new.origin_ts)
+            assert existing is not None
+            return existing, False
+        self._after_commit()
+        return state, True
+
+    def claim(self, where: Locator, user_id: str) -> Outcome:
+        outcome = self._act(where, self.actor(user_id), recovery.Claim())
+        if outcome.ok and outcome.state:
+            return Outcome(True, f"You now own {outcome.state.ref}. The first step is in its thread.",
+                           outcome.state)
+        return outcome
+
+    def assign(self, where: Locator, user_id: str, assignee: str) -> Outcome:
+        outcome = self._act(where, self.actor(user_id), recovery.Assign(assignee))
+        if outcome.ok and outcome.state:
+            return Outcome(True, f"<@{assignee}> now owns {outcome.state.ref}.", outcome.state)
+        return outcome
+
+    def incident(self, where: Locator) -> IncidentState | None:
+        with self.db.transaction() as session:
+            loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
+                                     number=where.number)
+        return loaded[0] if loaded else None
+
+    def tell(self, *, workspace_id: str, channel: str, user_id: str, text: str) -> None:
+        """An ephemeral line for one person, sent through the outbox like everything else."""
+        with self.db.transaction() as session:
+            outbox_store.enqueue(session, workspace_id=workspace_id, kind="ephemeral", now=self.clock.now(),
+                                 channel=channel, user_id=user_id, payload={"text": text})
+        self._after_commit()
+
+    def list_blocks(self, *, workspace_id: str, user_id: str, scope: str) -> list[Block]:
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            incidents = repository.list_incidents(session, workspace_id=workspace_id, scope=scope,
+                                                  user_id=user_id, now=now)
+        return timeline.list_blocks(incidents, scope=scope, playbook=self.playbook, tz=self.tz, now=now)
+
+    def show_blocks(self, where: Locator) -> list[Block] | None:
+        with self.db.transaction() as session:
+            loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
+                                     number=where.number)
+            if loaded is None:
+                return None
+            events = repository.events_of(session, loaded[0].id)
+        return timeline.show_blocks(loaded[0], events, playbook=self.playbook, tz=self.tz)
+
+    def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                loaded = repository.load(session, workspace_id=where.workspace_id,
+                                         incident_id=where.incident_id, number=where.number)
+                if loaded is None:
+                    return Outcome(False, f"There is no incident {where.describe()}.")
+                state, version = loaded
+                decision = recovery.decide(state, actor, action, now=now, playbook=self.playbook)
+                if isinstance(decision, Refusal):
+                    return Outcome(False, decision.reason, state)
+                if not repository.apply_decision(session, state, decision, expected_version=version, now=now):
+                    raise _LostRace
+                self._queue_messages(session, decision, now=now)
+        except _LostRace:
+            return self._explain_lost_race(where, actor, action)
+        self._after_commit()
+        return Outcome(True, "", decision.state)
+
+    def _explain_lost_race(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
+        with self.db.transaction() as session:
+            loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
+                                     number=where.number)
+        state = loaded[0] if loaded else None
+        if isinstance(action, recovery.Claim) and state and state.owner_id and state.owner_id != actor.user_id:
+            return Outcome(False, f"Too late: <@{state.owner_id}> claimed {state.ref} first.", state)
+        ref = state.ref if state else where.describe()
+        return Outcome(False, f"{ref} changed while you were acting, so nothing was done. Please look again.",
+                       state)
+
+    def _queue_messages(self, session, decision: Decision, *, now) -> None:  # noqa: ANN001
+        state = decision.state
+        common = {"workspace_id": state.workspace_id, "incident_id": state.id, "now": now,
+                  "channel": state.card_channel}
+        outbox_store.enqueue(session, kind="update_card", **common)
+        ended = decision.ended_step
+        if ended is not None and ended.step is not StepKey.CLAIM:
+            blocks = step.ended_blocks(ended, playbook=self.playbook, tz=self.tz)
+            outbox_store.enqueue(session, kind="update_step", step_seq=ended.seq, payload={
+                "text": step.ended_text(ended, playbook=self.playbook, tz=self.tz),
+                "blocks": [block.to_dict() for block in blocks]}, **common)
+        for notice in decision.notices:
+            outbox_store.enqueue(session, kind="reply", payload={"text": notice}, **common)
+        if decision.new_step:
+            blocks = step.prompt_blocks(state, playbook=self.playbook, tz=self.tz)
+            outbox_store.enqueue(session, kind="step", step_seq=state.step_seq, payload={
+                "text": step.prompt_text(state, playbook=self.playbook),
+                "blocks": [block.to_dict() for block in blocks]}, **common)

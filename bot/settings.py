@@ -1,0 +1,227 @@
+"""Configuration from the environment (and `.env`), validated once at start-up.
+
+Every value is parsed here so that a typo stops the bot with one line naming
+the variable, instead of surfacing hours later as a traceback in a timer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import load_dotenv
+
+from bot.domain.parsing import WorkHours, parse_clock_time, parse_duration, parse_work_hours
+
+_USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]+")
+# Channel ids, not `#names`: the bot compares channels by id everywhere.
+_CHANNEL_ID_RE: Final = re.compile(r"[CG][A-Z0-9]+")
+_SHOWN_VALUE_LIMIT: Final = 60
+
+
+class SettingsError(Exception):
+    """A bad configuration value; its text is the single line shown at start-up."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def _shown(value: str) -> str:
+    """Quote a bad value for the error line, one line and bounded in length."""
+    if len(value) > _SHOWN_VALUE_LIMIT:
+        value = value[: _SHOWN_VALUE_LIMIT - 1] + "…"
+    return repr(value)
+
+
+def _decimal_amount(text: str) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("expected an amount like 50 or 49.99") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError("expected an amount of zero or more, like 50 or 49.99")
+    return amount
+
+
+def _escalate_factor(text: str) -> float:
+    try:
+        factor = float(text)
+    except ValueError:
+        raise ValueError("expected a number of at least 1, like 2 or 1.5") from None
+    if not math.isfinite(factor) or factor < 1:
+        raise ValueError("expected a number of at least 1, like 2 or 1.5")
+    return factor
+
+
+def _time_zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError("expected an IANA time zone name like Europe/Paris or America/New_York") from None
+
+
+def _api_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or any(c.isspace() for c in text):
+        raise ValueError("expected a URL starting with http:// or https://, like https://slack.com/api/")
+    # The Slack SDK joins method names onto the base URL, so it must end in "/".
+    return text if text.endswith("/") else text + "/"
+
+
+def _database_url(text: str) -> str:
+    if "://" not in text:
+        raise ValueError("expected an SQLAlchemy URL like sqlite:///recovery.db or postgresql+psycopg://host/db")
+    return text
+
+
+def _flag_emoji(text: str) -> str:
+    # Slack reports reactions by lower-case name without colons.
+    name = text.strip(":").lower()
+    if not name or any(c.isspace() for c in name):
+        raise ValueError("expected an emoji name like sos or :sos:")
+    return name
+
+
+def _user_ids(text: str) -> frozenset[str]:
+    ids = [item.strip() for item in text.split(",") if item.strip()]
+    for user_id in ids:
+        if not _USER_ID_RE.fullmatch(user_id):
+            raise ValueError(f"expected comma-separated Slack user IDs like U012AB3CD, but {user_id!r} is not one")
+    return frozenset(ids)
+
+
+def _channel_id(text: str) -> str:
+    if not _CHANNEL_ID_RE.fullmatch(text):
+        raise ValueError("expected a channel ID like C012AB3CD (not a #name)")
+    return text
+
+
+def _channel_ids(text: str) -> tuple[str, ...]:
+    ids = [item.strip() for item in text.split(",") if item.strip()]
+    for channel_id in ids:
+        if not _CHANNEL_ID_RE.fullmatch(channel_id):
+            raise ValueError(
+                f"expected comma-separated channel IDs like C012AB3CD, but {channel_id!r} is not one"
+            )
+    # Order kept (digests go out in the order written); duplicates dropped.
+    return tuple(dict.fromkeys(ids))
+
+
+def _playbook_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError("expected the path of an existing TOML file")
+    return path
+
+
+def _token(prefix: str, kind: str) -> Callable[[str], str]:
+    """Catch the classic mix-up of bot and app tokens before Slack rejects them."""
+
+    def parse(text: str) -> str:
+        if not text.startswith(prefix):
+            raise ValueError(f"expected {kind} starting with {prefix}")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The validated configuration. Defaults match SPEC section 5, so
+    `Settings()` is a usable offline configuration for tests and the demo."""
+
+    # Kept out of repr so logging the settings never leaks credentials.
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///recovery.db"
+    recovery_channel: str | None = None
+    flag_emoji: str = "sos"
+    lead_user_ids: frozenset[str] = frozenset()
+    empowerment_limit: Decimal = Decimal(50)
+    follow_up_after: timedelta = timedelta(days=3)
+    escalate_factor: float = 2.0
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    digest_time: time = time(9, 0)
+    digest_channels: tuple[str, ...] = ()
+    work_hours: WorkHours | None = None
+    playbook_file: Path | None = None
+    scheduler_tick: timedelta = timedelta(seconds=15)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from variables named as in SPEC section 5.
+
+        Empty (or blank) values count as unset, because `.env` templates are
+        usually copied with `NAME=` lines left in. Raises SettingsError on the
+        first bad value.
+        """
+        values: dict[str, object] = {}
+        for field_name, (variable, parse, secret) in _VARIABLES.items():
+            raw = (env.get(variable) or "").strip()
+            if not raw:
+                continue
+            try:
+                values[field_name] = parse(raw)
+            except ValueError as exc:
+                # Never echo a secret into logs; its first characters are enough to spot a mix-up.
+                shown = f"a value starting with {raw[:5]!r}" if secret else _shown(raw)
+                raise SettingsError(variable, f"{exc}, got {shown}") from None
+        return cls(**values)  # type: ignore[arg-type]  # each parser returns its field's type
+
+    def missing_for_slack(self, *, socket_mode: bool) -> list[str]:
+        """Names of the variables a real Slack connection still needs, for one start-up message."""
+        missing: list[str] = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if socket_mode and self.slack_app_token is None:
+            missing.append("SLACK_APP_TOKEN")
+        if not socket_mode and self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+    def is_lead(self, user_id: str) -> bool:
+        return user_id in self.lead_user_ids
+
+
+def load_settings(env_file: str | None = ".env") -> Settings:
+    """Load `env_file` into the process environment, then validate everything.
+
+    Real environment variables win over the file, so a deployment can
+    override one value without editing `.env`. A missing file is fine:
+    production often has no `.env` at all.
+    """
+    if env_file is not None:
+        load_dotenv(env_file, override=False)
+    return Settings.from_env(os.environ)
+
+
+# Settings field -> (environment variable, parser, whether the value is secret).
+_VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
+    "slack_bot_token": ("SLACK_BOT_TOKEN", _token("xoxb-", "a bot token"), True),
+    "slack_app_token": ("SLACK_APP_TOKEN", _token("xapp-", "an app-level token"), True),
+    "slack_signing_secret": ("SLACK_SIGNING_SECRET", str, True),
+    "slack_api_url": ("SLACK_API_URL", _api_url, False),
+    "database_url": ("DATABASE_URL", _database_url, False),
+    "recovery_channel": ("RECOVERY_CHANNEL", _channel_id, False),
+    "flag_emoji": ("FLAG_EMOJI", _flag_emoji, False),
+    "lead_user_ids": ("LEAD_USER_IDS", _user_ids, False),
+    "empowerment_limit": ("EMPOWERMENT_LIMIT", _decimal_amount, False),
+    "follow_up_after": ("FOLLOW_UP_AFTER", parse_duration, False),
+    "escalate_factor": ("ESCALATE_FACTOR", _escalate_factor, False),
+    "tz": ("TZ", _time_zone, False),
+    "digest_time": ("DIGEST_TIME", parse_clock_time, False),
+    "digest_channels": ("DIGEST_CHANNELS", _channel_ids, False),
+    "work_hours": ("WORK_HOURS", parse_work_hours, False),
+    "playbook_file": ("PLAYBOOK_FILE", _playbook_file, False),
+    "scheduler_tick": ("SCHEDULER_TICK", parse_duration, False),
+}

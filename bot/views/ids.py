@@ -1,0 +1,39 @@
+"""Action ids, callback ids and button labels: the names people and tests find things by."""
+from __future__ import annotations
+
+from typing import Final
+
+CLAIM: Final = "recovery.claim"
+ASSIGN: Final = "recovery.assign"
+ASSIGN_MODAL: Final = "recovery.assign_modal"
+ASSIGN_USER_BLOCK: Final = "assignee"
+ASSIGN_USER_ACTION: Final = "assignee_select"
+
+FLAG_SHORTCUT: Final = "recovery.flag_message"
+FLAG_MODAL: Final = "recovery.flag_modal"
+NEW_MODAL: Final = "recovery.new_modal"
+
+LABEL_CLAIM: Final = "Claim"
+LABEL_ASSIGN: Final = "Assign"
+
+OUTBOX_EVENT_TYPE: Final = "recovery_outbox"
+
+
+def incident_value(incident_id: int, seq: int | None = None) -> str:
+    """Button values name the incident (and step) they were drawn for, so a forged or
+    stale click can be checked against the database rather than trusted."""
+    return f"{incident_id}" if seq is None else f"{incident_id}:{seq}"
+
+
+def parse_incident_value(value: str | None) -> tuple[int, int | None] | None:
+    if not value:
+        return None
+    head, _, tail = value.partition(":")
+    try:
+        incident_id = int(head)
+        seq = int(tail) if tail else None
+    except ValueError:
+        return None
+    if incident_id <= 0 or (seq is not None and seq < 0):
+        return None
+    return incident_id, seq

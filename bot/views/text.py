@@ -1,0 +1,63 @@
+"""Making user-supplied text safe and short enough to put in Slack messages.
+
+Slack mrkdwn treats `<...>` as control sequences (`<!channel>`, `<@U1>`,
+links), so anything a customer or agent typed must be escaped before the bot
+repeats it, or a complaint quoting `<!channel>` would ping a whole channel.
+Slack also rejects over-long fields, hence the length-safe `cut`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+ELLIPSIS: Final = "…"
+
+# The only entities `escape_mrkdwn` produces, so the only ones `cut` must keep whole.
+_ENTITY_RE: Final = re.compile(r"&(?:amp|lt|gt);")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack requires escaped, and nothing else.
+
+    Formatting characters (`*`, `_`, `~`) are left alone: Slack documents
+    only these three, and escaping more would show backslashes to readers.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten `text` to at most `limit` characters, ending in `…` when shortened.
+
+    Works on already-escaped text: a cut landing inside `&amp;`, `&lt;` or
+    `&gt;` moves before the entity, because half an entity would render as
+    garbage (`&am…`).
+    """
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    head = text[: limit - 1]
+    amp = head.rfind("&")
+    if amp != -1:
+        entity = _ENTITY_RE.match(text, amp)
+        if entity is not None and entity.end() > len(head):
+            head = head[:amp]
+    return head.rstrip() + ELLIPSIS
+
+
+def safe(text: str | None, limit: int) -> str:
+    """Escape then cut: the one call views use for anything a person typed."""
+    if text is None:
+        return ""
+    return cut(escape_mrkdwn(text), limit)
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """A one-line preview: whitespace runs (line breaks included) become single spaces.
+
+    Not escaped, because plain-text fields (notification text, modal
+    inputs) need it raw; for mrkdwn pass escaped text in, as
+    `excerpt(escape_mrkdwn(text))`, which `cut` keeps entity-safe.
+    """
+    return cut(" ".join(text.split()), limit)

@@ -1,0 +1,34 @@
+"""The WSGI application: Slack's requests to Bolt, and a health check for load balancers."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from storage.db import Database
+
+log = logging.getLogger("recovery.web")
+
+EVENTS_PATH = "/slack/events"
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def make_wsgi(app: App, db: Database) -> WsgiApp:
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            healthy = db.ping()
+            start_response("200 OK" if healthy else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n" if healthy else b"database unreachable\n"]
+        try:
+            return slack(environ, start_response)
+        except Exception:  # noqa: BLE001 - Bolt failed outside a listener; answer plainly
+            log.exception("request failed before reaching a listener")
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"internal error\n"]
+
+    return wsgi

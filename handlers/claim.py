@@ -1,0 +1,75 @@
+"""The Claim and Assign buttons on the card, and the assign modal."""
+from __future__ import annotations
+
+import json
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.domain.access import may_move
+from bot.service import Locator, RecoveryService
+from bot.views import ids, modals
+from handlers.payload import text, view_value, workspace_of
+
+
+def _clicked(body: dict) -> tuple[str, int, str, str] | None:
+    """(workspace, incident id, user, channel) of a card button, or None if the payload is off."""
+    parsed = ids.parse_incident_value(text(body, "actions", 0, "value"))
+    workspace, user = workspace_of(body), text(body, "user", "id")
+    channel = text(body, "channel", "id") or text(body, "container", "channel_id")
+    if parsed is None or not (workspace and user and channel):
+        return None
+    return workspace, parsed[0], user, channel
+
+
+def register(app: App, service: RecoveryService) -> None:
+    def on_claim(ack: Ack, body: dict) -> None:
+        ack()
+        clicked = _clicked(body)
+        if clicked is None:
+            return
+        workspace, incident_id, user, channel = clicked
+        outcome = service.claim(Locator(workspace, incident_id=incident_id), user)
+        if not outcome.ok:
+            service.tell(workspace_id=workspace, channel=channel, user_id=user, text=outcome.message)
+
+    def ack_assign(ack: Ack) -> None:
+        ack()
+
+    def open_assign_modal(body: dict, client: WebClient) -> None:
+        clicked, trigger = _clicked(body), text(body, "trigger_id")
+        if clicked is None or trigger is None:
+            return
+        workspace, incident_id, user, channel = clicked
+        state = service.incident(Locator(workspace, incident_id=incident_id))
+        if state is None:
+            return
+        if not may_move(state, service.actor(user)):
+            service.tell(workspace_id=workspace, channel=channel, user_id=user,
+                         text=f"Only the owner of {state.ref} or a lead can assign it.")
+            return
+        client.views_open(trigger_id=trigger, view=modals.assign_modal(incident_id=state.id, ref=state.ref))
+
+    def on_assign_submit(ack: Ack, body: dict, view: dict) -> None:
+        try:
+            incident_id = int(json.loads(view.get("private_metadata") or "{}").get("incident_id"))
+        except (ValueError, TypeError, AttributeError):
+            ack()
+            return
+        assignee = view_value(view, ids.ASSIGN_USER_BLOCK, ids.ASSIGN_USER_ACTION)
+        workspace, user = workspace_of(body), text(body, "user", "id")
+        if not assignee:
+            ack(response_action="errors", errors={ids.ASSIGN_USER_BLOCK: "Pick who should own it."})
+            return
+        if not (workspace and user):
+            ack()
+            return
+        outcome = service.assign(Locator(workspace, incident_id=incident_id), user, assignee)
+        if outcome.ok:
+            ack()
+        else:
+            ack(response_action="errors", errors={ids.ASSIGN_USER_BLOCK: outcome.message})
+
+    app.action(ids.CLAIM)(on_claim)
+    app.action(ids.ASSIGN)(ack=ack_assign, lazy=[open_assign_modal])
+    app.view(ids.ASSIGN_MODAL)(on_assign_submit)

@@ -1,0 +1,78 @@
+"""`/recovery`: parse, call the service, answer ephemerally in the ack itself."""
+from __future__ import annotations
+
+import uuid
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.domain import parsing
+from bot.domain.types import NewIncident
+from bot.service import Locator, RecoveryService
+from bot.views import ids, modals
+from handlers.payload import text, workspace_of
+
+NOT_YET = "`/recovery {name}` is not available in this version yet."
+
+
+def register(app: App, service: RecoveryService) -> None:
+    def on_command(ack: Ack, body: dict) -> None:
+        workspace, user, channel = workspace_of(body), text(body, "user_id"), text(body, "channel_id")
+        if not (workspace and user and channel):
+            ack(text=parsing.USAGE)
+            return
+        command = parsing.parse_command(body.get("text") if isinstance(body.get("text"), str) else "")
+        reply = _answer(service, command, workspace=workspace, user=user, channel=channel,
+                        trigger=text(body, "trigger_id"))
+        if isinstance(reply, list):
+            ack(blocks=reply, text="Recovery")
+        elif reply is not None:
+            ack(text=reply)
+        else:
+            ack()
+
+    def open_new_modal(body: dict, client: WebClient) -> None:
+        """Only `/recovery new` with no summary gets here with work to do: it needs a modal."""
+        command = parsing.parse_command(body.get("text") if isinstance(body.get("text"), str) else "")
+        trigger, channel = text(body, "trigger_id"), text(body, "channel_id")
+        if not (isinstance(command, parsing.New) and not command.summary and trigger and channel):
+            return
+        client.views_open(trigger_id=trigger, view=modals.flag_modal(
+            callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True))
+
+    app.command("/recovery")(ack=on_command, lazy=[open_new_modal])
+
+
+def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageError, *, workspace: str,
+            user: str, channel: str, trigger: str | None) -> str | list | None:
+    match command:
+        case parsing.UsageError(message):
+            return f"{message}\n\n{parsing.USAGE}"
+        case parsing.Help():
+            return parsing.USAGE
+        case parsing.New(summary) if summary:
+            state, _ = service.flag(NewIncident(
+                workspace_id=workspace, origin_channel=channel, origin_ts=f"cmd-{trigger or uuid.uuid4().hex}",
+                flagged_by=user, summary=summary[:modals.SUMMARY_MAX]), fetch_details=False)
+            return f"Flagged as {state.ref}. Its card is in <#{state.card_channel}>."
+        case parsing.New():
+            return None
+        case parsing.Claim(number):
+            outcome = service.claim(Locator(workspace, number=number), user)
+            return outcome.message
+        case parsing.Assign(number, assignee):
+            return service.assign(Locator(workspace, number=number), user, assignee).message
+        case parsing.ListIncidents(scope):
+            return service.list_blocks(workspace_id=workspace, user_id=user, scope=scope)
+        case parsing.Show(number):
+            blocks = service.show_blocks(Locator(workspace, number=number))
+            return blocks if blocks is not None else f"There is no incident #{number}."
+        case parsing.Snooze():
+            return NOT_YET.format(name="snooze")
+        case parsing.Cancel():
+            return NOT_YET.format(name="cancel")
+        case parsing.Digest():
+            return NOT_YET.format(name="digest")
+        case parsing.Stats():
+            return NOT_YET.format(name="stats")
+    return parsing.USAGE

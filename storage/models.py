@@ -1,0 +1,156 @@
+"""The tables. Unique keys here are where exactly-once lives: never in memory."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, hands back aware UTC: SQLite keeps no zone and PostgreSQL's
+    ``timestamp`` would otherwise mix both kinds into comparisons."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _when(nullable: bool = False, index: bool = False):
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incident"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "origin_channel", "origin_ts", name="uq_incident_origin"),
+        UniqueConstraint("workspace_id", "number", name="uq_incident_number"),
+        Index("ix_incident_open_due", "status", "step_due_at"),
+        Index("ix_incident_workspace_status", "workspace_id", "status", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(max_length=32)
+    number: int
+    origin_channel: str = Field(max_length=64)
+    origin_ts: str = Field(max_length=128)
+    permalink: str | None = Field(default=None, max_length=1000)
+    excerpt: str = Field(default="", max_length=500)
+    summary: str = Field(default="", max_length=500)
+    flagged_by: str = Field(max_length=32)
+    customer_name: str | None = Field(default=None, max_length=200)
+    contact_channel: str | None = Field(default=None, max_length=32)
+    severity: str = Field(default="normal", max_length=16)
+    category: str | None = Field(default=None, max_length=100)
+    status: str = Field(default="open", max_length=16)
+    version: int = 0
+    owner_id: str | None = Field(default=None, max_length=32)
+    current_step: str = Field(max_length=32)
+    step_seq: int = 0
+    step_started_at: datetime = _when()
+    step_due_at: datetime | None = _when(nullable=True)
+    snoozed_until: datetime | None = _when(nullable=True)
+    card_channel: str = Field(max_length=64)
+    card_ts: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    claimed_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
+    root_cause: str | None = Field(default=None, max_length=100)
+    fix_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    remedy_kind: str | None = Field(default=None, max_length=32)
+    remedy_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
+    approval: str | None = Field(default=None, max_length=16)
+    approval_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    buy_in_at: datetime | None = _when(nullable=True)
+    csat: int | None = None
+    buy_again: str | None = Field(default=None, max_length=8)
+    follow_up_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    cancel_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WorkspaceCounter(SQLModel, table=True):
+    """Hands out incident numbers per workspace; a row lock serialises the increments."""
+
+    __tablename__ = "workspace_counter"
+
+    workspace_id: str = Field(primary_key=True, max_length=32)
+    last_number: int = 0
+
+
+class StepRecord(SQLModel, table=True):
+    __tablename__ = "step_record"
+    __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_step_record_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    seq: int
+    step: str = Field(max_length=32)
+    status: str = Field(default="current", max_length=16)
+    started_at: datetime = _when()
+    due_at: datetime | None = _when(nullable=True)
+    ended_at: datetime | None = _when(nullable=True)
+    ended_by: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_ts: str | None = Field(default=None, max_length=64)
+
+
+class TimelineEvent(SQLModel, table=True):
+    __tablename__ = "timeline_event"
+    __table_args__ = (Index("ix_timeline_event_incident", "incident_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    at: datetime = _when()
+    actor: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=32)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack call owed, written in the transaction of the change it reports."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_ordering", "ordering_key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(max_length=32)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    step_seq: int | None = None
+    kind: str = Field(max_length=16)
+    channel: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=32)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    ordering_key: str = Field(max_length=64)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    uncertain: bool = False
+    next_attempt_at: datetime = _when()
+    lease_until: datetime | None = _when(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+    result_ts: str | None = Field(default=None, max_length=64)

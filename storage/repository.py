@@ -1,0 +1,193 @@
+"""Queries and conditional updates; rows in, domain values out.
+
+Every write that could race is conditional (ON CONFLICT DO NOTHING, or UPDATE ... WHERE
+version = the version we read) and reports whether it won, so the database decides.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from bot.domain.types import (
+    Decision, Event, EventKind, IncidentState, NewIncident, Severity, Status, StepKey,
+)
+from storage.models import Incident, StepRecord, TimelineEvent, WorkspaceCounter
+
+LIST_LIMIT = 20
+
+
+def _insert(session: Session, table):  # noqa: ANN001, ANN202 - dialect-specific insert
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def to_state(row: Incident) -> IncidentState:
+    return IncidentState(
+        id=row.id, workspace_id=row.workspace_id, number=row.number, status=Status(row.status),
+        current_step=StepKey(row.current_step), step_seq=row.step_seq, step_started_at=row.step_started_at,
+        step_due_at=row.step_due_at, created_at=row.created_at, flagged_by=row.flagged_by,
+        summary=row.summary, origin_channel=row.origin_channel, origin_ts=row.origin_ts,
+        card_channel=row.card_channel, excerpt=row.excerpt, permalink=row.permalink,
+        customer_name=row.customer_name, contact_channel=row.contact_channel,
+        severity=Severity(row.severity), category=row.category, owner_id=row.owner_id, card_ts=row.card_ts,
+        snoozed_until=row.snoozed_until, claimed_at=row.claimed_at, closed_at=row.closed_at,
+        root_cause=row.root_cause, fix_note=row.fix_note, remedy_kind=row.remedy_kind,
+        remedy_amount=Decimal(row.remedy_amount) if row.remedy_amount is not None else None,
+        approval=row.approval, approval_note=row.approval_note, buy_in_at=row.buy_in_at, csat=row.csat,
+        buy_again=row.buy_again, follow_up_note=row.follow_up_note, cancel_reason=row.cancel_reason,
+    )
+
+
+_MUTABLE_FIELDS = (
+    "status", "owner_id", "current_step", "step_seq", "step_started_at", "step_due_at", "snoozed_until",
+    "claimed_at", "closed_at", "root_cause", "fix_note", "remedy_kind", "remedy_amount", "approval",
+    "approval_note", "buy_in_at", "csat", "buy_again", "follow_up_note", "cancel_reason",
+)
+
+
+def _column_values(state: IncidentState) -> dict[str, object]:
+    values: dict[str, object] = {name: getattr(state, name) for name in _MUTABLE_FIELDS}
+    values["status"] = state.status.value
+    values["current_step"] = state.current_step.value
+    return values
+
+
+def find_by_origin(session: Session, *, workspace_id: str, channel: str, ts: str) -> IncidentState | None:
+    row = session.exec(select(Incident).where(
+        Incident.workspace_id == workspace_id, Incident.origin_channel == channel, Incident.origin_ts == ts,
+    )).first()
+    return to_state(row) if row else None
+
+
+def get(session: Session, incident_id: int) -> IncidentState | None:
+    row = session.get(Incident, incident_id)
+    return to_state(row) if row else None
+
+
+def get_by_number(session: Session, *, workspace_id: str, number: int) -> IncidentState | None:
+    row = session.exec(select(Incident).where(
+        Incident.workspace_id == workspace_id, Incident.number == number)).first()
+    return to_state(row) if row else None
+
+
+def load(session: Session, *, workspace_id: str, incident_id: int | None = None,
+         number: int | None = None) -> tuple[IncidentState, int] | None:
+    """The incident and the version a conditional write must still find to succeed."""
+    query = select(Incident).where(Incident.workspace_id == workspace_id)
+    query = query.where(Incident.id == incident_id) if incident_id is not None else query.where(
+        Incident.number == number)
+    row = session.exec(query).first()
+    return (to_state(row), row.version) if row else None
+
+
+def _next_number(session: Session, workspace_id: str) -> int:
+    session.exec(_insert(session, WorkspaceCounter).values(workspace_id=workspace_id, last_number=0)
+                 .on_conflict_do_nothing(index_elements=["workspace_id"]))
+    result = session.exec(update(WorkspaceCounter).where(WorkspaceCounter.workspace_id == workspace_id)
+                          .values(last_number=WorkspaceCounter.last_number + 1)
+                          .returning(WorkspaceCounter.last_number))
+    return result.scalar_one()
+
+
+def insert_incident(session: Session, new: NewIncident, *, card_channel: str, now: datetime,
+                    claim_due: datetime) -> IncidentState | None:
+    """Insert unless this message was flagged already; None means someone got there first,
+    and the caller must roll back so the number it drew is not lost."""
+    number = _next_number(session, new.workspace_id)
+    result = session.exec(_insert(session, Incident).values(
+        workspace_id=new.workspace_id, number=number, origin_channel=new.origin_channel,
+        origin_ts=new.origin_ts, permalink=new.permalink, excerpt=new.excerpt, summary=new.summary,
+        flagged_by=new.flagged_by, customer_name=new.customer_name, contact_channel=new.contact_channel,
+        severity=new.severity.value, category=new.category, status=Status.OPEN.value, version=0,
+        current_step=StepKey.CLAIM.value, step_seq=0, step_started_at=now, step_due_at=claim_due,
+        card_channel=card_channel, created_at=now, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=["workspace_id", "origin_channel", "origin_ts"])
+        .returning(Incident.id))
+    incident_id = result.scalar_one_or_none()
+    if incident_id is None:
+        return None
+    session.add(StepRecord(incident_id=incident_id, seq=0, step=StepKey.CLAIM.value, status="current",
+                           started_at=now, due_at=claim_due))
+    state = get(session, incident_id)
+    assert state is not None
+    return state
+
+
+def apply_decision(session: Session, before: IncidentState, decision: Decision, *, expected_version: int,
+                   now: datetime) -> bool:
+    """Write the decided state if nobody changed the incident since we read it."""
+    result = session.exec(update(Incident).where(
+        Incident.id == before.id, Incident.version == expected_version,
+    ).values(**_column_values(decision.state), version=expected_version + 1, updated_at=now))
+    if result.rowcount != 1:
+        return False
+    ended = decision.ended_step
+    if ended is not None:
+        session.exec(update(StepRecord).where(StepRecord.incident_id == before.id, StepRecord.seq == ended.seq)
+                     .values(status=ended.result, ended_at=ended.at, ended_by=ended.by, note=ended.note or None))
+    if decision.new_step:
+        state = decision.state
+        session.add(StepRecord(incident_id=before.id, seq=state.step_seq, step=state.current_step.value,
+                               status="current", started_at=state.step_started_at, due_at=state.step_due_at))
+    add_events(session, before.id, decision.events)
+    return True
+
+
+def update_origin_details(session: Session, incident_id: int, *, excerpt: str | None,
+                          permalink: str | None) -> None:
+    """Fill in what the flag event did not carry; a summary still empty takes the excerpt."""
+    row = session.get(Incident, incident_id)
+    if row is None:
+        return
+    if excerpt and not row.excerpt:
+        row.excerpt = excerpt
+        if not row.summary:
+            row.summary = excerpt
+    if permalink and not row.permalink:
+        row.permalink = permalink
+    session.add(row)
+
+
+def add_events(session: Session, incident_id: int, events: tuple[Event, ...] | list[Event]) -> None:
+    for event in events:
+        session.add(TimelineEvent(incident_id=incident_id, at=event.at, actor=event.actor,
+                                  kind=event.kind.value, detail=event.detail))
+
+
+def events_of(session: Session, incident_id: int) -> list[Event]:
+    rows = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
+                        .order_by(col(TimelineEvent.id))).all()
+    return [Event(kind=EventKind(row.kind), at=row.at, actor=row.actor, detail=row.detail) for row in rows]
+
+
+def step_message_ts(session: Session, incident_id: int, seq: int) -> str | None:
+    return session.exec(select(StepRecord.message_ts).where(
+        StepRecord.incident_id == incident_id, StepRecord.seq == seq)).first()
+
+
+def set_step_message_ts(session: Session, incident_id: int, seq: int, ts: str) -> None:
+    session.exec(update(StepRecord).where(StepRecord.incident_id == incident_id, StepRecord.seq == seq)
+                 .values(message_ts=ts))
+
+
+def set_card(session: Session, incident_id: int, *, channel: str, ts: str) -> None:
+    session.exec(update(Incident).where(Incident.id == incident_id).values(card_channel=channel, card_ts=ts))
+
+
+def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: str,
+                   now: datetime) -> list[IncidentState]:
+    query = select(Incident).where(Incident.workspace_id == workspace_id, Incident.status == Status.OPEN.value)
+    if scope == "mine":
+        query = query.where(Incident.owner_id == user_id)
+    elif scope == "unclaimed":
+        query = query.where(col(Incident.owner_id).is_(None))
+    elif scope == "overdue":
+        query = query.where(col(Incident.step_due_at) < now, or_(
+            col(Incident.snoozed_until).is_(None), col(Incident.snoozed_until) <= now))
+    rows = session.exec(query.order_by(col(Incident.number).desc()).limit(LIST_LIMIT)).all()
+    return [to_state(row) for row in rows]
+
