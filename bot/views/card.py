@@ -19,7 +19,7 @@ SEVERITY_MARK = {"low": "⚪", "normal": "🟡", "high": "🟠", "critical": "�
 
 def card_text(state: IncidentState) -> str:
     """The notification fallback: what a phone shows when the card arrives."""
-    return cut(f"Recovery {state.ref}: {state.summary or state.excerpt}", 300)
+    return f"Recovery {state.ref}: {safe(state.summary or state.excerpt, 300)}"
 
 
 def render_card(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> tuple[str, list[dict]]:

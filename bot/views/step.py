@@ -14,7 +14,7 @@ from bot.views.when import slack_time
 def prompt_text(state: IncidentState, *, playbook: Playbook) -> str:
     step = playbook.step(state.current_step)
     mention = f"<@{state.owner_id}> " if state.owner_id else ""
-    return cut(f"{mention}next step on {state.ref}: {step.title}", 300)
+    return f"{mention}next step on {state.ref}: {safe(step.title, 200)}"
 
 
 def prompt_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> list[Block]:

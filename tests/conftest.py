@@ -1,0 +1,148 @@
+"""Fixtures: real databases (SQLite file and PostgreSQL), the fake Slack over HTTP, a
+fake clock, and the real bot served over HTTP with signed requests.
+
+Every test that takes ``database_url`` runs twice, once per database. Set
+TEST_DATABASE_URL to use an existing PostgreSQL server, or TEST_DATABASES=sqlite to skip
+PostgreSQL for a quick local run.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from waitress.server import create_server
+
+from bot.clock import FakeClock
+from bot.fake_slack import FakeSlack, Message
+from bot.runtime import Runtime, build
+from bot.settings import Settings
+from bot.web import make_wsgi
+from tests.pg import start_throwaway_postgres
+from tests.slack_driver import SlackDriver
+
+SIGNING_SECRET = "test-signing-secret"
+LEAD = "ULEAD"
+
+
+def _databases() -> list[str]:
+    chosen = os.environ.get("TEST_DATABASES", "sqlite,postgresql")
+    return [name.strip() for name in chosen.split(",") if name.strip()]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = start_throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=_databases())
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'recovery.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin_url")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_conninfo(admin), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(_conninfo(admin), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(team_id="T1") as fake:
+        yield fake
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str, fake_slack: FakeSlack) -> Settings:
+    return replace(Settings(), slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
+                   slack_api_url=fake_slack.api_url, database_url=database_url, lead_user_ids=frozenset({LEAD}))
+
+
+@dataclass
+class ServedBot:
+    """The real bot behind a real WSGI server, and handles to drive and inspect it."""
+
+    runtime: Runtime
+    fake: FakeSlack
+    clock: FakeClock
+    slack: SlackDriver
+    url: str
+
+    def settle(self) -> int:
+        """Send what the outbox owes now (tests run the sender by hand, so they decide when)."""
+        return self.runtime.sender.drain()
+
+    def cards(self) -> list[Message]:
+        return [message for channel in self._channels() for message in self.fake.messages(channel)
+                if message.text.startswith("Recovery #")]
+
+    def card(self, number: int) -> Message:
+        found = [card for card in self.cards() if card.text.startswith(f"Recovery #{number}:")]
+        assert len(found) == 1, f"expected one card for #{number}, found {len(found)}"
+        return found[0]
+
+    def thread(self, card: Message) -> list[Message]:
+        return self.fake.thread(card.channel, card.ts)
+
+    def _channels(self) -> list[str]:
+        return sorted({message.channel for message in self.fake.all_messages()})
+
+
+def serve(runtime: Runtime) -> tuple[str, callable]:
+    server = create_server(make_wsgi(runtime.app, runtime.db), host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.close()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{server.effective_port}/slack/events", stop
+
+
+@pytest.fixture
+def make_bot(fake_slack: FakeSlack, clock: FakeClock) -> Iterator[callable]:
+    """Build and serve a bot from given settings; several may share one database."""
+    started: list[tuple[Runtime, callable]] = []
+
+    def make(settings: Settings) -> ServedBot:
+        runtime = build(settings, clock=clock)
+        url, stop = serve(runtime)
+        started.append((runtime, stop))
+        driver = SlackDriver(url=url, signing_secret=settings.slack_signing_secret or "", fake=fake_slack)
+        return ServedBot(runtime=runtime, fake=fake_slack, clock=clock, slack=driver, url=url)
+
+    yield make
+    for runtime, stop in started:
+        stop()
+        runtime.stop()
+
+
+@pytest.fixture
+def bot(make_bot, settings: Settings) -> ServedBot:  # noqa: ANN001
+    return make_bot(settings)

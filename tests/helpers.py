@@ -1,0 +1,22 @@
+"""Small readers for what the bot posted, shared by the test files."""
+from __future__ import annotations
+
+from bot.fake_slack import Message
+
+
+def mrkdwn_texts(message: Message) -> list[str]:
+    """Every string Slack parses as mrkdwn: the fallback text and every mrkdwn object."""
+    found = [message.text]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.blocks)
+    return found

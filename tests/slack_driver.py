@@ -1,0 +1,156 @@
+"""Plays Slack's side of the conversation: signed HTTP requests into the served bot.
+
+Payload shapes follow the real ones in shared/slack/payloads/.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from itertools import count
+
+from slack_sdk.signature import SignatureVerifier
+
+from bot.fake_slack import FakeSlack, Message
+
+TEAM = "T1"
+_ids = count(1)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str
+    seconds: float
+
+    def json(self) -> dict:
+        """Bolt answers a text-only ack as plain text, which Slack shows like ``{"text": ...}``."""
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return {"text": self.body}
+
+    @property
+    def text(self) -> str:
+        """What the person sees of an ephemeral ack (text and block text)."""
+        data = self.json()
+        parts = [data.get("text") or ""]
+        parts += [Message(channel="", ts="", blocks=data.get("blocks") or []).plain()]
+        return "\n".join(part for part in parts if part)
+
+
+class SlackDriver:
+    def __init__(self, *, url: str, signing_secret: str, fake: FakeSlack) -> None:
+        self.url = url
+        self.secret = signing_secret
+        self.fake = fake
+
+    def post(self, body: str, *, content_type: str, secret: str | None = None, timestamp: int | None = None,
+             signed: bool = True, headers: dict[str, str] | None = None) -> Answer:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        sent_headers = {"Content-Type": content_type, **(headers or {})}
+        if signed:
+            signature = SignatureVerifier(secret or self.secret).generate_signature(timestamp=stamp, body=body)
+            sent_headers |= {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+        request = urllib.request.Request(self.url, data=body.encode(), headers=sent_headers, method="POST")
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return Answer(response.status, response.read().decode(), time.perf_counter() - started)
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, error.read().decode(), time.perf_counter() - started)
+
+    def send_json(self, payload: dict, **options) -> Answer:
+        return self.post(json.dumps(payload), content_type="application/json", **options)
+
+    def send_form(self, fields: dict, **options) -> Answer:
+        return self.post(urllib.parse.urlencode(fields), content_type="application/x-www-form-urlencoded", **options)
+
+    def send_interaction(self, payload: dict, **options) -> Answer:
+        return self.send_form({"payload": json.dumps(payload)}, **options)
+
+    def react(self, *, channel: str, ts: str, user: str = "U1", reaction: str = "sos",
+              event_id: str | None = None, retry: int | None = None) -> Answer:
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return self.send_json({
+            "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids)}", "event_time": int(time.time()),
+            "event": {"type": "reaction_added", "user": user, "reaction": reaction, "item_user": "UCUST",
+                      "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"},
+        }, headers=headers)
+
+    def command(self, text: str, *, user: str = "U1", channel: str = "C1") -> Answer:
+        name, _, rest = text.partition(" ")
+        return self.send_form({
+            "token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
+            "channel_name": "support", "user_id": user, "user_name": user.lower(), "command": name, "text": rest,
+            "api_app_id": "A1", "is_enterprise_install": "false",
+            "response_url": self.fake.response_url_base + f"cmd{next(_ids)}",
+            "trigger_id": f"{next(_ids)}.trigger",
+        })
+
+    def click(self, message: Message, label: str, *, user: str = "U1") -> Answer:
+        """Press the button with this label on a message the bot posted."""
+        for block in message.blocks:
+            for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
+                if element.get("type") == "button" and element["text"]["text"] == label:
+                    return self.press(element["action_id"], element.get("value", ""), message=message, user=user,
+                                      block_id=block.get("block_id", "b"))
+        raise AssertionError(f"no button {label!r} on message: {message.plain()}")
+
+    def press(self, action_id: str, value: str, *, message: Message, user: str = "U1",
+              block_id: str = "b") -> Answer:
+        return self.send_interaction({
+            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
+            "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                          "is_ephemeral": False},
+            "channel": {"id": message.channel}, "message": {"ts": message.ts, "blocks": message.blocks},
+            "response_url": self.fake.response_url_base + f"act{next(_ids)}",
+            "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+                         "action_ts": f"{time.time():.6f}"}],
+        })
+
+    def shortcut(self, *, callback_id: str, channel: str, message: Message, user: str = "U1") -> Answer:
+        return self.send_interaction({
+            "type": "message_action", "callback_id": callback_id, "trigger_id": f"{next(_ids)}.trigger",
+            "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "name": user.lower()},
+            "channel": {"id": channel, "name": "support"}, "message_ts": message.ts,
+            "message": {"type": "message", "text": message.text, "user": message.user, "ts": message.ts},
+            "response_url": self.fake.response_url_base + f"sc{next(_ids)}", "action_ts": f"{time.time():.6f}",
+        })
+
+    def submit(self, view: dict, values: dict[str, object], *, user: str = "U1") -> Answer:
+        """Submit a modal the bot opened; ``values`` maps block ids to a value (str for
+        text and selects, or a ready ``{"type": ..., ...}`` element state)."""
+        state = {}
+        for block in view.get("blocks", []):
+            if block.get("type") != "input":
+                continue
+            element = block["element"]
+            block_id, action_id = block["block_id"], element["action_id"]
+            if block_id not in values:
+                state[block_id] = {action_id: {"type": element["type"], "value": None}}
+                continue
+            state[block_id] = {action_id: _element_state(element, values[block_id])}
+        submitted = {**view, "id": view.get("id", f"V{next(_ids)}"), "state": {"values": state}}
+        return self.send_interaction({
+            "type": "view_submission", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A1", "trigger_id": f"{next(_ids)}.trigger", "view": submitted, "response_urls": [],
+        })
+
+
+def _element_state(element: dict, value: object) -> dict:
+    kind = element["type"]
+    if isinstance(value, dict):
+        return value
+    if kind == "users_select":
+        return {"type": kind, "selected_user": value}
+    if kind == "static_select":
+        return {"type": kind, "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
+    return {"type": kind, "value": value}
