@@ -99,7 +99,7 @@ def parse_incident_ref(text: str) -> int | None:
     return number if 0 < number <= MAX_INCIDENT_NUMBER else None
 
 
-_MENTION_RE: Final = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
+_MENTION_RE: Final = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
