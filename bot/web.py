@@ -26,6 +26,12 @@ def make_wsgi(app: App, db: Database) -> WsgiApp:
             return [b"ok\n" if healthy else b"database unreachable\n"]
         try:
             return slack(environ, start_response)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            # Bolt parses the body before it checks the signature; a body it cannot parse
+            # is the sender's fault, whoever the sender is.
+            log.warning("unparseable request refused: %s", error.__class__.__name__)
+            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"bad request\n"]
         except Exception:  # noqa: BLE001 - Bolt failed outside a listener; answer plainly
             log.exception("request failed before reaching a listener")
             start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])

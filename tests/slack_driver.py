@@ -75,14 +75,14 @@ class SlackDriver:
         return self.send_form({"payload": json.dumps(payload)}, **options)
 
     def react(self, *, channel: str, ts: str, user: str = "U1", reaction: str = "sos",
-              event_id: str | None = None, retry: int | None = None) -> Answer:
+              event_id: str | None = None, retry: int | None = None, **options) -> Answer:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return self.send_json({
             "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
             "event_id": event_id or f"Ev{next(_ids)}", "event_time": int(time.time()),
             "event": {"type": "reaction_added", "user": user, "reaction": reaction, "item_user": "UCUST",
                       "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"},
-        }, headers=headers)
+        }, headers=headers, **options)
 
     def command(self, text: str, *, user: str = "U1", channel: str = "C1") -> Answer:
         name, _, rest = text.partition(" ")

@@ -38,7 +38,7 @@ def list_blocks(incidents: list[IncidentState], *, scope: str, playbook: Playboo
     return [
         SectionBlock(text=MarkdownTextObject(text=f"*{scope.capitalize()} incidents* (newest first)")),
         SectionBlock(text=MarkdownTextObject(text=cut("\n".join(lines), 3000))),
-        ContextBlock(elements=[MarkdownTextObject(text="`/recovery show <n>` for the card and timeline")]),
+        ContextBlock(elements=[MarkdownTextObject(text="`/recovery show &lt;n&gt;` for the card and timeline")]),
     ]
 
 
