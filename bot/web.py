@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 
 from slack_bolt import App
@@ -38,3 +39,23 @@ def make_wsgi(app: App, db: Database) -> WsgiApp:
             return [b"internal error\n"]
 
     return wsgi
+
+
+class BackgroundServer:
+    """The WSGI app under waitress in a daemon thread on a free port: for the demo and tests."""
+
+    def __init__(self, wsgi: WsgiApp, *, host: str = "127.0.0.1", threads: int = 8) -> None:
+        from waitress.server import create_server
+
+        self._server = create_server(wsgi, host=host, port=0, threads=threads)
+        self._thread = threading.Thread(target=self._server.run, name="wsgi", daemon=True)
+        self.base_url = f"http://{host}:{self._server.effective_port}"
+        self.events_url = self.base_url + EVENTS_PATH
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)

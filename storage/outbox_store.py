@@ -67,20 +67,32 @@ def due_ids(session: Session, *, now: datetime, limit: int = 50) -> list[int]:
 
 
 def lease(session: Session, row_id: int, *, now: datetime, lease_for: timedelta) -> Leased | None:
-    row = session.get(OutboxMessage, row_id)
-    if row is None:
-        return None
-    was_in_flight = row.state == IN_FLIGHT
+    """Take the row if it is due (or its holder's lease ran out), in one conditional UPDATE.
+
+    What the caller gets back is what that UPDATE wrote (RETURNING), never an earlier read:
+    a separate read could be stale under concurrent senders, and the ORM would also apply
+    the UPDATE to an object it had loaded, counting this attempt twice. Taking over an
+    expired lease marks the row uncertain in the table too: the dead holder's call may have
+    reached Slack, and that must survive this attempt failing in turn.
+    """
     result = session.exec(update(OutboxMessage).where(
         OutboxMessage.id == row_id,
         or_((OutboxMessage.state == PENDING) & (OutboxMessage.next_attempt_at <= now),
             (OutboxMessage.state == IN_FLIGHT) & (OutboxMessage.lease_until < now)),
-    ).values(state=IN_FLIGHT, lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1))
-    if result.rowcount != 1:
+    ).values(
+        state=IN_FLIGHT, lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1,
+        uncertain=or_(OutboxMessage.state == IN_FLIGHT, OutboxMessage.uncertain),
+    ).returning(
+        OutboxMessage.id, OutboxMessage.workspace_id, OutboxMessage.incident_id, OutboxMessage.step_seq,
+        OutboxMessage.kind, OutboxMessage.channel, OutboxMessage.user_id, OutboxMessage.payload,
+        OutboxMessage.attempts, OutboxMessage.uncertain, OutboxMessage.created_at,
+    ).execution_options(synchronize_session=False))
+    row = result.first()
+    if row is None:
         return None
     return Leased(id=row.id, workspace_id=row.workspace_id, incident_id=row.incident_id, step_seq=row.step_seq,
                   kind=row.kind, channel=row.channel, user_id=row.user_id, payload=json.loads(row.payload),
-                  attempts=row.attempts + 1, uncertain=was_in_flight or row.uncertain, created_at=row.created_at)
+                  attempts=row.attempts, uncertain=bool(row.uncertain), created_at=row.created_at)
 
 
 def mark_sent(session: Session, row_id: int, *, now: datetime, ts: str | None, note: str | None = None) -> None:

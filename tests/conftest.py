@@ -8,7 +8,6 @@ PostgreSQL for a quick local run.
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -16,15 +15,14 @@ from dataclasses import dataclass, replace
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
-from waitress.server import create_server
 
 from bot.clock import FakeClock
 from bot.fake_slack import FakeSlack, Message
 from bot.runtime import Runtime, build
 from bot.settings import Settings
-from bot.web import make_wsgi
+from bot.web import BackgroundServer, make_wsgi
 from tests.pg import start_throwaway_postgres
-from tests.slack_driver import SlackDriver
+from bot.slack_driver import SlackDriver
 
 SIGNING_SECRET = "test-signing-secret"
 LEAD = "ULEAD"
@@ -113,18 +111,6 @@ class ServedBot:
         return sorted({message.channel for message in self.fake.all_messages()})
 
 
-def serve(runtime: Runtime) -> tuple[str, callable]:
-    server = create_server(make_wsgi(runtime.app, runtime.db), host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.close()
-        thread.join(timeout=5)
-
-    return f"http://127.0.0.1:{server.effective_port}/slack/events", stop
-
-
 @pytest.fixture
 def make_bot(fake_slack: FakeSlack, clock: FakeClock) -> Iterator[callable]:
     """Build and serve a bot from given settings; several may share one database."""
@@ -132,14 +118,15 @@ def make_bot(fake_slack: FakeSlack, clock: FakeClock) -> Iterator[callable]:
 
     def make(settings: Settings) -> ServedBot:
         runtime = build(settings, clock=clock)
-        url, stop = serve(runtime)
-        started.append((runtime, stop))
-        driver = SlackDriver(url=url, signing_secret=settings.slack_signing_secret or "", fake=fake_slack)
-        return ServedBot(runtime=runtime, fake=fake_slack, clock=clock, slack=driver, url=url)
+        server = BackgroundServer(make_wsgi(runtime.app, runtime.db)).start()
+        started.append((runtime, server))
+        driver = SlackDriver(url=server.events_url, signing_secret=settings.slack_signing_secret or "",
+                             fake=fake_slack)
+        return ServedBot(runtime=runtime, fake=fake_slack, clock=clock, slack=driver, url=server.events_url)
 
     yield make
-    for runtime, stop in started:
-        stop()
+    for runtime, server in started:
+        server.stop()
         runtime.stop()
 
 

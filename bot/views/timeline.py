@@ -14,6 +14,8 @@ from bot.views.text import cut, safe
 from bot.views.when import local_text
 
 MAX_EVENT_LINES = 40
+SCOPE_TITLES = {"open": "Open incidents", "mine": "Your open incidents", "unclaimed": "Unclaimed incidents",
+                "overdue": "Overdue incidents"}
 
 
 def show_blocks(state: IncidentState, events: list[Event], *, playbook: Playbook, tz: ZoneInfo) -> list[Block]:
@@ -36,7 +38,7 @@ def list_blocks(incidents: list[IncidentState], *, scope: str, playbook: Playboo
         return [SectionBlock(text=MarkdownTextObject(text=f"No {scope} incidents."))]
     lines = [_list_line(state, playbook=playbook, tz=tz, now=now) for state in incidents]
     return [
-        SectionBlock(text=MarkdownTextObject(text=f"*{scope.capitalize()} incidents* (newest first)")),
+        SectionBlock(text=MarkdownTextObject(text=f"*{SCOPE_TITLES.get(scope, 'Open incidents')}* (newest first)")),
         SectionBlock(text=MarkdownTextObject(text=cut("\n".join(lines), 3000))),
         ContextBlock(elements=[MarkdownTextObject(text="`/recovery show &lt;n&gt;` for the card and timeline")]),
     ]

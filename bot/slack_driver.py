@@ -1,4 +1,5 @@
-"""Plays Slack's side of the conversation: signed HTTP requests into the served bot.
+"""Plays Slack's side of the conversation: signed HTTP requests into a served bot, as
+Slack would send them. The offline demo and the tests both drive the bot through it.
 
 Payload shapes follow the real ones in shared/slack/payloads/.
 """

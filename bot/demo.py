@@ -1,0 +1,126 @@
+"""`python -m bot demo`: a whole recovery, offline, time compressed, printed as a chat.
+
+Everything real runs: the Bolt app behind waitress, signed HTTP requests, the SQLite
+database with its migrations, the outbox and its sender. Only Slack is the local double,
+and the clock is moved by hand so hours pass in a second.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from bot.clock import FakeClock
+from bot.fake_slack import FakeSlack
+from bot.runtime import Runtime, build
+from bot.service import Locator
+from bot.settings import Settings
+from bot.slack_driver import SlackDriver
+from bot.transcript import Transcript
+from bot.web import BackgroundServer, make_wsgi
+
+CUSTOMER, AMY, BEN, LEE = "UDANA", "UAMY", "UBEN", "ULEE"
+SUPPORT = "CSUPPORT"
+NAMES = {CUSTOMER: "dana (customer)", AMY: "amy", BEN: "ben", LEE: "lee (lead)", SUPPORT: "support"}
+
+
+class Demo:
+    def __init__(self, *, runtime: Runtime, fake: FakeSlack, clock: FakeClock, slack: SlackDriver,
+                 out: Callable[[str], None]) -> None:
+        self.runtime, self.fake, self.clock, self.slack = runtime, fake, clock, slack
+        self.transcript = Transcript(fake, NAMES, out=out)
+        self.out = out
+
+    def narrate(self, line: str) -> None:
+        self.out("")
+        self.out(f"▶ {line}")
+
+    def settle(self) -> None:
+        self.runtime.sender.drain()
+        self.transcript.flush()
+
+    def later(self, delta: timedelta, why: str) -> None:
+        self.clock.advance(delta)
+        self.narrate(f"… {why} (clock now {self.clock.now().astimezone(self.runtime.settings.tz):%a %H:%M})")
+
+    def card(self):  # noqa: ANN201
+        return next(message for message in self.fake.messages(SUPPORT) if message.text.startswith("Recovery #1"))
+
+    def reply(self, answer, who: str) -> None:  # noqa: ANN001
+        from bot.transcript import readable
+
+        if answer.text:
+            self.out(f"    (only visible to {NAMES[who]}) recovery-bot:")
+            for line in answer.text.splitlines():
+                self.out(f"      │ {readable(line, NAMES)}")
+
+    def play(self) -> None:
+        self.narrate("A customer complains in #support.")
+        complaint = self.fake.add_user_message(
+            SUPPORT, user=CUSTOMER, text="Third time my order arrives damaged. I want my money back <!channel>")
+        self.transcript.flush()
+
+        self.narrate("Amy reacts with :sos: to flag it. Slack delivers the event twice (a retry).")
+        first = self.slack.react(channel=SUPPORT, ts=complaint.ts, user=AMY, event_id="Ev1")
+        self.slack.react(channel=SUPPORT, ts=complaint.ts, user=AMY, event_id="Ev1", retry=1)
+        self.out(f"    (Slack got HTTP {first.status} in {first.seconds * 1000:.0f} ms; one incident is stored)")
+        self.settle()
+
+        self.narrate("Amy and Ben both press Claim at the same moment.")
+        card = self.card()
+        answers: dict[str, object] = {}
+        barrier = threading.Barrier(2)
+
+        def press(user: str) -> None:
+            barrier.wait()
+            answers[user] = self.slack.click(card, "Claim", user=user)
+
+        threads = [threading.Thread(target=press, args=(user,)) for user in (AMY, BEN)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.settle()
+
+        winner = self.runtime.service.incident(Locator("T1", number=1)).owner_id
+        self.owner = BEN if winner == AMY else AMY
+        name = NAMES[self.owner]
+        self.narrate(f"Lee, a lead, hands it to {name}, who knows this customer: `/recovery assign 1 @{name}`.")
+        self.reply(self.slack.command(f"/recovery assign 1 <@{self.owner}>", user=LEE, channel=SUPPORT), LEE)
+        self.settle()
+
+        self.later(timedelta(minutes=3), "three minutes later")
+        self.narrate(f"{name.capitalize()} checks their queue with `/recovery list mine`.")
+        self.reply(self.slack.command("/recovery list mine", user=self.owner, channel=SUPPORT), self.owner)
+
+        self.narrate("Lee reads the incident's timeline with `/recovery show 1`.")
+        self.reply(self.slack.command("/recovery show 1", user=LEE, channel=SUPPORT), LEE)
+
+
+def run_demo(out: Callable[[str], None] = print) -> int:
+    logging.getLogger().setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="recovery-demo-") as workdir, FakeSlack(team_id="T1") as fake:
+        clock = FakeClock(datetime(2026, 11, 2, 9, 55, tzinfo=timezone.utc))
+        settings = replace(
+            Settings(), slack_bot_token="xoxb-demo", slack_signing_secret=secrets.token_hex(16),
+            slack_api_url=fake.api_url, database_url=f"sqlite:///{workdir}/demo.db",
+            lead_user_ids=frozenset({LEE}), tz=ZoneInfo("Europe/London"))
+        runtime = build(settings, clock=clock)
+        server = BackgroundServer(make_wsgi(runtime.app, runtime.db)).start()
+        try:
+            out("recovery-bot demo: a real bot, a local Slack double, a temporary SQLite database.")
+            out("Times are Europe/London; the clock is moved by hand.")
+            Demo(runtime=runtime, fake=fake, clock=clock, out=out,
+                 slack=SlackDriver(url=server.events_url, signing_secret=settings.slack_signing_secret or "",
+                                   fake=fake)).play()
+        finally:
+            server.stop()
+            runtime.stop()
+    out("")
+    out("Demo finished. Run `./scripts/test` for the tests; see README.md to connect real Slack.")
+    return 0

@@ -1,0 +1,85 @@
+"""Renders what the Slack double holds as a person in Slack would read it, for the demo."""
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+
+from bot.fake_slack import FakeSlack, Message
+
+_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+
+
+def readable(text: str, names: Mapping[str, str]) -> str:
+    """Mentions become @names, dates their fallback, links their label: what Slack draws."""
+    text = _DATE.sub(lambda match: match.group(1), text)
+    text = _USER.sub(lambda match: "@" + names.get(match.group(1), match.group(1)), text)
+    text = _CHANNEL.sub(lambda match: "#" + names.get(match.group(1), match.group(1)), text)
+    text = _LINK.sub(lambda match: f"{match.group(2)} ({match.group(1)})", text)
+    return html.unescape(text)
+
+
+class Transcript:
+    """Prints each message once when it appears and again, marked, when it changes."""
+
+    def __init__(self, fake: FakeSlack, names: Mapping[str, str], *, out=print) -> None:  # noqa: ANN001
+        self._fake = fake
+        self._names = names
+        self._seen: dict[tuple[str, str], str] = {}
+        self._ephemerals_seen = 0
+        self._out = out
+
+    def say(self, line: str) -> None:
+        self._out(line)
+
+    def flush(self) -> None:
+        for message in sorted(self._fake.all_messages(), key=lambda m: float(m.ts)):
+            body = self._body(message)
+            key = (message.channel, message.ts)
+            previous = self._seen.get(key)
+            if previous == body:
+                continue
+            self._seen[key] = body
+            self._print(message, body, updated=previous is not None)
+        ephemerals = self._fake.ephemerals()
+        for message in ephemerals[self._ephemerals_seen:]:
+            who = self._names.get(message.visible_to or "", message.visible_to or "")
+            self._out(f"    (only visible to {who}) recovery-bot: {readable(message.text, self._names)}")
+        self._ephemerals_seen = len(ephemerals)
+
+    def _body(self, message: Message) -> str:
+        lines = _block_lines(message.blocks) if message.blocks else message.text.splitlines()
+        return "\n".join(readable(line, self._names) for line in lines if line.strip())
+
+    def _print(self, message: Message, body: str, *, updated: bool) -> None:
+        author = self._names.get(message.user, "recovery-bot")
+        place = "#" + self._names.get(message.channel, message.channel)
+        indent = "      " if message.thread_ts and message.thread_ts != message.ts else "  "
+        where = f"{place} thread" if indent != "  " else place
+        mark = "✎ updated" if updated else ""
+        self._out(f"{indent}[{where}] {author} {mark}".rstrip() + ":")
+        for line in body.splitlines():
+            self._out(f"{indent}  │ {line}")
+
+
+def _block_lines(blocks: list[dict]) -> list[str]:
+    """Blocks as a reader scans them: fields side by side as ``Title: value``."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind in ("header", "section"):
+            if block.get("text"):
+                lines.extend(block["text"].get("text", "").splitlines())
+            fields = [field.get("text", "").replace("*", "").replace("\n", ": ", 1)
+                      for field in block.get("fields", [])]
+            if fields:
+                lines.append(" · ".join(fields))
+        elif kind == "context":
+            lines.extend(element.get("text", "") for element in block.get("elements", []) if "text" in element)
+        elif kind == "actions":
+            lines.append(" ".join(f"[{element['text']['text']}]" for element in block.get("elements", [])
+                                  if element.get("type") == "button"))
+    return lines
