@@ -159,7 +159,7 @@ class OutboxSender:
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
         args = self._post_args(row, incident)
-        if False:
+        if row.uncertain:
             found = self._find_posted(row, args)
             if found:
                 return found

@@ -2,6 +2,7 @@
 restarts, keeps each thread in order, and never shows a message twice."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -10,6 +11,7 @@ from slack_sdk import WebClient
 from sqlmodel import col, select
 
 from bot.fake_slack import Call, Message
+from bot.service import Locator
 from bot.views.card import render_card
 from bot.views.ids import OUTBOX_EVENT_TYPE
 from storage import outbox_store
@@ -68,8 +70,8 @@ def _between(bot, first: Call, second: Call) -> list[Call]:  # noqa: ANN001
     return attempts[attempts.index(first) + 1:attempts.index(second)]
 
 
-def _slack_accepts_as_if_sent_by_the_bot(bot, row: OutboxMessage, *, text: str, blocks: list | None = None,  # noqa: ANN001
-                                         channel: str, thread_ts: str | None = None) -> str:
+def _slack_accepts_as_if_sent_by_the_bot(bot, row: OutboxMessage, *, text: str, channel: str,  # noqa: ANN001
+                                         blocks: list | None = None, thread_ts: str | None = None) -> str:
     """What an earlier, now dead, sender got Slack to store before it could record it."""
     client = WebClient(base_url=bot.fake.api_url, token="xoxb-test")
     response = client.chat_postMessage(
@@ -86,13 +88,12 @@ def _lease(bot, row: OutboxMessage) -> outbox_store.Leased:  # noqa: ANN001
 
 
 def _render_card(bot, number: int = 1) -> tuple[str, list[dict]]:  # noqa: ANN001
-    state = bot.runtime.service.incident(_locator(bot, number))
+    state = bot.runtime.service.incident(Locator(_incident(bot, number).workspace_id, number=number))
     return render_card(state, playbook=bot.runtime.service.playbook, tz=bot.runtime.settings.tz)
 
 
-def _locator(bot, number: int):  # noqa: ANN001, ANN202
-    from bot.service import Locator
-    return Locator(_incident(bot, number).workspace_id, number=number)
+def _payload_text(row: OutboxMessage) -> str:
+    return json.loads(row.payload)["text"]
 
 
 # 1. Rate limits ------------------------------------------------------------------------
@@ -215,7 +216,8 @@ def test_card_lost_in_a_crash_before_reaching_slack_is_posted_once_after_the_lea
     bot.settle()
     assert len(bot.cards()) == 1
     assert len(_card_posts(bot)) == 1
-    assert _lookups(bot, bot.fake.attempts()), "it looked in the channel first"
+    methods = [call.method for call in bot.fake.attempts()]
+    assert "conversations.history" in methods[:methods.index("chat.postMessage")], "it looked in the channel first"
     assert _incident(bot).card_ts == bot.card(1).ts
 
 
@@ -226,7 +228,7 @@ def test_step_prompt_accepted_before_a_crash_is_not_posted_twice_in_the_thread(b
     step_row = _rows(bot, "step")[0]
     _lease(bot, step_row)
     card = bot.card(1)
-    ts = _slack_accepts_as_if_sent_by_the_bot(bot, step_row, text=step_row_text(step_row),
+    ts = _slack_accepts_as_if_sent_by_the_bot(bot, step_row, text=_payload_text(step_row),
                                               channel=card.channel, thread_ts=card.ts)
 
     bot.clock.advance(timedelta(seconds=61))
@@ -236,11 +238,6 @@ def test_step_prompt_accepted_before_a_crash_is_not_posted_twice_in_the_thread(b
     with bot.runtime.db.transaction() as session:
         recorded = session.exec(select(StepRecord.message_ts).where(StepRecord.seq == step_row.step_seq)).one()
     assert recorded == ts, "the step's message is the one Slack has"
-
-
-def step_row_text(row: OutboxMessage) -> str:
-    import json
-    return json.loads(row.payload)["text"]
 
 
 # 4. Ordering ---------------------------------------------------------------------------
