@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF_SECONDS = 300
-POST_KINDS = frozenset({"card", "step", "reply", "dm"})
+POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm"})
+THREAD_KINDS = frozenset({"step", "reply", "approval"})
 PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text",
     "message_not_found", "cant_update_message", "edit_window_closed", "user_not_found", "user_not_in_channel",
@@ -136,6 +137,8 @@ class OutboxSender:
             repository.set_card(session, row.incident_id, channel=row.channel or "", ts=ts)
         elif row.kind == "step" and row.step_seq is not None:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts)
+        elif row.kind == "approval" and row.step_seq is not None:
+            repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts, approval=True)
 
     def _send(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
         if row.kind == "enrich":
@@ -145,8 +148,8 @@ class OutboxSender:
             return self._post(row, incident), None
         if row.kind == "update_card":
             return self._update_card(row, incident)
-        if row.kind == "update_step":
-            return self._update_step(row)
+        if row.kind in ("update_step", "update_approval"):
+            return self._update_step(row, approval=row.kind == "update_approval")
         if row.kind == "ephemeral":
             return self._ephemeral(row)
         raise _Dead(f"unknown outbox kind {row.kind!r}")
@@ -174,7 +177,7 @@ class OutboxSender:
             text, blocks = self._render_card(incident)
             return {"channel": row.channel, "text": text, "blocks": blocks}
         args = {"channel": row.channel, "text": row.payload.get("text", ""), "blocks": row.payload.get("blocks")}
-        if row.kind in ("step", "reply"):
+        if row.kind in THREAD_KINDS:
             if incident is None or incident.card_ts is None:
                 raise _Dead("the incident card was never posted, so its thread does not exist")
             args["channel"] = incident.card_channel
@@ -211,11 +214,11 @@ class OutboxSender:
                    text=text, blocks=blocks)
         return incident.card_ts, None
 
-    def _update_step(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+    def _update_step(self, row: outbox_store.Leased, *, approval: bool) -> tuple[str | None, str | None]:
         with self._db.transaction() as session:
-            ts = repository.step_message_ts(session, row.incident_id, row.step_seq)
+            ts = repository.step_message_ts(session, row.incident_id, row.step_seq, approval=approval)
         if ts is None:
-            return None, "the step had no message to update"
+            return None, "no message to update"
         self._call(self._client.chat_update, channel=row.channel, ts=ts, text=row.payload.get("text", ""),
                    blocks=row.payload.get("blocks"))
         return ts, None

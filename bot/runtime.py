@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
 from bot.app import create_app
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.outbox import OutboxSender
+from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
 from bot.settings import Settings
 from bot.slack_api import make_client, make_posting_client
@@ -34,13 +36,19 @@ class Runtime:
     db: Database
     service: RecoveryService
     sender: OutboxSender
+    ticker: Ticker
     app: App
+    scheduler: BackgroundScheduler | None = None
 
     def start_background(self) -> None:
+        """The outbox sender and the scheduler tick: what runs besides answering Slack."""
         self.sender.start()
         self.sender.wake()
+        self.scheduler = start_scheduler(self.ticker, every_seconds=self.settings.scheduler_tick.total_seconds())
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
         self.sender.stop()
         self.db.dispose()
 
@@ -57,4 +65,5 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                           render_card=partial(render_card, playbook=playbook, tz=settings.tz))
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=sender.wake)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")
-    return Runtime(settings=settings, db=db, service=service, sender=sender, app=app)
+    return Runtime(settings=settings, db=db, service=service, sender=sender,
+                   ticker=Ticker(service=service, sender=sender), app=app)

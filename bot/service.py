@@ -6,19 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 
 from bot.clock import Clock
 from bot.domain import recovery
+from bot.domain.access import may_move
+from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
-from bot.domain.types import (
-    Actor, Decision, Event, EventKind, IncidentState, NewIncident, Refusal, StepKey,
-)
+from bot.domain.types import Actor, Event, EventKind, IncidentState, NewIncident, Policy, Refusal, StepKey
 from bot.settings import Settings
-from bot.views import step, timeline
+from bot.announce import queue_decision
+from bot.views import timeline
 from storage import outbox_store, repository
 from storage.db import Database
 
@@ -44,6 +46,9 @@ class Locator:
         return f"#{self.number}" if self.number is not None else "that incident"
 
 
+FOLLOW_UP_PROMPT = "follow_up_prompt"
+
+
 class _AlreadyFlagged(Exception):
     pass
 
@@ -64,6 +69,11 @@ class RecoveryService:
     @property
     def tz(self) -> ZoneInfo:
         return self.settings.tz
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(empowerment_limit=self.settings.empowerment_limit,
+                      follow_up_after=self.settings.follow_up_after)
 
     def actor(self, user_id: str) -> Actor:
         return Actor(user_id=user_id, is_lead=self.settings.is_lead(user_id))
@@ -143,6 +153,70 @@ class RecoveryService:
             events = repository.events_of(session, loaded[0].id)
         return timeline.show_blocks(loaded[0], events, playbook=self.playbook, tz=self.tz)
 
+    def act(self, where: Locator, user_id: str, action: recovery.Action) -> Outcome:
+        """Any playbook action by a person; the outcome's message is for them alone."""
+        return self._act(where, self.actor(user_id), action)
+
+    def precheck(self, where: Locator, user_id: str, *, seq: int | None, lead_only: bool = False,
+                 verb: str = "do that") -> Outcome:
+        """Before opening a form: is this person allowed, and is the step still current?
+        Saves them filling in a modal only to be refused."""
+        state = self.incident(where)
+        if state is None:
+            return Outcome(False, f"There is no incident {where.describe()}.")
+        if not state.is_open:
+            return Outcome(False, f"Incident {state.ref} is {state.status.value}; nothing more can change on it.",
+                           state)
+        if seq is not None and seq != state.step_seq:
+            return Outcome(False, recovery.STEP_ALREADY_DONE, state)
+        actor = self.actor(user_id)
+        if lead_only and not actor.is_lead:
+            return Outcome(False, f"Only a lead can {verb} on {state.ref}.", state)
+        if not lead_only and not may_move(state, actor):
+            return Outcome(False, f"Only the owner of {state.ref} or a lead can {verb}.", state)
+        return Outcome(True, "", state)
+
+    def snooze_until(self, choice: str) -> datetime | None:
+        """`1h`, `4h`, or `tomorrow`: the start of the next working day in the team's zone."""
+        now = self.clock.now()
+        if choice == "tomorrow":
+            start = self.settings.work_hours.start if self.settings.work_hours else time(9, 0)
+            local = now.astimezone(self.tz)
+            return datetime.combine(local.date() + timedelta(days=1), start, tzinfo=self.tz).astimezone(timezone.utc)
+        try:
+            return now + parse_duration(choice)
+        except ValueError:
+            return None
+
+    def due_follow_ups(self, *, limit: int = 100) -> list[tuple[int, int]]:
+        with self.db.transaction() as session:
+            return repository.due_follow_ups(session, now=self.clock.now(), limit=limit)
+
+    def prompt_follow_up(self, incident_id: int, seq: int) -> bool:
+        """Post the follow-up prompt once: the notification's unique key decides, so a
+        second tick, a restart or another replica finds the row and does nothing."""
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                if not repository.claim_notification(session, incident_id=incident_id, seq=seq,
+                                                     kind=FOLLOW_UP_PROMPT, now=now):
+                    return False
+                loaded = repository.load_by_id(session, incident_id)
+                if loaded is None or loaded[0].step_seq != seq:
+                    raise _LostRace
+                state, version = loaded
+                decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,
+                                           playbook=self.playbook, policy=self.policy)
+                if isinstance(decision, Refusal):
+                    raise _LostRace
+                if not repository.apply_decision(session, state, decision, expected_version=version, now=now):
+                    raise _LostRace
+                queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
+        except _LostRace:
+            return False
+        self._after_commit()
+        return True
+
     def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         now = self.clock.now()
         try:
@@ -152,12 +226,13 @@ class RecoveryService:
                 if loaded is None:
                     return Outcome(False, f"There is no incident {where.describe()}.")
                 state, version = loaded
-                decision = recovery.decide(state, actor, action, now=now, playbook=self.playbook)
+                decision = recovery.decide(state, actor, action, now=now, playbook=self.playbook,
+                                           policy=self.policy)
                 if isinstance(decision, Refusal):
                     return Outcome(False, decision.reason, state)
                 if not repository.apply_decision(session, state, decision, expected_version=version, now=now):
                     raise _LostRace
-                self._queue_messages(session, decision, now=now)
+                queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)
         self._after_commit()
@@ -173,22 +248,3 @@ class RecoveryService:
         ref = state.ref if state else where.describe()
         return Outcome(False, f"{ref} changed while you were acting, so nothing was done. Please look again.",
                        state)
-
-    def _queue_messages(self, session, decision: Decision, *, now) -> None:  # noqa: ANN001
-        state = decision.state
-        common = {"workspace_id": state.workspace_id, "incident_id": state.id, "now": now,
-                  "channel": state.card_channel}
-        outbox_store.enqueue(session, kind="update_card", **common)
-        ended = decision.ended_step
-        if ended is not None and ended.step is not StepKey.CLAIM:
-            blocks = step.ended_blocks(ended, playbook=self.playbook, tz=self.tz)
-            outbox_store.enqueue(session, kind="update_step", step_seq=ended.seq, payload={
-                "text": step.ended_text(ended, playbook=self.playbook, tz=self.tz),
-                "blocks": [block.to_dict() for block in blocks]}, **common)
-        for notice in decision.notices:
-            outbox_store.enqueue(session, kind="reply", payload={"text": notice}, **common)
-        if decision.new_step:
-            blocks = step.prompt_blocks(state, playbook=self.playbook, tz=self.tz)
-            outbox_store.enqueue(session, kind="step", step_seq=state.step_seq, payload={
-                "text": step.prompt_text(state, playbook=self.playbook),
-                "blocks": [block.to_dict() for block in blocks]}, **common)

@@ -104,18 +104,35 @@ class SlackDriver:
                                       block_id=block.get("block_id", "b"))
         raise AssertionError(f"no button {label!r} on message: {message.plain()}")
 
+    def choose(self, message: Message, placeholder: str, option: str, *, user: str = "U1") -> Answer:
+        """Pick an option from a select menu on a message (Snooze is one)."""
+        for block in message.blocks:
+            for element in block.get("elements", []):
+                if element.get("type") == "static_select" and element["placeholder"]["text"] == placeholder:
+                    chosen = next((item for item in element["options"] if item["text"]["text"] == option), None)
+                    assert chosen is not None, f"no option {option!r} in {placeholder!r}"
+                    return self.send_interaction(self._action_payload(message, user, {
+                        "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
+                        "type": "static_select", "selected_option": chosen,
+                        "action_ts": f"{time.time():.6f}"}))
+        raise AssertionError(f"no menu {placeholder!r} on message: {message.plain()}")
+
     def press(self, action_id: str, value: str, *, message: Message, user: str = "U1",
               block_id: str = "b") -> Answer:
-        return self.send_interaction({
+        return self.send_interaction(self._action_payload(message, user, {
+            "action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+            "action_ts": f"{time.time():.6f}"}))
+
+    def _action_payload(self, message: Message, user: str, action: dict) -> dict:
+        return {
             "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
             "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
                           "is_ephemeral": False},
             "channel": {"id": message.channel}, "message": {"ts": message.ts, "blocks": message.blocks},
             "response_url": self.fake.response_url_base + f"act{next(_ids)}",
-            "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-                         "action_ts": f"{time.time():.6f}"}],
-        })
+            "actions": [action],
+        }
 
     def shortcut(self, *, callback_id: str, channel: str, message: Message, user: str = "U1") -> Answer:
         return self.send_interaction({

@@ -6,7 +6,8 @@ import uuid
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.domain import parsing
+from bot.domain import parsing, recovery
+from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
 from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
@@ -67,10 +68,13 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.Show(number):
             blocks = service.show_blocks(Locator(workspace, number=number))
             return blocks if blocks is not None else f"There is no incident #{number}."
-        case parsing.Snooze():
-            return NOT_YET.format(name="snooze")
-        case parsing.Cancel():
-            return NOT_YET.format(name="cancel")
+        case parsing.Snooze(number, duration):
+            outcome = service.act(Locator(workspace, number=number), user,
+                                  recovery.Snooze(service.clock.now() + duration))
+            return f"Nudges on #{number} are snoozed for {format_duration(duration)}." if outcome.ok else outcome.message
+        case parsing.Cancel(number, reason):
+            outcome = service.act(Locator(workspace, number=number), user, recovery.Cancel(reason))
+            return f"#{number} is cancelled." if outcome.ok else outcome.message
         case parsing.Digest():
             return NOT_YET.format(name="digest")
         case parsing.Stats():

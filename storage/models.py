@@ -46,6 +46,7 @@ class Incident(SQLModel, table=True):
         UniqueConstraint("workspace_id", "number", name="uq_incident_number"),
         Index("ix_incident_open_due", "status", "step_due_at"),
         Index("ix_incident_workspace_status", "workspace_id", "status", "number"),
+        Index("ix_incident_step_due", "status", "current_step", "step_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -112,6 +113,21 @@ class StepRecord(SQLModel, table=True):
     ended_by: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_ts: str | None = Field(default=None, max_length=64)
+    approval_ts: str | None = Field(default=None, max_length=64)
+
+
+class Notification(SQLModel, table=True):
+    """A reminder that must go out exactly once per step instance: the unique key, not
+    memory, decides, so restarts and replicas can neither double nor lose one."""
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("incident_id", "step_seq", "kind", name="uq_notification_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    step_seq: int
+    kind: str = Field(max_length=32)
+    created_at: datetime = _when()
 
 
 class TimelineEvent(SQLModel, table=True):

@@ -8,14 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, update
+from sqlalchemy import exists, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.domain.types import (
     Decision, Event, EventKind, IncidentState, NewIncident, Severity, Status, StepKey,
 )
-from storage.models import Incident, StepRecord, TimelineEvent, WorkspaceCounter
+from storage.models import Incident, Notification, StepRecord, TimelineEvent, WorkspaceCounter
 
 LIST_LIMIT = 20
 
@@ -54,6 +54,30 @@ def _column_values(state: IncidentState) -> dict[str, object]:
     values["status"] = state.status.value
     values["current_step"] = state.current_step.value
     return values
+
+
+def load_by_id(session: Session, incident_id: int) -> tuple[IncidentState, int] | None:
+    row = session.get(Incident, incident_id)
+    return (to_state(row), row.version) if row else None
+
+
+def claim_notification(session: Session, *, incident_id: int, seq: int, kind: str, now: datetime) -> bool:
+    """True for exactly one caller per (incident, step instance, kind), ever."""
+    result = session.exec(_insert(session, Notification).values(
+        incident_id=incident_id, step_seq=seq, kind=kind, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["incident_id", "step_seq", "kind"]).returning(Notification.id))
+    return result.scalar_one_or_none() is not None
+
+
+def due_follow_ups(session: Session, *, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """Follow-ups that fell due and were not prompted yet; the index on
+    (status, current_step, step_due_at) keeps this proportional to what is due."""
+    prompted = exists().where(Notification.incident_id == Incident.id, Notification.step_seq == Incident.step_seq,
+                              Notification.kind == "follow_up_prompt")
+    rows = session.exec(select(Incident.id, Incident.step_seq).where(
+        Incident.status == Status.OPEN.value, Incident.current_step == StepKey.FOLLOW_UP.value,
+        col(Incident.step_due_at) <= now, ~prompted).order_by(col(Incident.step_due_at)).limit(limit)).all()
+    return [(incident_id, seq) for incident_id, seq in rows]
 
 
 def find_by_origin(session: Session, *, workspace_id: str, channel: str, ts: str) -> IncidentState | None:
@@ -164,14 +188,16 @@ def events_of(session: Session, incident_id: int) -> list[Event]:
     return [Event(kind=EventKind(row.kind), at=row.at, actor=row.actor, detail=row.detail) for row in rows]
 
 
-def step_message_ts(session: Session, incident_id: int, seq: int) -> str | None:
-    return session.exec(select(StepRecord.message_ts).where(
-        StepRecord.incident_id == incident_id, StepRecord.seq == seq)).first()
+def step_message_ts(session: Session, incident_id: int, seq: int, *, approval: bool = False) -> str | None:
+    """The ts of a step's prompt, or of its approval request, for chat.update."""
+    column = StepRecord.approval_ts if approval else StepRecord.message_ts
+    return session.exec(select(column).where(StepRecord.incident_id == incident_id, StepRecord.seq == seq)).first()
 
 
-def set_step_message_ts(session: Session, incident_id: int, seq: int, ts: str) -> None:
+def set_step_message_ts(session: Session, incident_id: int, seq: int, ts: str, *, approval: bool = False) -> None:
+    values = {"approval_ts": ts} if approval else {"message_ts": ts}
     session.exec(update(StepRecord).where(StepRecord.incident_id == incident_id, StepRecord.seq == seq)
-                 .values(message_ts=ts))
+                 .values(**values))
 
 
 def set_card(session: Session, incident_id: int, *, channel: str, ts: str) -> None:

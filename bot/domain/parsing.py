@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import time, timedelta
 from typing import Final, Literal, TypeAlias, get_args
 
@@ -427,3 +428,25 @@ def parse_command(text: str) -> Command | UsageError:
             return _parse_stats(args)
         case _:
             return UsageError(f"Unknown subcommand `{_echo(name)}`. Try `/recovery help` to see them all.")
+
+
+# --------------------------------------------------------------------------
+# Modal fields
+# --------------------------------------------------------------------------
+
+_AMOUNT_RE: Final = re.compile(r"\d{1,9}(?:[.,]\d{1,2})?")
+
+
+def parse_amount(text: str | None) -> Decimal:
+    """A remedy amount as people type it: `120`, `49.99`, `49,99`, `$20`; never negative."""
+    cleaned = (text or "0").strip().lstrip("$€£").strip()
+    if not _AMOUNT_RE.fullmatch(cleaned):
+        raise ValueError("Enter an amount of zero or more, like 20 or 49.99.")
+    return Decimal(cleaned.replace(",", "."))
+
+
+def parse_csat(text: str | None) -> int:
+    cleaned = (text or "").strip()
+    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 10:
+        raise ValueError("Enter a whole number from 1 to 10.")
+    return int(cleaned)

@@ -2,19 +2,41 @@
 
 No Slack, no database, no clock: the service loads the state, asks here, and persists
 whatever comes back. Races are not decided here but by conditional updates in storage.
+
+`decide` checks what is common to every action (open, claimed, who may act, which step the
+button was drawn for) and dispatches; the steps themselves live in `bot.domain.steps`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
+from typing import Final
 
-from bot.domain import access
+from bot.domain import access, steps
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
 from bot.domain.types import (
-    Actor, Decision, Event, EventKind, IncidentState, Refusal, StepKey, StepOutcome,
+    BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy, Refusal,
+    StepKey, StepOutcome,
 )
 
+__all__ = [
+    "BUY_AGAIN_ANSWERS", "ONLY_A_LEAD_APPROVES", "ONLY_A_LEAD_DECLINES", "REMEDY_KINDS", "STEP_ALREADY_DONE",
+    "Action", "Agreed", "Approve", "Assign", "Cancel", "Claim", "CompleteStep", "Decline", "NeedHelp", "NotYet",
+    "Policy", "PromptFollowUp", "RecordFix", "RecordFollowUp", "RecordRemedy", "Skip", "Snooze", "decide",
+]
+
+STEP_ALREADY_DONE: Final = "That step is already done."
+"""A button drawn for a step instance that is no longer current: a double click or a stale message."""
+
+ONLY_A_LEAD_APPROVES: Final = "Only a lead can approve a remedy over the limit."
+ONLY_A_LEAD_DECLINES: Final = "Only a lead can decline a remedy over the limit."
+
+
+# --------------------------------------------------------------------------
+# Actions. `seq` is the step_seq the button or form was drawn for.
+# --------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class Claim:
@@ -23,23 +45,178 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Assign:
+    """Assign an unclaimed incident, or reassign an owned one."""
+
     assignee: str
 
 
-Action = Claim | Assign
+@dataclass(frozen=True, slots=True)
+class CompleteStep:
+    """Plain Done: acknowledge and apologize."""
+
+    seq: int
 
 
-def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
-           playbook: Playbook) -> Decision | Refusal:
+@dataclass(frozen=True, slots=True)
+class RecordFix:
+    seq: int
+    root_cause: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRemedy:
+    seq: int
+    kind: str
+    amount: Decimal
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Agreed:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet:
+    seq: int
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFollowUp:
+    """The scheduler's action once the follow-up is due; the actor is ignored."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFollowUp:
+    seq: int
+    csat: int
+    buy_again: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snooze:
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NeedHelp:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    reason: str
+
+
+StepAction = (CompleteStep | RecordFix | RecordRemedy | Approve | Decline | Agreed | NotYet | RecordFollowUp
+              | Skip | NeedHelp)
+Action = Claim | Assign | StepAction | PromptFollowUp | Snooze | Cancel
+
+_STEP_ACTIONS: Final = (CompleteStep, RecordFix, RecordRemedy, Approve, Decline, Agreed, NotYet, RecordFollowUp,
+                        Skip, NeedHelp)
+
+# "Only the owner of #4 or a lead can ..."
+_VERBS: Final[dict[type, str]] = {
+    CompleteStep: "complete a step",
+    RecordFix: "record the fix",
+    RecordRemedy: "record a remedy",
+    Agreed: "record the customer's buy-in",
+    NotYet: "record the customer's buy-in",
+    RecordFollowUp: "record the follow-up",
+    Skip: "skip a step",
+    NeedHelp: "ask for help on it",
+    Snooze: "snooze it",
+    Cancel: "cancel it",
+}
+
+
+# --------------------------------------------------------------------------
+# The decision
+# --------------------------------------------------------------------------
+
+def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime, playbook: Playbook,
+           policy: Policy = Policy()) -> Decision | Refusal:
     if not state.is_open:
         return Refusal(f"Incident {state.ref} is {state.status.value}; nothing more can change on it.")
+    ctx = steps.Context(state, actor, now, playbook, policy)
     match action:
         case Claim():
             return _claim(state, actor, now=now, playbook=playbook)
         case Assign(assignee):
             return _assign(state, actor, assignee, now=now, playbook=playbook)
+        case PromptFollowUp():
+            return steps.prompt_follow_up(ctx)
+    if refusal := _check(state, actor, action):
+        return refusal
+    match action:
+        case CompleteStep():
+            return steps.complete(ctx)
+        case RecordFix(_, root_cause, note):
+            return steps.record_fix(ctx, root_cause, note)
+        case RecordRemedy(_, kind, amount, note):
+            return steps.record_remedy(ctx, kind, amount, note)
+        case Approve():
+            return steps.approve(ctx)
+        case Decline(_, reason):
+            return steps.decline(ctx, reason)
+        case Agreed():
+            return steps.agreed(ctx)
+        case NotYet(_, note):
+            return steps.not_yet(ctx, note)
+        case RecordFollowUp(_, csat, buy_again, note):
+            return steps.record_follow_up(ctx, csat, buy_again, note)
+        case Skip(_, reason):
+            return steps.skip(ctx, reason)
+        case NeedHelp():
+            return steps.need_help(ctx)
+        case Snooze(until):
+            return steps.snooze(ctx, until)
+        case Cancel(reason):
+            return steps.cancel(ctx, reason)
     raise TypeError(f"unknown action {action!r}")
 
+
+def _check(state: IncidentState, actor: Actor, action: Action) -> Refusal | None:
+    """What every action but Claim, Assign and PromptFollowUp must pass, in the order a
+    person would want to hear it: no owner yet, not yours, then a stale button."""
+    on_step = isinstance(action, _STEP_ACTIONS)
+    if on_step and (state.owner_id is None or state.current_step is StepKey.CLAIM):
+        if isinstance(action, Skip):
+            return Refusal(f"The claim step on {state.ref} cannot be skipped: claim it or assign it instead.")
+        return Refusal(f"{state.ref} has no owner yet: claim it first.")
+    if isinstance(action, Approve | Decline):
+        if not actor.is_lead:
+            return Refusal(ONLY_A_LEAD_APPROVES if isinstance(action, Approve) else ONLY_A_LEAD_DECLINES)
+    elif not access.may_move(state, actor):
+        return Refusal(f"Only the owner of {state.ref} or a lead can {_VERBS[type(action)]}.")
+    if on_step and action.seq != state.step_seq:
+        return Refusal(STEP_ALREADY_DONE)
+    return None
+
+
+# --------------------------------------------------------------------------
+# Ownership
+# --------------------------------------------------------------------------
 
 def _claim(state: IncidentState, actor: Actor, *, now: datetime, playbook: Playbook) -> Decision | Refusal:
     if state.owner_id == actor.user_id:

@@ -32,6 +32,17 @@ class Severity(StrEnum):
 
 CONTACT_CHANNELS: tuple[str, ...] = ("email", "phone", "chat", "social", "in person", "other")
 
+REMEDY_KINDS: tuple[str, ...] = ("refund", "replacement", "upgrade", "discount", "gift", "none")
+"""What the owner may give at `make_it_right`; "none" means no gesture (amount 0)."""
+
+BUY_AGAIN_ANSWERS: tuple[str, ...] = ("yes", "maybe", "no")
+"""The follow-up's "would you buy from us again?" answers."""
+
+STEP_RESULTS: tuple[str, ...] = ("done", "skipped", "declined", "not_yet")
+"""How a step instance can end (StepOutcome.result): "declined" ends a `make_it_right` whose
+remedy a lead declined, "not_yet" ends a `buy_in` the customer did not agree to; both loop
+back to a new `make_it_right`."""
+
 
 class Role(StrEnum):
     OWNER = "owner"
@@ -151,7 +162,7 @@ class StepOutcome:
 
     step: StepKey
     seq: int
-    result: str  # "done" | "skipped"
+    result: str  # one of STEP_RESULTS: "done" | "skipped" | "declined" | "not_yet"
     by: str
     at: datetime
     note: str = ""
@@ -174,7 +185,33 @@ class Decision:
     """Short lines posted in the recovery thread (e.g. who reassigned to whom)."""
 
     approval_requested: bool = False
+    """A remedy over the empowerment limit now waits for a lead: offer them Approve / Decline."""
+
     follow_up_due_at: datetime | None = None
+    """Set when the follow-up was just scheduled (buy-in agreed or skipped): when it falls due."""
+
+    prompt_now: bool = True
+    """With ``new_step``: whether to post the new step's prompt now. False for the follow-up,
+    which is prompted later by the scheduler (a PromptFollowUp decision) once it is due."""
+
+    escalate_now: bool = False
+    """The owner asked for help (Need help): tell the leads now, without waiting for the SLA."""
+
+    @property
+    def posts_prompt(self) -> bool:
+        """Whether the current step's prompt is to be posted now: a new step that is not
+        deferred, or the follow-up falling due (FOLLOW_UP_PROMPTED)."""
+        if self.new_step:
+            return self.prompt_now
+        return self.prompt_now and any(event.kind is EventKind.FOLLOW_UP_PROMPTED for event in self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The team's rules for the state machine (EMPOWERMENT_LIMIT, FOLLOW_UP_AFTER)."""
+
+    empowerment_limit: Decimal = Decimal(50)
+    follow_up_after: timedelta = timedelta(days=3)
 
 
 def as_minutes(delta: timedelta) -> float:

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
+from bot.domain.steps import describe_remedy
 from bot.domain.types import IncidentState, Status
 from bot.views import ids
 from bot.views.text import cut, safe
@@ -81,8 +82,7 @@ def _outcome(state: IncidentState) -> list[str]:
     if state.csat is not None:
         outcome.append(f"*Satisfaction*\n{state.csat}/10, would buy again: {safe(state.buy_again, 10)}")
     if state.remedy_kind:
-        amount = f" {state.remedy_amount}" if state.remedy_amount else ""
-        outcome.append(f"*Remedy*\n{safe(state.remedy_kind, 50)}{amount}")
+        outcome.append(f"*Remedy*\n{safe(describe_remedy(state.remedy_kind, state.remedy_amount), 80)}")
     if state.closed_at:
         outcome.append(f"*Total time*\n{format_duration(state.closed_at - state.created_at)}")
     return outcome

@@ -37,3 +37,32 @@ def parse_incident_value(value: str | None) -> tuple[int, int | None] | None:
     if incident_id <= 0 or (seq is not None and seq < 0):
         return None
     return incident_id, seq
+
+DONE: Final = "recovery.done"
+DONE_FORM: Final = "recovery.done_form"
+SKIP: Final = "recovery.skip"
+SNOOZE: Final = "recovery.snooze"
+NEED_HELP: Final = "recovery.need_help"
+AGREED: Final = "recovery.agreed"
+NOT_YET: Final = "recovery.not_yet"
+APPROVE: Final = "recovery.approve"
+DECLINE: Final = "recovery.decline"
+RECORD_FOLLOW_UP: Final = "recovery.record_follow_up"
+
+FIX_MODAL: Final = "recovery.fix_modal"
+REMEDY_MODAL: Final = "recovery.remedy_modal"
+FOLLOW_UP_MODAL: Final = "recovery.follow_up_modal"
+SKIP_MODAL: Final = "recovery.skip_modal"
+DECLINE_MODAL: Final = "recovery.decline_modal"
+
+LABEL_DONE: Final = "Done"
+LABEL_SKIP: Final = "Skip"
+LABEL_SNOOZE: Final = "Snooze"
+LABEL_NEED_HELP: Final = "Need help"
+LABEL_AGREED: Final = "Agreed"
+LABEL_NOT_YET: Final = "Not yet"
+LABEL_APPROVE: Final = "Approve"
+LABEL_DECLINE: Final = "Decline"
+LABEL_RECORD_FOLLOW_UP: Final = "Record follow-up"
+
+SNOOZE_CHOICES: Final = (("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "Until tomorrow"))

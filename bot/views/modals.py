@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.types import CONTACT_CHANNELS, Severity
+from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, Severity
 
 __all__ = ["CONTACT_CHANNELS"]
 from bot.views import ids
@@ -55,3 +55,62 @@ def assign_modal(*, incident_id: int, ref: str) -> View:
         blocks=[InputBlock(block_id=ids.ASSIGN_USER_BLOCK, label="New owner",
                            element=UserSelectElement(action_id=ids.ASSIGN_USER_ACTION))],
     )
+
+
+ROOT_CAUSE = "root_cause"
+FIX_NOTE = "fix_note"
+REMEDY_KIND = "remedy_kind"
+AMOUNT = "amount"
+REMEDY_NOTE = "remedy_note"
+CSAT = "csat"
+BUY_AGAIN = "buy_again"
+FOLLOW_UP_NOTE = "follow_up_note"
+REASON = "reason"
+
+
+def _step_metadata(incident_id: int, seq: int) -> str:
+    return json.dumps({"incident_id": incident_id, "seq": seq})
+
+
+def _select(block_id: str, label: str, choices: tuple[str, ...] | list[str], *, hint: str | None = None) -> InputBlock:
+    return InputBlock(block_id=block_id, label=label, hint=hint, element=StaticSelectElement(
+        action_id=block_id, options=[Option(text=cut(choice, 75), value=choice[:150]) for choice in choices[:100]]))
+
+
+def _text(block_id: str, label: str, *, multiline: bool = False, optional: bool = False,
+          placeholder: str | None = None, max_length: int = 2000) -> InputBlock:
+    return InputBlock(block_id=block_id, label=label, optional=optional, element=PlainTextInputElement(
+        action_id=block_id, multiline=multiline, placeholder=placeholder, max_length=max_length))
+
+
+def fix_modal(*, incident_id: int, seq: int, ref: str, root_causes: tuple[str, ...]) -> View:
+    return View(type="modal", callback_id=ids.FIX_MODAL, title=cut(f"Fix {ref}", 24), submit="Done",
+                close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
+                    _select(ROOT_CAUSE, "Root cause", root_causes,
+                            hint="The recurring causes show up in the daily digest."),
+                    _text(FIX_NOTE, "What was done to fix it", multiline=True)])
+
+
+def remedy_modal(*, incident_id: int, seq: int, ref: str, limit: str) -> View:
+    return View(type="modal", callback_id=ids.REMEDY_MODAL, title=cut(f"Make it right {ref}", 24),
+                submit="Done", close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
+                    _select(REMEDY_KIND, "Remedy", REMEDY_KINDS),
+                    InputBlock(block_id=AMOUNT, label="Amount", optional=True,
+                               hint=f"Over {limit} needs a lead's approval.",
+                               element=PlainTextInputElement(action_id=AMOUNT, placeholder="0", max_length=20)),
+                    _text(REMEDY_NOTE, "Note", optional=True, max_length=500)])
+
+
+def follow_up_modal(*, incident_id: int, seq: int, ref: str) -> View:
+    return View(type="modal", callback_id=ids.FOLLOW_UP_MODAL, title=cut(f"Follow-up {ref}", 24),
+                submit="Record", close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
+                    InputBlock(block_id=CSAT, label="Satisfaction with the resolution (1-10)",
+                               element=PlainTextInputElement(action_id=CSAT, max_length=3)),
+                    _select(BUY_AGAIN, "Would they buy from us again?", BUY_AGAIN_ANSWERS),
+                    _text(FOLLOW_UP_NOTE, "Note", multiline=True, optional=True)])
+
+
+def reason_modal(*, callback_id: str, incident_id: int, seq: int, title: str, label: str) -> View:
+    return View(type="modal", callback_id=callback_id, title=cut(title, 24), submit="Confirm", close="Cancel",
+                private_metadata=_step_metadata(incident_id, seq),
+                blocks=[_text(REASON, label, multiline=True, max_length=1000)])

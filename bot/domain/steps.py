@@ -1,0 +1,339 @@
+"""The playbook steps as transitions, for `bot.domain.recovery.decide`.
+
+`decide` has already checked that the incident is open and claimed, that the actor may act
+and that the button's step_seq is the current one; each function here checks only what is
+particular to its step and returns the Decision or a one-line Refusal.
+
+Event details and notices are Slack mrkdwn (they carry `<@U…>` mentions), so anything a
+person typed is escaped and cut before it goes into them. StepOutcome notes and state fields
+keep the raw text: the views escape those themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Final
+
+from bot.domain.parsing import format_duration
+from bot.domain.playbook import Playbook
+from bot.domain.sla import due_at
+from bot.domain.types import (
+    BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy,
+    Refusal, Status, StepKey, StepOutcome,
+)
+
+# Numeric(12, 2) in storage: anything larger or finer would be changed by the database.
+MAX_REMEDY_AMOUNT: Final = Decimal("9999999999.99")
+_SAID_LIMIT: Final = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    state: IncidentState
+    actor: Actor
+    now: datetime
+    playbook: Playbook
+    policy: Policy
+
+    @property
+    def who(self) -> str:
+        return f"<@{self.actor.user_id}>"
+
+    @property
+    def ref(self) -> str:
+        return self.state.ref
+
+    def title(self, key: StepKey | None = None) -> str:
+        return self.playbook.step(key or self.state.current_step).title
+
+    def event(self, kind: EventKind, detail: str) -> Event:
+        return Event(kind, self.now, self.actor.user_id, detail)
+
+
+# --------------------------------------------------------------------------
+# Plain Done, and the steps with their own forms or buttons
+# --------------------------------------------------------------------------
+
+_NEEDS: Final = {
+    StepKey.FIX: "{title} on {ref} needs its form: the root cause and what was fixed.",
+    StepKey.MAKE_IT_RIGHT: "{title} on {ref} needs its form: the remedy and its amount.",
+    StepKey.BUY_IN: "{title} on {ref} is answered with Agreed or Not yet.",
+    StepKey.FOLLOW_UP: "{title} on {ref} needs the customer's answers: use Record follow-up.",
+}
+
+
+def complete(ctx: Context) -> Decision | Refusal:
+    step = ctx.state.current_step
+    if step in _NEEDS:
+        return Refusal(_NEEDS[step].format(title=ctx.title(), ref=ctx.ref))
+    event = ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()}")
+    return _advance(ctx, ctx.state, _ended(ctx, "done"), (event,))
+
+
+def record_fix(ctx: Context, root_cause: str, note: str) -> Decision | Refusal:
+    if refusal := _on(ctx, StepKey.FIX):
+        return refusal
+    wanted = root_cause.strip().casefold()
+    cause = next((known for known in ctx.playbook.root_causes if known.casefold() == wanted), None)
+    if cause is None:
+        return Refusal(f"Pick a root cause from the list: {', '.join(ctx.playbook.root_causes)}.")
+    note = note.strip()
+    if not note:
+        return Refusal("Say what was fixed: the note cannot be empty.")
+    state = replace(ctx.state, root_cause=cause, fix_note=note)
+    event = ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()} ({said(cause)}): {said(note)}")
+    return _advance(ctx, state, _ended(ctx, "done", f"{cause}: {note}"), (event,))
+
+
+def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decision | Refusal:
+    """Under the limit the step is done; over it, an agent's remedy waits for a lead, and a
+    lead's own counts as approved at once. Recording again while one waits replaces it."""
+    if refusal := _on(ctx, StepKey.MAKE_IT_RIGHT):
+        return refusal
+    kind = kind.strip().lower()
+    if kind not in REMEDY_KINDS:
+        return Refusal(f"Pick a remedy kind: {', '.join(REMEDY_KINDS)}.")
+    checked = _amount(amount)
+    if isinstance(checked, Refusal):
+        return checked
+    if kind == "none" and checked != 0:
+        return Refusal("With no remedy the amount must be 0.")
+    note = note.strip()
+    limit = ctx.policy.empowerment_limit
+    remedy = describe_remedy(kind, checked)
+    state = replace(ctx.state, remedy_kind=kind, remedy_amount=checked, approval_note=None)
+    remark = f" ({said(note)})" if note else ""
+    if checked > limit and not ctx.actor.is_lead:
+        event = ctx.event(EventKind.APPROVAL_REQUESTED,
+                          f"{ctx.who} asked a lead to approve {said(remedy)} (over the {limit} limit){remark}")
+        # No notice: approval_requested makes the service post the Approve / Decline message.
+        return Decision(state=replace(state, approval="pending"), events=(event,), approval_requested=True)
+    events = [ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()}: {said(remedy)}{remark}")]
+    approval = None
+    if checked > limit:
+        approval = "approved"
+        events.append(ctx.event(EventKind.REMEDY_APPROVED, f"{ctx.who} approved {said(remedy)}"))
+    outcome_note = remedy + (f" ({note})" if note else "")
+    return _advance(ctx, replace(state, approval=approval), _ended(ctx, "done", outcome_note), tuple(events))
+
+
+def approve(ctx: Context) -> Decision | Refusal:
+    if refusal := _on(ctx, StepKey.MAKE_IT_RIGHT) or _pending(ctx):
+        return refusal
+    remedy = _current_remedy(ctx.state)
+    event = ctx.event(EventKind.REMEDY_APPROVED, f"{ctx.who} approved {said(remedy)}")
+    state = replace(ctx.state, approval="approved")
+    return _advance(ctx, state, _ended(ctx, "done", f"{remedy}, approved"), (event,))
+
+
+def decline(ctx: Context, reason: str) -> Decision | Refusal:
+    if refusal := _on(ctx, StepKey.MAKE_IT_RIGHT) or _pending(ctx):
+        return refusal
+    reason = reason.strip()
+    owner = f"<@{ctx.state.owner_id}>"
+    if not reason:
+        return Refusal(f"Say why you are declining, so {owner} can offer something else.")
+    remedy = said(_current_remedy(ctx.state))
+    event = ctx.event(EventKind.REMEDY_DECLINED, f"{ctx.who} declined {remedy}: {said(reason)}")
+    notice = f"{owner}, {ctx.who} declined {remedy} on {ctx.ref}: {said(reason)}. Please offer something else."
+    state = replace(ctx.state, approval="declined", approval_note=reason)
+    return _loop_back(ctx, state, _ended(ctx, "declined", reason), (event,), notices=(notice,))
+
+
+def agreed(ctx: Context) -> Decision | Refusal:
+    if refusal := _on(ctx, StepKey.BUY_IN):
+        return refusal
+    event = ctx.event(EventKind.BUY_IN_AGREED, f"{ctx.who} recorded that the customer agreed with the resolution")
+    return _advance(ctx, replace(ctx.state, buy_in_at=ctx.now), _ended(ctx, "done"), (event,))
+
+
+def not_yet(ctx: Context, note: str) -> Decision | Refusal:
+    if refusal := _on(ctx, StepKey.BUY_IN):
+        return refusal
+    note = note.strip()
+    detail = f"{ctx.who} recorded that the customer has not agreed yet" + (f": {said(note)}" if note else "")
+    state = replace(ctx.state, approval=None, approval_note=None)
+    return _loop_back(ctx, state, _ended(ctx, "not_yet", note), (ctx.event(EventKind.BUY_IN_NOT_YET, detail),))
+
+
+def prompt_follow_up(ctx: Context) -> Decision | Refusal:
+    """The scheduler's action: the follow-up fell due, post its prompt (once: storage sees to it)."""
+    if ctx.state.current_step is not StepKey.FOLLOW_UP:
+        return Refusal(f"{ctx.ref} is not waiting for its follow-up.")
+    if refusal := _not_due_yet(ctx):
+        return refusal
+    event = Event(EventKind.FOLLOW_UP_PROMPTED, ctx.now, None,
+                  f"The follow-up is due: <@{ctx.state.owner_id}> was asked to record it")
+    return Decision(state=ctx.state, events=(event,), prompt_now=True)
+
+
+def record_follow_up(ctx: Context, csat: int, buy_again: str, note: str) -> Decision | Refusal:
+    if refusal := _on(ctx, StepKey.FOLLOW_UP) or _not_due_yet(ctx):
+        return refusal
+    if isinstance(csat, bool) or not isinstance(csat, int) or not 1 <= csat <= 10:
+        return Refusal("Satisfaction must be a whole number from 1 to 10.")
+    answer = buy_again.strip().lower()
+    if answer not in BUY_AGAIN_ANSWERS:
+        return Refusal("Would they buy from us again? Answer yes, maybe or no.")
+    note = note.strip()
+    answers = f"satisfaction {csat}/10, would buy again: {answer}"
+    detail = f"{ctx.who} recorded the follow-up: {answers}" + (f" ({said(note)})" if note else "")
+    state = replace(ctx.state, csat=csat, buy_again=answer, follow_up_note=note or None)
+    return _advance(ctx, state, _ended(ctx, "done", answers),
+                    (ctx.event(EventKind.FOLLOW_UP_RECORDED, detail),))
+
+
+# --------------------------------------------------------------------------
+# What every step offers: Skip, Snooze, Need help; and Cancel
+# --------------------------------------------------------------------------
+
+def skip(ctx: Context, reason: str) -> Decision | Refusal:
+    """Skipping advances like completion: a skipped buy-in still schedules the follow-up, a
+    skipped follow-up closes, a skipped make_it_right drops a remedy still waiting for a lead."""
+    reason = reason.strip()
+    if not reason:
+        return Refusal(f"Say why you are skipping {ctx.title()}: a reason is required.")
+    state = ctx.state
+    if state.current_step is StepKey.MAKE_IT_RIGHT and state.approval == "pending":
+        state = replace(state, approval=None, approval_note=None, remedy_kind=None, remedy_amount=None)
+    event = ctx.event(EventKind.STEP_SKIPPED, f"{ctx.who} skipped {ctx.title()}: {said(reason)}")
+    return _advance(ctx, state, _ended(ctx, "skipped", reason), (event,))
+
+
+def snooze(ctx: Context, until: datetime) -> Decision | Refusal:
+    if until <= ctx.now:
+        return Refusal("Snooze until a time after now.")
+    length = format_duration(until - ctx.now)
+    event = ctx.event(EventKind.SNOOZED, f"{ctx.who} snoozed {ctx.ref} for {length}")
+    return Decision(state=replace(ctx.state, snoozed_until=until), events=(event,),
+                    notices=(f"{ctx.who} snoozed nudges on {ctx.ref} for {length}.",))
+
+
+def need_help(ctx: Context) -> Decision:
+    event = ctx.event(EventKind.HELP_REQUESTED, f"{ctx.who} asked the leads for help with {ctx.title()}")
+    return Decision(state=ctx.state, events=(event,), escalate_now=True)
+
+
+def cancel(ctx: Context, reason: str) -> Decision | Refusal:
+    reason = reason.strip()
+    if not reason:
+        return Refusal(f"Say why {ctx.ref} is being cancelled: a reason is required.")
+    state = replace(ctx.state, status=Status.CANCELLED, cancel_reason=reason, closed_at=ctx.now,
+                    step_due_at=None, snoozed_until=None)
+    detail = f"{ctx.who} cancelled {ctx.ref}: {said(reason)}"
+    return Decision(state=state, events=(ctx.event(EventKind.CANCELLED, detail),), notices=(detail + ".",))
+
+
+# --------------------------------------------------------------------------
+# Moving between steps
+# --------------------------------------------------------------------------
+
+def _ended(ctx: Context, result: str, note: str = "") -> StepOutcome:
+    return StepOutcome(step=ctx.state.current_step, seq=ctx.state.step_seq, result=result,
+                       by=ctx.actor.user_id, at=ctx.now, note=note)
+
+
+def _begin(state: IncidentState, step: StepKey, now: datetime, due: datetime) -> IncidentState:
+    return replace(state, current_step=step, step_seq=state.step_seq + 1, step_started_at=now,
+                   step_due_at=due, snoozed_until=None)
+
+
+def _advance(ctx: Context, state: IncidentState, ended: StepOutcome, events: tuple[Event, ...],
+             notices: tuple[str, ...] = ()) -> Decision:
+    """The current step ended done or skipped: the next one becomes current, the follow-up is
+    scheduled rather than prompted, and after the last step the incident closes."""
+    following = ctx.playbook.next_after(ended.step)
+    now = ctx.now
+    if following is None:
+        closed = replace(state, status=Status.CLOSED, closed_at=now, step_due_at=None, snoozed_until=None)
+        events += (Event(EventKind.CLOSED, now, ctx.actor.user_id, f"{ctx.ref} is closed"),)
+        return Decision(state=closed, events=events, ended_step=ended, notices=notices)
+    if following is StepKey.FOLLOW_UP:
+        # The follow-up's SLA counts from when it falls due, not from now.
+        due = now + ctx.policy.follow_up_after
+        return Decision(state=_begin(state, following, now, due), events=events, ended_step=ended,
+                        new_step=True, notices=notices, prompt_now=False, follow_up_due_at=due)
+    due = due_at(now, ctx.playbook.step(following).sla)
+    return Decision(state=_begin(state, following, now, due), events=events, ended_step=ended,
+                    new_step=True, notices=notices)
+
+
+def _loop_back(ctx: Context, state: IncidentState, ended: StepOutcome, events: tuple[Event, ...],
+               notices: tuple[str, ...] = ()) -> Decision:
+    """Declined remedy or no buy-in yet: a fresh make_it_right for the owner to offer again."""
+    step = StepKey.MAKE_IT_RIGHT
+    due = due_at(ctx.now, ctx.playbook.step(step).sla)
+    return Decision(state=_begin(state, step, ctx.now, due), events=events, ended_step=ended,
+                    new_step=True, notices=notices)
+
+
+# --------------------------------------------------------------------------
+# Small checks and words
+# --------------------------------------------------------------------------
+
+def _on(ctx: Context, step: StepKey) -> Refusal | None:
+    if ctx.state.current_step is step:
+        return None
+    return Refusal(f"{ctx.ref} is at {ctx.title()}, not {ctx.title(step)}; that answer does not fit this step.")
+
+
+def _pending(ctx: Context) -> Refusal | None:
+    if ctx.state.approval == "pending":
+        return None
+    return Refusal(f"There is no remedy waiting for approval on {ctx.ref}.")
+
+
+def _not_due_yet(ctx: Context) -> Refusal | None:
+    due = ctx.state.step_due_at
+    if due is None or ctx.now >= due:
+        return None
+    return Refusal(f"The follow-up on {ctx.ref} is not due until {utc_text(due)} "
+                   f"(in {format_duration(due - ctx.now)}).")
+
+
+def _amount(amount: object) -> Decimal | Refusal:
+    wrong = Refusal("The amount must be a number, 0 or more.")
+    if isinstance(amount, bool) or not isinstance(amount, (Decimal, int)):
+        return wrong
+    value = Decimal(amount)
+    if not value.is_finite() or value < 0:
+        return wrong
+    if value > MAX_REMEDY_AMOUNT:
+        return Refusal("That amount is too large to record.")
+    if value != value.quantize(Decimal("0.01")):
+        return Refusal("The amount can have at most 2 decimals.")
+    return value
+
+
+def describe_remedy(kind: str | None, amount: Decimal | None) -> str:
+    """`refund 120`, `gift`, or `no remedy`: how a remedy reads in a sentence."""
+    if kind is None or kind == "none":
+        return "no remedy"
+    if amount is None or amount == 0:
+        return kind
+    return f"{kind} {amount:f}"
+
+
+def _current_remedy(state: IncidentState) -> str:
+    return describe_remedy(state.remedy_kind, state.remedy_amount)
+
+
+def said(text: str) -> str:
+    """What a person typed, made safe for mrkdwn and short (the views' escape, duplicated on
+    purpose: the domain does not import the view layer)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if len(text) > _SAID_LIMIT:
+        head = text[: _SAID_LIMIT - 1]
+        amp = head.rfind("&")
+        if amp != -1 and ";" not in head[amp:]:
+            head = head[:amp]
+        text = head.rstrip() + "…"
+    return text
+
+
+def utc_text(moment: datetime) -> str:
+    """A plain UTC time for refusals (which may be shown as plain text in a modal)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,188 @@
+"""The buttons and forms of a step: Done, Skip, Snooze, Need help, Agreed, Not yet,
+Approve, Decline, Record follow-up, and the modals that collect their fields."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.models.views import View
+
+from bot.domain import recovery
+from bot.domain.parsing import parse_amount, parse_csat
+from bot.domain.types import IncidentState, StepKey
+from bot.service import Locator, Outcome, RecoveryService
+from bot.views import ids, modals
+from handlers.payload import dig, text, view_value, workspace_of
+
+
+class Click:
+    """Who pressed which step button, read defensively from the payload."""
+
+    def __init__(self, body: dict, value: str | None = None) -> None:
+        raw = value if value is not None else text(body, "actions", 0, "value")
+        self.parsed = ids.parse_incident_value(raw)
+        self.workspace = workspace_of(body)
+        self.user = text(body, "user", "id")
+        self.channel = text(body, "channel", "id") or text(body, "container", "channel_id")
+        self.trigger = text(body, "trigger_id")
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.parsed and self.parsed[1] is not None and self.workspace and self.user and self.channel)
+
+    @property
+    def where(self) -> Locator:
+        return Locator(self.workspace or "", incident_id=self.parsed[0] if self.parsed else None)
+
+    @property
+    def seq(self) -> int:
+        return self.parsed[1] if self.parsed and self.parsed[1] is not None else -1
+
+
+def _form_target(view: dict) -> tuple[int, int] | None:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        return int(meta["incident_id"]), int(meta["seq"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def register(app: App, service: RecoveryService) -> None:
+    def tell_if_refused(click: Click, outcome: Outcome) -> None:
+        if not outcome.ok and outcome.message:
+            service.tell(workspace_id=click.workspace or "", channel=click.channel or "", user_id=click.user or "",
+                         text=outcome.message)
+
+    def on_button(make_action: Callable[[int], recovery.Action]) -> Callable[[Ack, dict], None]:
+        def listener(ack: Ack, body: dict) -> None:
+            ack()
+            click = Click(body)
+            if click.valid:
+                tell_if_refused(click, service.act(click.where, click.user or "", make_action(click.seq)))
+        return listener
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def form_opener(build: Callable[[IncidentState, int], View | None], *, verb: str,
+                    lead_only: bool = False) -> Callable[[dict, WebClient], None]:
+        def open_form(body: dict, client: WebClient) -> None:
+            click = Click(body)
+            if not (click.valid and click.trigger):
+                return
+            check = service.precheck(click.where, click.user or "", seq=click.seq, lead_only=lead_only, verb=verb)
+            view = build(check.state, click.seq) if check.ok and check.state else None
+            if view is None:
+                tell_if_refused(click, check if not check.ok else Outcome(False, "That step has no form."))
+                return
+            client.views_open(trigger_id=click.trigger, view=view)
+        return open_form
+
+    def step_form(state: IncidentState, seq: int) -> View | None:
+        if state.current_step is StepKey.FIX:
+            return modals.fix_modal(incident_id=state.id, seq=seq, ref=state.ref,
+                                    root_causes=service.playbook.root_causes)
+        if state.current_step is StepKey.MAKE_IT_RIGHT:
+            return modals.remedy_modal(incident_id=state.id, seq=seq, ref=state.ref,
+                                       limit=str(service.settings.empowerment_limit))
+        return None
+
+    def follow_up_form(state: IncidentState, seq: int) -> View:
+        return modals.follow_up_modal(incident_id=state.id, seq=seq, ref=state.ref)
+
+    def skip_form(state: IncidentState, seq: int) -> View:
+        title = service.playbook.step(state.current_step).title
+        return modals.reason_modal(callback_id=ids.SKIP_MODAL, incident_id=state.id, seq=seq,
+                                   title=f"Skip on {state.ref}", label=f"Why skip “{title}”?")
+
+    def decline_form(state: IncidentState, seq: int) -> View:
+        return modals.reason_modal(callback_id=ids.DECLINE_MODAL, incident_id=state.id, seq=seq,
+                                   title=f"Decline on {state.ref}", label="Why? The owner will offer something else.")
+
+    def on_snooze(ack: Ack, body: dict) -> None:
+        ack()
+        value, _, choice = (text(body, "actions", 0, "selected_option", "value") or "").partition("/")
+        click = Click(body, value)
+        until = service.snooze_until(choice)
+        if click.valid and until is not None:
+            tell_if_refused(click, service.act(click.where, click.user or "", recovery.Snooze(until)))
+
+    def on_submit(read: Callable[[dict, int], recovery.Action | dict[str, str]]) -> Callable[[Ack, dict, dict], None]:
+        """A form submission: field errors stay in the modal, and so does a refusal."""
+        def listener(ack: Ack, body: dict, view: dict) -> None:
+            target, workspace, user = _form_target(view), workspace_of(body), text(body, "user", "id")
+            first_block = dig(view, "blocks", 0, "block_id") or "reason"
+            if target is None or not (workspace and user):
+                ack()
+                return
+            action = read(view, target[1])
+            if isinstance(action, dict):
+                ack(response_action="errors", errors=action)
+                return
+            outcome = service.act(Locator(workspace, incident_id=target[0]), user, action)
+            if outcome.ok:
+                ack()
+            else:
+                ack(response_action="errors", errors={first_block: outcome.message})
+        return listener
+
+    def read_fix(view: dict, seq: int) -> recovery.Action | dict[str, str]:
+        cause = view_value(view, modals.ROOT_CAUSE, modals.ROOT_CAUSE)
+        note = view_value(view, modals.FIX_NOTE, modals.FIX_NOTE)
+        errors = {}
+        if cause not in service.playbook.root_causes:
+            errors[modals.ROOT_CAUSE] = "Pick the root cause from the list."
+        if not note:
+            errors[modals.FIX_NOTE] = "Say what was done to fix it."
+        return errors or recovery.RecordFix(seq, cause or "", note or "")
+
+    def read_remedy(view: dict, seq: int) -> recovery.Action | dict[str, str]:
+        kind = view_value(view, modals.REMEDY_KIND, modals.REMEDY_KIND)
+        errors = {}
+        if kind not in recovery.REMEDY_KINDS:
+            errors[modals.REMEDY_KIND] = "Pick a remedy."
+        try:
+            amount = parse_amount(view_value(view, modals.AMOUNT, modals.AMOUNT))
+        except ValueError as error:
+            errors[modals.AMOUNT] = str(error)
+            amount = None
+        return errors or recovery.RecordRemedy(seq, kind or "", amount,
+                                               view_value(view, modals.REMEDY_NOTE, modals.REMEDY_NOTE) or "")
+
+    def read_follow_up(view: dict, seq: int) -> recovery.Action | dict[str, str]:
+        answer = view_value(view, modals.BUY_AGAIN, modals.BUY_AGAIN)
+        errors = {}
+        try:
+            csat = parse_csat(view_value(view, modals.CSAT, modals.CSAT))
+        except ValueError as error:
+            errors[modals.CSAT] = str(error)
+            csat = 0
+        if answer not in recovery.BUY_AGAIN_ANSWERS:
+            errors[modals.BUY_AGAIN] = "Pick yes, maybe or no."
+        return errors or recovery.RecordFollowUp(seq, csat, answer or "",
+                                                 view_value(view, modals.FOLLOW_UP_NOTE, modals.FOLLOW_UP_NOTE) or "")
+
+    def read_reason(make: Callable[[int, str], recovery.Action]) -> Callable[[dict, int], recovery.Action | dict]:
+        def read(view: dict, seq: int) -> recovery.Action | dict[str, str]:
+            reason = view_value(view, modals.REASON, modals.REASON)
+            return make(seq, reason) if reason else {modals.REASON: "A reason is required."}
+        return read
+
+    app.action(ids.DONE)(on_button(recovery.CompleteStep))
+    app.action(ids.NEED_HELP)(on_button(recovery.NeedHelp))
+    app.action(ids.AGREED)(on_button(recovery.Agreed))
+    app.action(ids.NOT_YET)(on_button(recovery.NotYet))
+    app.action(ids.APPROVE)(on_button(recovery.Approve))
+    app.action(ids.SNOOZE)(on_snooze)
+    app.action(ids.DONE_FORM)(ack=ack_only, lazy=[form_opener(step_form, verb="complete a step")])
+    app.action(ids.SKIP)(ack=ack_only, lazy=[form_opener(skip_form, verb="skip a step")])
+    app.action(ids.DECLINE)(ack=ack_only, lazy=[form_opener(decline_form, verb="decline a remedy",
+                                                             lead_only=True)])
+    app.action(ids.RECORD_FOLLOW_UP)(ack=ack_only, lazy=[form_opener(follow_up_form, verb="record the follow-up")])
+    app.view(ids.FIX_MODAL)(on_submit(read_fix))
+    app.view(ids.REMEDY_MODAL)(on_submit(read_remedy))
+    app.view(ids.FOLLOW_UP_MODAL)(on_submit(read_follow_up))
+    app.view(ids.SKIP_MODAL)(on_submit(read_reason(recovery.Skip)))
+    app.view(ids.DECLINE_MODAL)(on_submit(read_reason(recovery.Decline)))
