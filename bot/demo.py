@@ -52,12 +52,9 @@ class Demo:
         return next(message for message in self.fake.messages(SUPPORT) if message.text.startswith("Recovery #1"))
 
     def reply(self, answer, who: str) -> None:  # noqa: ANN001
-        from bot.transcript import readable
-
-        if answer.text:
-            self.out(f"    (only visible to {NAMES[who]}) recovery-bot:")
-            for line in answer.text.splitlines():
-                self.out(f"      │ {readable(line, NAMES)}")
+        data = answer.json()
+        if data:
+            self.transcript.ephemeral(who, data.get("text") or "", data.get("blocks") or [])
 
     def play(self) -> None:
         self.narrate("A customer complains in #support.")
@@ -98,8 +95,74 @@ class Demo:
         self.narrate(f"{name.capitalize()} checks their queue with `/recovery list mine`.")
         self.reply(self.slack.command("/recovery list mine", user=self.owner, channel=SUPPORT), self.owner)
 
+        self.walk_the_playbook(name)
+
         self.narrate("Lee reads the incident's timeline with `/recovery show 1`.")
         self.reply(self.slack.command("/recovery show 1", user=LEE, channel=SUPPORT), LEE)
+
+    def prompt(self):  # noqa: ANN201
+        thread = self.fake.thread(SUPPORT, self.card().ts)
+        return [message for message in thread if any(block.get("type") == "actions" for block in message.blocks)][-1]
+
+    def press(self, label: str, who: str, message=None) -> None:  # noqa: ANN001
+        self.narrate(f"{NAMES[who].capitalize()} presses {label}.")
+        self.slack.click(message or self.prompt(), label, user=who)
+        self.settle()
+
+    def fill(self, label: str, who: str, values: dict[str, object], *, shown: str) -> dict:
+        """Press a button that opens a modal, and submit it with ``values``."""
+        before = len(self.fake.views())
+        self.narrate(f"{NAMES[who].capitalize()} presses {label}; a form opens.")
+        self.slack.click(self.prompt(), label, user=who)
+        self.fake.wait_for(lambda: len(self.fake.views()) > before)
+        view = self.fake.views()[-1]
+        self.submit(view, values, who=who, shown=shown)
+        return view
+
+    def submit(self, view: dict, values: dict[str, object], *, who: str, shown: str) -> None:
+        self.out(f"    ({NAMES[who]} fills in “{view['title']['text']}”: {shown}, and submits)")
+        answer = self.slack.submit(view, values, user=who)
+        errors = answer.json().get("errors") if answer.body else None
+        if errors:
+            for field, problem in errors.items():
+                self.out(f"    (the form stays open and says under {field}: {problem})")
+        self.settle()
+
+    def walk_the_playbook(self, name: str) -> None:
+        owner = self.owner
+        self.later(timedelta(minutes=4), f"{name} reaches the customer by email")
+        self.press("Done", owner)
+        self.later(timedelta(minutes=6), "they apologise on the phone")
+        self.press("Done", owner)
+        self.later(timedelta(hours=2), "the warehouse finds the cause")
+        self.fill("Done", owner, {"root_cause": "delivery", "fix_note": "Courier crushed it; repacked and resent"},
+                  shown="root cause delivery, what was done")
+        self.later(timedelta(minutes=20), f"{name} wants to refund the last order in full")
+        self.fill("Done", owner, {"remedy_kind": "refund", "amount": "120"}, shown="refund, amount 120")
+        approval = self.prompt()
+        self.press("Approve", owner, approval)
+        self.later(timedelta(minutes=12), "Lee reads the request")
+        self.press("Approve", LEE, approval)
+        self.later(timedelta(hours=5), "the customer accepts the refund")
+        self.press("Agreed", owner)
+
+        self.later(timedelta(days=1), "a day passes; the scheduler ticks")
+        self.runtime.ticker.tick()
+        self.settle()
+        self.out("    (nothing yet: the follow-up is not asked for early)")
+        self.later(timedelta(days=2), "the follow-up falls due; the scheduler ticks")
+        self.runtime.ticker.tick()
+        self.runtime.ticker.tick()
+        self.settle()
+        self.later(timedelta(hours=1), f"{name} calls the customer back")
+        before = len(self.fake.views())
+        self.narrate(f"{name.capitalize()} presses Record follow-up; a form opens.")
+        self.slack.click(self.prompt(), "Record follow-up", user=owner)
+        self.fake.wait_for(lambda: len(self.fake.views()) > before)
+        view = self.fake.views()[-1]
+        self.submit(view, {"csat": "11", "buy_again": "yes"}, who=owner, shown="satisfaction 11")
+        self.submit(view, {"csat": "9", "buy_again": "yes", "follow_up_note": "Will order again"}, who=owner,
+                    shown="satisfaction 9, would buy again yes")
 
 
 def run_demo(out: Callable[[str], None] = print) -> int:

@@ -32,8 +32,13 @@ class Transcript:
         self._ephemerals_seen = 0
         self._out = out
 
-    def say(self, line: str) -> None:
-        self._out(line)
+    def ephemeral(self, who: str, text: str, blocks: list[dict]) -> None:
+        """An answer only one person sees (a slash command's ack)."""
+        self._out(f"    (only visible to {self._names.get(who, who)}) recovery-bot:")
+        lines = _block_lines(blocks) if blocks else text.splitlines()
+        for line in lines:
+            if line.strip():
+                self._out(f"      │ {readable(line, self._names)}")
 
     def flush(self) -> None:
         for message in sorted(self._fake.all_messages(), key=lambda m: float(m.ts)):
@@ -56,9 +61,12 @@ class Transcript:
 
     def _print(self, message: Message, body: str, *, updated: bool) -> None:
         author = self._names.get(message.user, "recovery-bot")
-        place = "#" + self._names.get(message.channel, message.channel)
+        if message.channel.startswith("D"):
+            place = "DM to " + self._names.get(message.channel[1:], message.channel[1:])
+        else:
+            place = "#" + self._names.get(message.channel, message.channel)
         indent = "      " if message.thread_ts and message.thread_ts != message.ts else "  "
-        where = f"{place} thread" if indent != "  " else place
+        where = f"{place}, thread" if indent != "  " else place
         mark = "✎ updated" if updated else ""
         self._out(f"{indent}[{where}] {author} {mark}".rstrip() + ":")
         for line in body.splitlines():
@@ -80,6 +88,11 @@ def _block_lines(blocks: list[dict]) -> list[str]:
         elif kind == "context":
             lines.extend(element.get("text", "") for element in block.get("elements", []) if "text" in element)
         elif kind == "actions":
-            lines.append(" ".join(f"[{element['text']['text']}]" for element in block.get("elements", [])
-                                  if element.get("type") == "button"))
+            lines.append(" ".join(_control(element) for element in block.get("elements", [])))
     return lines
+
+
+def _control(element: dict) -> str:
+    if element.get("type") == "static_select":
+        return f"[{element.get('placeholder', {}).get('text', 'Choose')} ▾]"
+    return f"[{element.get('text', {}).get('text', '')}]"

@@ -1,17 +1,26 @@
-"""The newcomer's first command: the offline demo tells the whole story without Slack."""
+"""The newcomer's first command: the offline demo plays a whole recovery without Slack."""
 from __future__ import annotations
 
 from bot.demo import run_demo
 
 
-def test_demo_plays_flag_claim_race_and_reassignment():
+def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     lines: list[str] = []
     assert run_demo(out=lines.append) == 0
     transcript = "\n".join(lines)
-    assert transcript.count("Recovery #1:") >= 1
     assert "Recovery #2" not in transcript, "the retried flag made no second incident"
     assert "[Claim] [Assign]" in transcript
     assert "already owned by" in transcript or "Too late" in transcript
-    assert "Acknowledge and take ownership" in transcript
-    assert "Timeline" in transcript and "flagged it" in transcript
+    for step in ("Acknowledge and take ownership", "Apologize", "Understand and fix", "Go above and beyond",
+                 "Customer buy-in", "Follow up"):
+        assert f"✅ *{step}*: Done by" in transcript, step
+    assert "Only a lead can approve" in transcript
+    assert "approved by @lee (lead)" in transcript
+    assert transcript.index("nothing yet") < transcript.index("[Record follow-up]")
+    assert transcript.count("@ben, *Follow up* on #1") + transcript.count("@amy, *Follow up* on #1") == 1
+    assert "[DM to " in transcript
+    assert "Enter a whole number from 1 to 10." in transcript
+    assert "Status: ✅ closed" in transcript and "Satisfaction: 9/10" in transcript
+    assert "Remedy: refund 120" in transcript and "Total time" in transcript
+    assert "<@" not in transcript and "<!date" not in transcript, "printed as people read it"
     assert "Traceback" not in transcript

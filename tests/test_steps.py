@@ -247,3 +247,14 @@ def test_timeline_records_every_change(bot):
     for line in ("flagged it", "claimed it", "completed Acknowledge", "completed Apologize",
                  "completed Understand and fix"):
         assert line in shown
+
+
+def test_playbook_file_changes_the_prompt_and_its_due_time(make_bot, settings, tmp_path):
+    from dataclasses import replace
+    playbook = tmp_path / "playbook.toml"
+    playbook.write_text('[[steps]]\nkey = "acknowledge"\ntitle = "Call the customer back"\nsla = "5m"\n')
+    custom = make_bot(replace(settings, playbook_file=playbook))
+    _flag_and_claim(custom)
+    prompt = _prompt(custom).plain()
+    assert "Call the customer back" in prompt
+    assert "10:05" in prompt, "claimed at 10:00, due five minutes later"

@@ -312,7 +312,8 @@ def describe_remedy(kind: str | None, amount: Decimal | None) -> str:
         return "no remedy"
     if amount is None or amount == 0:
         return kind
-    return f"{kind} {amount:f}"
+    shown = amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.quantize(Decimal("0.01"))
+    return f"{kind} {shown:f}"
 
 
 def _current_remedy(state: IncidentState) -> str:
