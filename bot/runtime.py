@@ -18,6 +18,7 @@ from bot.outbox import OutboxSender
 from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
 from bot.settings import Settings
+from bot.timers import Timers
 from bot.slack_api import make_client, make_posting_client
 from bot.views.card import render_card
 from storage.db import Database
@@ -66,4 +67,4 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=sender.wake)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")
     return Runtime(settings=settings, db=db, service=service, sender=sender,
-                   ticker=Ticker(service=service, sender=sender), app=app)
+                   ticker=Ticker(timers=Timers(service), sender=sender), app=app)

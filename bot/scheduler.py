@@ -13,24 +13,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.outbox import OutboxSender
-from bot.service import RecoveryService
+from bot.timers import Timers
 
 log = logging.getLogger(__name__)
 
 
 class Ticker:
-    def __init__(self, *, service: RecoveryService, sender: OutboxSender) -> None:
-        self._service = service
+    def __init__(self, *, timers: Timers, sender: OutboxSender) -> None:
+        self._timers = timers
         self._sender = sender
 
     def tick(self) -> int:
-        """Prompt every follow-up that fell due, then send what the outbox owes; returns how
-        many prompts this process posted (others may have posted the rest)."""
-        posted = 0
-        for incident_id, seq in self._service.due_follow_ups():
-            posted += self._service.prompt_follow_up(incident_id, seq)
+        """Queue every follow-up prompt, nudge, escalation and digest now due, then wake the
+        sender; returns how many this process queued (other replicas may queue the rest)."""
+        queued = self._timers.run_due()
         self._sender.wake()
-        return posted
+        return queued
 
     def safe_tick(self) -> None:
         try:

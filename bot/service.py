@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block
 
 from bot.clock import Clock
-from bot.domain import recovery
+from bot.domain import alerts, recovery
 from bot.domain.access import may_move
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
 from bot.domain.types import Actor, Event, EventKind, IncidentState, NewIncident, Policy, Refusal, StepKey
 from bot.settings import Settings
+from bot.alerting import refresh_alert
 from bot.announce import queue_decision
 from bot.views import timeline
 from storage import outbox_store, repository
@@ -46,9 +47,6 @@ class Locator:
         return f"#{self.number}" if self.number is not None else "that incident"
 
 
-FOLLOW_UP_PROMPT = "follow_up_prompt"
-
-
 class _AlreadyFlagged(Exception):
     pass
 
@@ -73,7 +71,8 @@ class RecoveryService:
     @property
     def policy(self) -> Policy:
         return Policy(empowerment_limit=self.settings.empowerment_limit,
-                      follow_up_after=self.settings.follow_up_after)
+                      follow_up_after=self.settings.follow_up_after, escalate_factor=self.settings.escalate_factor,
+                      work_hours=self.settings.work_hours, tz=self.settings.tz)
 
     def actor(self, user_id: str) -> Actor:
         return Actor(user_id=user_id, is_lead=self.settings.is_lead(user_id))
@@ -88,11 +87,13 @@ class RecoveryService:
                                                      channel=new.origin_channel, ts=new.origin_ts)
                 if existing:
                     return existing, False
-                claim_due = due_at(now, self.playbook.step(StepKey.CLAIM).sla)
+                claim_due = due_at(now, self.playbook.step(StepKey.CLAIM).sla,
+                                   work_hours=self.settings.work_hours, tz=self.tz)
                 state = repository.insert_incident(session, new, card_channel=card_channel, now=now,
                                                    claim_due=claim_due)
                 if state is None:
                     raise _AlreadyFlagged
+                refresh_alert(session, state, playbook=self.playbook, policy=self.policy)
                 repository.add_events(session, state.id, [Event(
                     EventKind.CREATED, now, new.flagged_by, f"<@{new.flagged_by}> flagged it")])
                 if fetch_details:
@@ -129,6 +130,10 @@ class RecoveryService:
             loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
                                      number=where.number)
         return loaded[0] if loaded else None
+
+    def notify_sender(self) -> None:
+        """Wake the outbox sender: something was just queued and committed."""
+        self._after_commit()
 
     def tell(self, *, workspace_id: str, channel: str, user_id: str, text: str) -> None:
         """An ephemeral line for one person, sent through the outbox like everything else."""
@@ -188,35 +193,6 @@ class RecoveryService:
         except ValueError:
             return None
 
-    def due_follow_ups(self, *, limit: int = 100) -> list[tuple[int, int]]:
-        with self.db.transaction() as session:
-            return repository.due_follow_ups(session, now=self.clock.now(), limit=limit)
-
-    def prompt_follow_up(self, incident_id: int, seq: int) -> bool:
-        """Post the follow-up prompt once: the notification's unique key decides, so a
-        second tick, a restart or another replica finds the row and does nothing."""
-        now = self.clock.now()
-        try:
-            with self.db.transaction() as session:
-                if not repository.claim_notification(session, incident_id=incident_id, seq=seq,
-                                                     kind=FOLLOW_UP_PROMPT, now=now):
-                    return False
-                loaded = repository.load_by_id(session, incident_id)
-                if loaded is None or loaded[0].step_seq != seq:
-                    raise _LostRace
-                state, version = loaded
-                decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,
-                                           playbook=self.playbook, policy=self.policy)
-                if isinstance(decision, Refusal):
-                    raise _LostRace
-                if not repository.apply_decision(session, state, decision, expected_version=version, now=now):
-                    raise _LostRace
-                queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
-        except _LostRace:
-            return False
-        self._after_commit()
-        return True
-
     def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         now = self.clock.now()
         try:
@@ -232,6 +208,10 @@ class RecoveryService:
                     return Outcome(False, decision.reason, state)
                 if not repository.apply_decision(session, state, decision, expected_version=version, now=now):
                     raise _LostRace
+                if decision.escalate_now:
+                    repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
+                                                  kind=alerts.ESCALATION, now=now)
+                refresh_alert(session, decision.state, playbook=self.playbook, policy=self.policy)
                 queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)

@@ -47,6 +47,8 @@ class Incident(SQLModel, table=True):
         Index("ix_incident_open_due", "status", "step_due_at"),
         Index("ix_incident_workspace_status", "workspace_id", "status", "number"),
         Index("ix_incident_step_due", "status", "current_step", "step_due_at"),
+        Index("ix_incident_next_alert", "status", "next_alert_at"),
+        Index("ix_incident_card_channel", "card_channel", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -70,6 +72,8 @@ class Incident(SQLModel, table=True):
     step_started_at: datetime = _when()
     step_due_at: datetime | None = _when(nullable=True)
     snoozed_until: datetime | None = _when(nullable=True)
+    next_alert_at: datetime | None = _when(nullable=True)
+    next_alert_kind: str | None = Field(default=None, max_length=16)
     card_channel: str = Field(max_length=64)
     card_ts: str | None = Field(default=None, max_length=64)
     created_at: datetime = _when()
@@ -127,6 +131,18 @@ class Notification(SQLModel, table=True):
     incident_id: int = Field(foreign_key="incident.id")
     step_seq: int
     kind: str = Field(max_length=32)
+    created_at: datetime = _when()
+
+
+class DigestRun(SQLModel, table=True):
+    """One digest per channel per local day: whoever inserts the row posts it."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (UniqueConstraint("channel", "local_date", name="uq_digest_run_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=64)
+    local_date: str = Field(max_length=10)
     created_at: datetime = _when()
 
 

@@ -69,6 +69,31 @@ def claim_notification(session: Session, *, incident_id: int, seq: int, kind: st
     return result.scalar_one_or_none() is not None
 
 
+def sent_notifications(session: Session, *, incident_id: int, seq: int) -> frozenset[str]:
+    return frozenset(session.exec(select(Notification.kind).where(
+        Notification.incident_id == incident_id, Notification.step_seq == seq)).all())
+
+
+def set_next_alert(session: Session, incident_id: int, *, at: datetime | None, kind: str | None) -> None:
+    session.exec(update(Incident).where(Incident.id == incident_id).values(next_alert_at=at, next_alert_kind=kind))
+
+
+def due_alerts(session: Session, *, now: datetime, limit: int) -> list[tuple[int, int, str]]:
+    """Incidents owed a nudge or escalation now; (status, next_alert_at) is indexed, so the
+    cost follows what is due, not how many incidents are open."""
+    rows = session.exec(select(Incident.id, Incident.step_seq, Incident.next_alert_kind).where(
+        Incident.status == Status.OPEN.value, col(Incident.next_alert_at) < now,
+    ).order_by(col(Incident.next_alert_at)).limit(limit)).all()
+    return [(incident_id, seq, kind) for incident_id, seq, kind in rows if kind]
+
+
+def lock(session: Session, incident_id: int) -> tuple[IncidentState, int] | None:
+    """Load for a timer's write: FOR UPDATE on PostgreSQL so a user's concurrent change waits
+    (SQLite serialises writers anyway)."""
+    row = session.exec(select(Incident).where(Incident.id == incident_id).with_for_update()).first()
+    return (to_state(row), row.version) if row else None
+
+
 def due_follow_ups(session: Session, *, now: datetime, limit: int) -> list[tuple[int, int]]:
     """Follow-ups that fell due and were not prompted yet; the index on
     (status, current_step, step_due_at) keeps this proportional to what is due."""

@@ -15,7 +15,6 @@ from typing import Final
 
 from bot.domain import access, steps
 from bot.domain.playbook import Playbook
-from bot.domain.sla import due_at
 from bot.domain.types import (
     BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy, Refusal,
     StepKey, StepOutcome,
@@ -161,9 +160,9 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
     ctx = steps.Context(state, actor, now, playbook, policy)
     match action:
         case Claim():
-            return _claim(state, actor, now=now, playbook=playbook)
+            return _claim(ctx)
         case Assign(assignee):
-            return _assign(state, actor, assignee, now=now, playbook=playbook)
+            return _assign(ctx, assignee)
         case PromptFollowUp():
             return steps.prompt_follow_up(ctx)
     if refusal := _check(state, actor, action):
@@ -218,38 +217,38 @@ def _check(state: IncidentState, actor: Actor, action: Action) -> Refusal | None
 # Ownership
 # --------------------------------------------------------------------------
 
-def _claim(state: IncidentState, actor: Actor, *, now: datetime, playbook: Playbook) -> Decision | Refusal:
+def _claim(ctx: steps.Context) -> Decision | Refusal:
+    state, actor = ctx.state, ctx.actor
     if state.owner_id == actor.user_id:
         return Refusal(f"You already own {state.ref}.")
     if state.owner_id is not None:
         return Refusal(f"{state.ref} is already owned by <@{state.owner_id}>.")
-    return _take_ownership(state, owner=actor.user_id, by=actor.user_id, now=now, playbook=playbook,
-                           event=Event(EventKind.CLAIMED, now, actor.user_id, f"<@{actor.user_id}> claimed it"))
+    return _take_ownership(ctx, owner=actor.user_id,
+                           event=ctx.event(EventKind.CLAIMED, f"<@{actor.user_id}> claimed it"))
 
 
-def _assign(state: IncidentState, actor: Actor, assignee: str, *, now: datetime,
-            playbook: Playbook) -> Decision | Refusal:
+def _assign(ctx: steps.Context, assignee: str) -> Decision | Refusal:
+    state, actor = ctx.state, ctx.actor
     if not access.may_move(state, actor):
         return Refusal(f"Only the owner of {state.ref} or a lead can assign it.")
     if assignee == state.owner_id:
         return Refusal(f"<@{assignee}> already owns {state.ref}.")
-    event = Event(EventKind.ASSIGNED, now, actor.user_id,
-                  f"<@{actor.user_id}> assigned it to <@{assignee}>"
-                  + (f" (was <@{state.owner_id}>)" if state.owner_id else ""))
+    event = ctx.event(EventKind.ASSIGNED, f"<@{actor.user_id}> assigned it to <@{assignee}>"
+                      + (f" (was <@{state.owner_id}>)" if state.owner_id else ""))
     if state.owner_id is None:
-        return _take_ownership(state, owner=assignee, by=actor.user_id, now=now, playbook=playbook, event=event)
+        return _take_ownership(ctx, owner=assignee, event=event)
     return Decision(state=replace(state, owner_id=assignee), events=(event,),
                     notices=(f"<@{assignee}> now owns {state.ref}, assigned by <@{actor.user_id}>.",))
 
 
-def _take_ownership(state: IncidentState, *, owner: str, by: str, now: datetime, playbook: Playbook,
-                    event: Event) -> Decision:
+def _take_ownership(ctx: steps.Context, *, owner: str, event: Event) -> Decision:
     """Claiming completes the claim step and makes the first real step current."""
-    first = playbook.next_after(StepKey.CLAIM)
+    first = ctx.playbook.next_after(StepKey.CLAIM)
     assert first is not None
+    now = ctx.now
     new_state = replace(
-        state, owner_id=owner, claimed_at=now, current_step=first, step_seq=state.step_seq + 1,
-        step_started_at=now, step_due_at=due_at(now, playbook.step(first).sla), snoozed_until=None,
+        ctx.state, owner_id=owner, claimed_at=now, current_step=first, step_seq=ctx.state.step_seq + 1,
+        step_started_at=now, step_due_at=ctx.due(first), snoozed_until=None,
     )
-    ended = StepOutcome(step=StepKey.CLAIM, seq=state.step_seq, result="done", by=by, at=now)
+    ended = StepOutcome(step=StepKey.CLAIM, seq=ctx.state.step_seq, result="done", by=ctx.actor.user_id, at=now)
     return Decision(state=new_state, events=(event,), ended_step=ended, new_step=True)

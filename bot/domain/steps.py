@@ -47,6 +47,10 @@ class Context:
     def title(self, key: StepKey | None = None) -> str:
         return self.playbook.step(key or self.state.current_step).title
 
+    def due(self, step: StepKey) -> datetime:
+        """When ``step``, starting now, is due: its SLA in working time when hours are set."""
+        return due_at(self.now, self.playbook.step(step).sla, work_hours=self.policy.work_hours, tz=self.policy.tz)
+
     def event(self, kind: EventKind, detail: str) -> Event:
         return Event(kind, self.now, self.actor.user_id, detail)
 
@@ -254,7 +258,7 @@ def _advance(ctx: Context, state: IncidentState, ended: StepOutcome, events: tup
         due = now + ctx.policy.follow_up_after
         return Decision(state=_begin(state, following, now, due), events=events, ended_step=ended,
                         new_step=True, notices=notices, prompt_now=False, follow_up_due_at=due)
-    due = due_at(now, ctx.playbook.step(following).sla)
+    due = ctx.due(following)
     return Decision(state=_begin(state, following, now, due), events=events, ended_step=ended,
                     new_step=True, notices=notices)
 
@@ -263,7 +267,7 @@ def _loop_back(ctx: Context, state: IncidentState, ended: StepOutcome, events: t
                notices: tuple[str, ...] = ()) -> Decision:
     """Declined remedy or no buy-in yet: a fresh make_it_right for the owner to offer again."""
     step = StepKey.MAKE_IT_RIGHT
-    due = due_at(ctx.now, ctx.playbook.step(step).sla)
+    due = ctx.due(step)
     return Decision(state=_begin(state, step, ctx.now, due), events=events, ended_step=ended,
                     new_step=True, notices=notices)
 

@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.domain.parsing import WorkHours
 
 
 class StepKey(StrEnum):
@@ -208,11 +211,11 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The team's rules for the state machine (EMPOWERMENT_LIMIT, FOLLOW_UP_AFTER)."""
+    """The team's rules: EMPOWERMENT_LIMIT, FOLLOW_UP_AFTER, ESCALATE_FACTOR, and the
+    working hours (in the team's zone) that SLA clocks count."""
 
     empowerment_limit: Decimal = Decimal(50)
     follow_up_after: timedelta = timedelta(days=3)
-
-
-def as_minutes(delta: timedelta) -> float:
-    return delta.total_seconds() / 60
+    escalate_factor: float = 2.0
+    work_hours: WorkHours | None = None
+    tz: ZoneInfo = ZoneInfo("UTC")

@@ -71,3 +71,18 @@ def follow_up_dm_blocks(state: IncidentState) -> list[Block]:
         ActionsBlock(block_id=f"dm_{state.step_seq}", elements=[ButtonElement(
             text=ids.LABEL_RECORD_FOLLOW_UP, action_id=ids.RECORD_FOLLOW_UP, value=value, style="primary")]),
     ]
+
+
+def nudge_text(state: IncidentState, *, step_title: str, due: datetime, tz: ZoneInfo) -> str:
+    if state.owner_id is None:
+        return (f"⏰ <!here> {state.ref} has no owner yet and was due to be claimed {slack_time(due, tz)}. "
+                f"Press *{ids.LABEL_CLAIM}* on the card: the longer it waits, the less likely the customer stays.")
+    return (f"⏰ <@{state.owner_id}>, *{safe(step_title, 200)}* on {state.ref} was due {slack_time(due, tz)}. "
+            "The longer it takes, the less likely the customer stays.")
+
+
+def escalation_text(state: IncidentState, *, step_title: str, due: datetime, leads: frozenset[str],
+                    tz: ZoneInfo) -> str:
+    owner = f"owner <@{state.owner_id}>" if state.owner_id else "no owner yet"
+    return (f"🚨 {mention_all(leads)}: {state.ref} is stuck at *{safe(step_title, 200)}* ({owner}), "
+            f"due {slack_time(due, tz)}. Please step in.")

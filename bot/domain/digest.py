@@ -1,0 +1,320 @@
+"""The figures behind the daily digest and `/recovery stats`, from incident snapshots.
+
+Pure and total: the caller loads `IncidentFacts` and passes the time; an empty list, or a
+period with nothing in it, gives zeros and None (shown as "no data"), never an exception.
+
+Every figure counts an event in the period it happened in: a claim counts where the claim
+happened, a resolution (the customer agreed, buy-in) where it was agreed, a follow-up where
+it closed the incident. Periods are half-open, [start, end): something at exactly `now`
+belongs to the next digest, not to two.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from bot.domain.types import StepKey
+
+WORST_OVERDUE_LIMIT = 10
+TOP_CAUSES_LIMIT = 5
+DIGEST_DAYS = 7
+MAX_STATS_DAYS = 3660
+"""Longer windows are cut to ten years so date arithmetic cannot overflow."""
+
+UNCOUNTED_APPROVALS = frozenset({"pending", "declined"})
+"""A remedy still waiting for a lead, or declined, was not given: it is not spend."""
+
+ENDED_RESULTS = frozenset({"done", "skipped"})
+"""Step instances that count for the within-SLA share; "declined" and "not_yet" loop back
+to a new `make_it_right` and are judged there."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepTiming:
+    step: str
+    started_at: datetime
+    due_at: datetime | None
+    ended_at: datetime | None
+    result: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    """What the figures need to know about one incident; datetimes are aware."""
+
+    number: int
+    channel: str
+    created_at: datetime
+    status: str = "open"
+    claimed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    """When the `acknowledge` step ended done."""
+    resolved_at: datetime | None = None
+    """When the customer agreed with the resolution (buy-in)."""
+    closed_at: datetime | None = None
+    owner_id: str | None = None
+    current_step: str = "claim"
+    step_due_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    root_cause: str | None = None
+    remedy_kind: str | None = None
+    remedy_amount: Decimal | None = None
+    approval: str | None = None
+    csat: int | None = None
+    buy_again: str | None = None
+    steps: tuple[StepTiming, ...] = ()
+
+
+class OverdueIncident(NamedTuple):
+    number: int
+    owner_id: str | None
+    age: timedelta
+    """Since it was flagged."""
+    overdue_by: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A median over the period against the same length of time just before it."""
+
+    current: timedelta | None
+    previous: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """The figures every report shares for one period [start, end) and the one before."""
+
+    time_to_claim: Trend
+    time_to_acknowledge: Trend
+    time_to_resolve: Trend
+    satisfaction: float | None
+    satisfaction_answers: int
+    buy_again_share: float | None
+    buy_again_answers: int
+    top_causes: tuple[tuple[str, int], ...]
+    remedy_spend: Decimal
+    remedy_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Now:
+    open_now: int
+    unclaimed_now: int
+    overdue_now: int
+    worst_overdue: tuple[OverdueIncident, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFigures:
+    yesterday: date
+    flagged_yesterday: int
+    resolved_yesterday: int
+    closed_yesterday: int
+    open_now: int
+    unclaimed_now: int
+    overdue_now: int
+    worst_overdue: tuple[OverdueIncident, ...]
+    """At most ten, most overdue first."""
+    time_to_claim: Trend
+    time_to_acknowledge: Trend
+    time_to_resolve: Trend
+    satisfaction: float | None
+    """Average CSAT (1-10) of follow-ups recorded in the last 7 days."""
+    satisfaction_answers: int
+    buy_again_share: float | None
+    """Share (0-1) of "yes" among would-buy-again answers in the last 7 days."""
+    buy_again_answers: int
+    top_causes: tuple[tuple[str, int], ...]
+    remedy_spend: Decimal
+    remedy_count: int
+    """Remedies given (kind other than "none") among those counted in the spend."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatsFigures:
+    days: int
+    since: datetime
+    flagged: int
+    resolved: int
+    closed: int
+    cancelled: int
+    open_now: int
+    unclaimed_now: int
+    overdue_now: int
+    time_to_claim: Trend
+    time_to_acknowledge: Trend
+    time_to_resolve: Trend
+    satisfaction: float | None
+    satisfaction_answers: int
+    buy_again_share: float | None
+    buy_again_answers: int
+    top_causes: tuple[tuple[str, int], ...]
+    remedy_spend: Decimal
+    remedy_count: int
+    within_sla: dict[str, float | None]
+    """Per step key: share of instances ended (done or skipped) in the period by their due time."""
+
+
+def digest_figures(incidents: Iterable[IncidentFacts], *, now: datetime, tz: ZoneInfo) -> DigestFigures:
+    """The morning digest: yesterday in the team's zone, the state now, and the last week."""
+    facts = tuple(incidents)
+    today = now.astimezone(tz).date()
+    yesterday = today - timedelta(days=1)
+    start, end = _local_midnight(yesterday, tz), _local_midnight(today, tz)
+    now_figures = _now_figures(facts, now)
+    period = _period_figures(facts, now - timedelta(days=DIGEST_DAYS), now)
+    return DigestFigures(
+        yesterday=yesterday,
+        flagged_yesterday=_count(facts, start, end, lambda f: f.created_at),
+        resolved_yesterday=_count(facts, start, end, lambda f: f.resolved_at),
+        closed_yesterday=_count(facts, start, end, lambda f: f.closed_at if f.status == "closed" else None),
+        open_now=now_figures.open_now,
+        unclaimed_now=now_figures.unclaimed_now,
+        overdue_now=now_figures.overdue_now,
+        worst_overdue=now_figures.worst_overdue,
+        **_period_fields(period),
+    )
+
+
+def stats_figures(incidents: Iterable[IncidentFacts], *, now: datetime, days: int, tz: ZoneInfo) -> StatsFigures:
+    """`/recovery stats`: the digest's figures over the last ``days`` days against the
+    ``days`` before, with how often each step was finished in time. ``tz`` is for the
+    caller's display of ``since``; the periods themselves are exact lengths of time."""
+    facts = tuple(incidents)
+    days = min(max(days, 0), MAX_STATS_DAYS)
+    start = now - timedelta(days=days)
+    now_figures = _now_figures(facts, now)
+    return StatsFigures(
+        days=days,
+        since=start.astimezone(tz),
+        flagged=_count(facts, start, now, lambda f: f.created_at),
+        resolved=_count(facts, start, now, lambda f: f.resolved_at),
+        closed=_count(facts, start, now, lambda f: f.closed_at if f.status == "closed" else None),
+        cancelled=_count(facts, start, now, lambda f: f.closed_at if f.status == "cancelled" else None),
+        open_now=now_figures.open_now,
+        unclaimed_now=now_figures.unclaimed_now,
+        overdue_now=now_figures.overdue_now,
+        within_sla=_within_sla(facts, start, now),
+        **_period_fields(_period_figures(facts, start, now)),
+    )
+
+
+def median(values: Sequence[timedelta]) -> timedelta | None:
+    """The middle value; for an even count the mean of the two middle ones; None if empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def _within(moment: datetime | None, start: datetime, end: datetime) -> bool:
+    return moment is not None and start <= moment < end
+
+
+def _count(facts: Sequence[IncidentFacts], start: datetime, end: datetime,
+           moment: Callable[[IncidentFacts], datetime | None]) -> int:
+    return sum(1 for fact in facts if _within(moment(fact), start, end))
+
+
+def _now_figures(facts: Sequence[IncidentFacts], now: datetime) -> _Now:
+    open_facts = [fact for fact in facts if fact.status == "open"]
+    overdue = sorted(
+        (OverdueIncident(fact.number, fact.owner_id, now - fact.created_at, now - fact.step_due_at)
+         for fact in open_facts if _is_overdue(fact, now)),
+        key=lambda line: (-line.overdue_by, line.number),
+    )
+    return _Now(
+        open_now=len(open_facts),
+        unclaimed_now=sum(1 for fact in open_facts if fact.owner_id is None),
+        overdue_now=len(overdue),
+        worst_overdue=tuple(overdue[:WORST_OVERDUE_LIMIT]),
+    )
+
+
+def _is_overdue(fact: IncidentFacts, now: datetime) -> bool:
+    """Past its due time and not snoozed: a snoozed incident is being waited on on purpose."""
+    if fact.step_due_at is None or not now > fact.step_due_at:
+        return False
+    return fact.snoozed_until is None or fact.snoozed_until <= now
+
+
+def _trend(facts: Sequence[IncidentFacts], start: datetime, end: datetime,
+           moment: Callable[[IncidentFacts], datetime | None]) -> Trend:
+    """Median time from flag to ``moment`` for incidents whose moment fell in the period,
+    and in the period of equal length before it."""
+    before = start - (end - start)
+
+    def median_in(lo: datetime, hi: datetime) -> timedelta | None:
+        return median([moment(fact) - fact.created_at for fact in facts if _within(moment(fact), lo, hi)])
+
+    return Trend(current=median_in(start, end), previous=median_in(before, start))
+
+
+def _period_figures(facts: Sequence[IncidentFacts], start: datetime, end: datetime) -> _Period:
+    followed_up = [fact for fact in facts if _within(fact.closed_at, start, end)]
+    scores = [fact.csat for fact in followed_up if fact.csat is not None]
+    answers = [fact.buy_again for fact in followed_up if fact.buy_again is not None]
+    spent = [fact for fact in facts if _within(fact.resolved_at, start, end) and _counts_as_spend(fact)]
+    return _Period(
+        time_to_claim=_trend(facts, start, end, lambda f: f.claimed_at),
+        time_to_acknowledge=_trend(facts, start, end, lambda f: f.acknowledged_at),
+        time_to_resolve=_trend(facts, start, end, lambda f: f.resolved_at),
+        satisfaction=sum(scores) / len(scores) if scores else None,
+        satisfaction_answers=len(scores),
+        buy_again_share=answers.count("yes") / len(answers) if answers else None,
+        buy_again_answers=len(answers),
+        top_causes=_top_causes(facts, start, end),
+        remedy_spend=sum((fact.remedy_amount for fact in spent), Decimal(0)),
+        remedy_count=sum(1 for fact in spent if fact.remedy_kind != "none"),
+    )
+
+
+def _period_fields(period: _Period) -> dict[str, object]:
+    """The shared figures as keyword arguments for the flat report dataclasses."""
+    return {field.name: getattr(period, field.name) for field in fields(period)}
+
+
+def _counts_as_spend(fact: IncidentFacts) -> bool:
+    return fact.remedy_amount is not None and fact.approval not in UNCOUNTED_APPROVALS
+
+
+def _top_causes(facts: Sequence[IncidentFacts], start: datetime, end: datetime) -> tuple[tuple[str, int], ...]:
+    """The recurring issues: root causes named in the period, most frequent first, ties by name."""
+    counts = Counter(
+        fact.root_cause.strip() for fact in facts
+        if fact.root_cause and fact.root_cause.strip() and _within(_cause_named_at(fact), start, end)
+    )
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(ranked[:TOP_CAUSES_LIMIT])
+
+
+def _cause_named_at(fact: IncidentFacts) -> datetime:
+    """When the root cause was recorded: the end of the last `fix` step done, or, for a
+    snapshot without step timings, when the incident was flagged."""
+    fixed = [timing.ended_at for timing in fact.steps
+             if timing.step == StepKey.FIX and timing.result == "done" and timing.ended_at is not None]
+    return max(fixed) if fixed else fact.created_at
+
+
+def _within_sla(facts: Sequence[IncidentFacts], start: datetime, end: datetime) -> dict[str, float | None]:
+    """Per step key, the share of instances ended (done or skipped) in the period no later
+    than their due time; an instance without a due time had no deadline to miss."""
+    ended: dict[str, list[bool]] = {key.value: [] for key in StepKey}
+    for fact in facts:
+        for timing in fact.steps:
+            if timing.step in ended and timing.result in ENDED_RESULTS and _within(timing.ended_at, start, end):
+                ended[timing.step].append(timing.due_at is None or timing.ended_at <= timing.due_at)
+    return {key: (sum(flags) / len(flags) if flags else None) for key, flags in ended.items()}

@@ -1,0 +1,110 @@
+"""What the scheduler tick does: follow-up prompts, nudges, escalations and digests.
+
+Each is derived from stored state and claimed by a unique key in the database before it
+is queued, in the same transaction as its outbox row: a restart, a crash between deciding
+and sending, or a second replica can neither double nor lose one.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.alerting import refresh_alert
+from bot.announce import queue_decision
+from bot.domain import alerts, recovery
+from bot.domain.types import Actor, Event, EventKind, Refusal
+from bot.service import RecoveryService
+from bot.views import notices
+from storage import outbox_store, repository
+
+FOLLOW_UP_PROMPT = "follow_up_prompt"
+BATCH = 100
+
+
+class _Skip(Exception):
+    """Roll the claim back: the incident moved on since it was found due."""
+
+
+class Timers:
+    def __init__(self, service: RecoveryService) -> None:
+        self._service = service
+
+    def run_due(self, *, max_rounds: int = 50) -> int:
+        """Everything due now; returns how many notifications this process queued."""
+        queued = 0
+        for _ in range(max_rounds):
+            round_queued = self._follow_ups() + self._alerts()
+            queued += round_queued
+            if round_queued == 0:
+                break
+        return queued
+
+    def _follow_ups(self) -> int:
+        with self._service.db.transaction() as session:
+            due = repository.due_follow_ups(session, now=self._service.clock.now(), limit=BATCH)
+        return sum(self.prompt_follow_up(incident_id, seq) for incident_id, seq in due)
+
+    def _alerts(self) -> int:
+        with self._service.db.transaction() as session:
+            due = repository.due_alerts(session, now=self._service.clock.now(), limit=BATCH)
+        return sum(self.send_alert(incident_id, seq, kind) for incident_id, seq, kind in due)
+
+    def prompt_follow_up(self, incident_id: int, seq: int) -> bool:
+        service = self._service
+        now = service.clock.now()
+        try:
+            with service.db.transaction() as session:
+                if not repository.claim_notification(session, incident_id=incident_id, seq=seq,
+                                                     kind=FOLLOW_UP_PROMPT, now=now):
+                    return False
+                loaded = repository.lock(session, incident_id)
+                if loaded is None or loaded[0].step_seq != seq:
+                    raise _Skip
+                state, version = loaded
+                decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,
+                                           playbook=service.playbook, policy=service.policy)
+                if isinstance(decision, Refusal) or not repository.apply_decision(
+                        session, state, decision, expected_version=version, now=now):
+                    raise _Skip
+                queue_decision(session, decision, playbook=service.playbook, settings=service.settings, now=now)
+        except _Skip:
+            return False
+        service.notify_sender()
+        return True
+
+    def send_alert(self, incident_id: int, seq: int, kind: str) -> bool:
+        service = self._service
+        now = service.clock.now()
+        try:
+            with service.db.transaction() as session:
+                loaded = repository.lock(session, incident_id)
+                if loaded is None or loaded[0].step_seq != seq or not loaded[0].is_open:
+                    raise _Skip
+                state = loaded[0]
+                sent = repository.sent_notifications(session, incident_id=incident_id, seq=seq)
+                alert = alerts.next_alert(state, sent=sent, playbook=service.playbook, policy=service.policy)
+                if alert is None or alert.kind != kind or alert.at >= now:
+                    refresh_alert(session, state, playbook=service.playbook, policy=service.policy)
+                    return False
+                if not repository.claim_notification(session, incident_id=incident_id, seq=seq, kind=kind, now=now):
+                    raise _Skip
+                self._queue_alert(session, state, kind=kind, now=now)
+                refresh_alert(session, state, playbook=service.playbook, policy=service.policy)
+        except _Skip:
+            return False
+        service.notify_sender()
+        return True
+
+    def _queue_alert(self, session, state, *, kind: str, now: datetime) -> None:  # noqa: ANN001
+        service = self._service
+        due = alerts.sla_start(state, playbook=service.playbook, policy=service.policy) or now
+        title = service.playbook.step(state.current_step).title
+        if kind == alerts.NUDGE:
+            text = notices.nudge_text(state, step_title=title, due=due, tz=service.tz)
+            event = Event(EventKind.NUDGED, now, None, f"Nudged: {title} was due")
+        else:
+            text = notices.escalation_text(state, step_title=title, due=due, leads=service.settings.lead_user_ids,
+                                           tz=service.tz)
+            event = Event(EventKind.ESCALATED, now, None, f"Escalated to the leads: {title} is overdue")
+        repository.add_events(session, state.id, [event])
+        outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="reply", now=now, incident_id=state.id,
+                             channel=state.card_channel, payload={"text": text})
