@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF_SECONDS = 300
-POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm"})
+POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm", "post"})
 THREAD_KINDS = frozenset({"step", "reply", "approval"})
 PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text",

@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.outbox import OutboxSender
-from bot.timers import Timers
+from bot.timers import TickReport, Timers
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,12 @@ class Ticker:
         self._timers = timers
         self._sender = sender
 
-    def tick(self) -> int:
+    def tick(self) -> TickReport:
         """Queue every follow-up prompt, nudge, escalation and digest now due, then wake the
-        sender; returns how many this process queued (other replicas may queue the rest)."""
-        queued = self._timers.run_due()
+        sender; reports what this process queued (other replicas may queue the rest)."""
+        report = self._timers.run_due()
         self._sender.wake()
-        return queued
+        return report
 
     def safe_tick(self) -> None:
         try:

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import Block
 from bot.clock import Clock
 from bot.domain import alerts, recovery
 from bot.domain.access import may_move
+from bot.domain.digest import digest_figures, stats_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
@@ -21,6 +22,7 @@ from bot.domain.types import Actor, Event, EventKind, IncidentState, NewIncident
 from bot.settings import Settings
 from bot.alerting import refresh_alert
 from bot.announce import queue_decision
+from bot.views import digest as digest_view
 from bot.views import timeline
 from storage import outbox_store, repository
 from storage.db import Database
@@ -192,6 +194,22 @@ class RecoveryService:
             return now + parse_duration(choice)
         except ValueError:
             return None
+
+    def digest_preview(self, channel: str) -> list[Block]:
+        """This channel's digest as it would read now, for `/recovery digest`."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            facts = repository.incident_facts(session, since=now - timedelta(days=14), channel=channel)
+        return digest_view.digest_blocks(digest_figures(facts, now=now, tz=self.tz), channel=channel)
+
+    def stats(self, *, workspace_id: str, days: int) -> list[Block]:
+        """The workspace's figures over the last ``days`` against the ``days`` before."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            facts = repository.incident_facts(session, since=now - timedelta(days=2 * days),
+                                              workspace_id=workspace_id)
+        figures = stats_figures(facts, now=now, days=days, tz=self.tz)
+        return digest_view.stats_blocks(figures, playbook=self.playbook)
 
     def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         now = self.clock.now()

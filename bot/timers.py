@@ -6,18 +6,33 @@ and sending, or a second replica can neither double nor lose one.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.alerting import refresh_alert
 from bot.announce import queue_decision
 from bot.domain import alerts, recovery
+from bot.domain.digest import digest_figures
 from bot.domain.types import Actor, Event, EventKind, Refusal
 from bot.service import RecoveryService
+from bot.views import digest as digest_view
 from bot.views import notices
 from storage import outbox_store, repository
 
 FOLLOW_UP_PROMPT = "follow_up_prompt"
 BATCH = 100
+DIGEST_WINDOW = timedelta(days=14)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    follow_ups: int = 0
+    alerts: int = 0
+    digests: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.follow_ups + self.alerts + self.digests
 
 
 class _Skip(Exception):
@@ -27,16 +42,49 @@ class _Skip(Exception):
 class Timers:
     def __init__(self, service: RecoveryService) -> None:
         self._service = service
+        self._digests_done_for: str | None = None
 
-    def run_due(self, *, max_rounds: int = 50) -> int:
-        """Everything due now; returns how many notifications this process queued."""
-        queued = 0
+    def run_due(self, *, max_rounds: int = 50) -> TickReport:
+        """Everything due now; counts what this process queued (other replicas queue the rest)."""
+        digests = self._digests()
+        follow_ups = alerts_sent = 0
         for _ in range(max_rounds):
-            round_queued = self._follow_ups() + self._alerts()
-            queued += round_queued
-            if round_queued == 0:
+            prompted, alerted = self._follow_ups(), self._alerts()
+            follow_ups, alerts_sent = follow_ups + prompted, alerts_sent + alerted
+            if prompted + alerted == 0:
                 break
-        return queued
+        return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=digests)
+
+    def _digests(self) -> int:
+        """Once the team's DIGEST_TIME has passed today, every channel with incidents (and
+        every DIGEST_CHANNELS one) gets today's digest: late if the bot was down, never twice.
+        The per-process memo only saves the channel scan; the digest_run key decides."""
+        service = self._service
+        local = service.clock.now().astimezone(service.tz)
+        day = local.date().isoformat()
+        if local.time() < service.settings.digest_time or self._digests_done_for == day:
+            return 0
+        with service.db.transaction() as session:
+            channels = set(repository.digest_channels(session)) | set(service.settings.digest_channels)
+        posted = sum(self.post_digest(channel, day) for channel in sorted(channels))
+        self._digests_done_for = day
+        return posted
+
+    def post_digest(self, channel: str, day: str) -> bool:
+        service = self._service
+        now = service.clock.now()
+        with service.db.transaction() as session:
+            if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
+                return False
+            figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel),
+                                     now=now, tz=service.tz)
+            blocks = digest_view.digest_blocks(figures, channel=channel)
+            outbox_store.enqueue(session, workspace_id=repository.workspace_of_channel(session, channel) or "",
+                                 kind="post", now=now, channel=channel, dedupe_key=f"digest:{channel}:{day}",
+                                 payload={"text": digest_view.digest_text(figures, channel=channel),
+                                          "blocks": [block.to_dict() for block in blocks]})
+        service.notify_sender()
+        return True
 
     def _follow_ups(self) -> int:
         with self._service.db.transaction() as session:

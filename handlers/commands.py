@@ -13,9 +13,6 @@ from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
 from handlers.payload import text, workspace_of
 
-NOT_YET = "`/recovery {name}` is not available in this version yet."
-
-
 def register(app: App, service: RecoveryService) -> None:
     def on_command(ack: Ack, body: dict) -> None:
         workspace, user, channel = workspace_of(body), text(body, "user_id"), text(body, "channel_id")
@@ -76,7 +73,7 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
             outcome = service.act(Locator(workspace, number=number), user, recovery.Cancel(reason))
             return f"#{number} is cancelled." if outcome.ok else outcome.message
         case parsing.Digest():
-            return NOT_YET.format(name="digest")
-        case parsing.Stats():
-            return NOT_YET.format(name="stats")
+            return service.digest_preview(channel)
+        case parsing.Stats(days):
+            return service.stats(workspace_id=workspace, days=days)
     return parsing.USAGE

@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 from bot.domain.types import (
     Decision, Event, EventKind, IncidentState, NewIncident, Severity, Status, StepKey,
 )
-from storage.models import Incident, Notification, StepRecord, TimelineEvent, WorkspaceCounter
+from bot.domain.digest import IncidentFacts, StepTiming
+from storage.models import DigestRun, Incident, Notification, StepRecord, TimelineEvent, WorkspaceCounter
 
 LIST_LIMIT = 20
 
@@ -92,6 +93,61 @@ def lock(session: Session, incident_id: int) -> tuple[IncidentState, int] | None
     (SQLite serialises writers anyway)."""
     row = session.exec(select(Incident).where(Incident.id == incident_id).with_for_update()).first()
     return (to_state(row), row.version) if row else None
+
+
+def digest_channels(session: Session) -> list[str]:
+    """Every channel that has incident cards (``card_channel`` is indexed)."""
+    return sorted(session.exec(select(Incident.card_channel).distinct()).all())
+
+
+def workspace_of_channel(session: Session, channel: str) -> str | None:
+    return session.exec(select(Incident.workspace_id).where(Incident.card_channel == channel).limit(1)).first()
+
+
+def claim_digest(session: Session, *, channel: str, local_date: str, now: datetime) -> bool:
+    """True for exactly one caller per channel and local day, ever."""
+    result = session.exec(_insert(session, DigestRun).values(
+        channel=channel, local_date=local_date, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["channel", "local_date"]).returning(DigestRun.id))
+    return result.scalar_one_or_none() is not None
+
+
+def incident_facts(session: Session, *, since: datetime, channel: str | None = None,
+                   workspace_id: str | None = None) -> list[IncidentFacts]:
+    """What the digest and stats figures need: incidents still open, or with anything that
+    happened since ``since``, each with the timings of its steps."""
+    recent = or_(Incident.status == Status.OPEN.value, col(Incident.created_at) >= since,
+                 col(Incident.closed_at) >= since, col(Incident.buy_in_at) >= since)
+    query = select(Incident).where(recent)
+    if channel is not None:
+        query = query.where(Incident.card_channel == channel)
+    if workspace_id is not None:
+        query = query.where(Incident.workspace_id == workspace_id)
+    rows = session.exec(query).all()
+    timings: dict[int, list[StepRecord]] = {}
+    ids = [row.id for row in rows]
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        for record in session.exec(select(StepRecord).where(col(StepRecord.incident_id).in_(chunk))).all():
+            timings.setdefault(record.incident_id, []).append(record)
+    return [_facts(row, sorted(timings.get(row.id, []), key=lambda record: record.seq)) for row in rows]
+
+
+def _facts(row: Incident, records: list[StepRecord]) -> IncidentFacts:
+    acknowledged = next((record.ended_at for record in records
+                         if record.step == StepKey.ACKNOWLEDGE.value and record.status == "done"), None)
+    return IncidentFacts(
+        number=row.number, channel=row.card_channel, created_at=row.created_at, status=row.status,
+        claimed_at=row.claimed_at, acknowledged_at=acknowledged, resolved_at=row.buy_in_at,
+        closed_at=row.closed_at, owner_id=row.owner_id, current_step=row.current_step,
+        step_due_at=row.step_due_at, snoozed_until=row.snoozed_until, root_cause=row.root_cause,
+        remedy_kind=row.remedy_kind,
+        remedy_amount=Decimal(row.remedy_amount) if row.remedy_amount is not None else None,
+        approval=row.approval, csat=row.csat, buy_again=row.buy_again,
+        steps=tuple(StepTiming(step=record.step, started_at=record.started_at, due_at=record.due_at,
+                               ended_at=record.ended_at, result=None if record.status == "current" else record.status)
+                    for record in records),
+    )
 
 
 def due_follow_ups(session: Session, *, now: datetime, limit: int) -> list[tuple[int, int]]:

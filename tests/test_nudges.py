@@ -31,7 +31,8 @@ def _claim(bot: ServedBot) -> None:
 
 
 def _tick(bot: ServedBot) -> int:
-    queued = bot.runtime.ticker.tick()
+    """How many nudges and escalations this tick queued."""
+    queued = bot.runtime.ticker.tick().alerts
     bot.settle()
     return queued
 
@@ -122,10 +123,10 @@ def test_work_hours_hold_the_clock_over_the_weekend(make_bot, settings, clock):
 def test_a_restart_between_deciding_and_sending_neither_loses_nor_doubles(make_bot, settings, bot):
     _flag(bot)
     bot.clock.advance(timedelta(minutes=11))
-    assert bot.runtime.ticker.tick() == 1
+    assert bot.runtime.ticker.tick().alerts == 1
     bot.runtime.stop()
     again = make_bot(settings)
-    assert again.runtime.ticker.tick() == 0
+    assert again.runtime.ticker.tick().alerts == 0
     again.settle()
     assert len(_alerts(again)) == 1
 
@@ -141,7 +142,7 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
 
     def tick(replica: ServedBot) -> None:
         barrier.wait()
-        counts.append(replica.runtime.ticker.tick())
+        counts.append(replica.runtime.ticker.tick().alerts)
 
     threads = [threading.Thread(target=tick, args=(replica,)) for replica in replicas]
     for thread in threads:
@@ -153,8 +154,9 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
         replica.settle()
     with bot.runtime.db.transaction() as session:
         kinds = sorted(row.kind for row in session.exec(select(Notification)).all())
-        replies = [row for row in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reply")).all()]
+        replies = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "reply")).all()
     assert kinds == ["escalation"] * 12 + ["nudge"] * 12
     assert len(replies) == 24
     texts = [m.text for m in bot.fake.all_messages() if m.text.startswith(("⏰", "🚨"))]
+    assert len([m for m in bot.fake.messages("C1") if m.text.startswith("Recovery digest")]) == 1
     assert len(texts) == 24

@@ -92,14 +92,14 @@ def test_whole_recovery_from_flag_to_closed_card(bot):
     assert any("follow-up on #1 is due" in m.plain() for m in bot.thread(bot.card(1)))
     assert all("Record follow-up" not in m.plain() for m in bot.thread(bot.card(1))), "not asked for early"
 
-    assert bot.runtime.ticker.tick() == 0
+    assert bot.runtime.ticker.tick().follow_ups == 0
     bot.clock.advance(timedelta(days=3) - timedelta(minutes=1))
-    assert bot.runtime.ticker.tick() == 0
+    assert bot.runtime.ticker.tick().follow_ups == 0
     bot.settle()
     assert all("Record follow-up" not in m.plain() for m in bot.thread(bot.card(1)))
     bot.clock.advance(timedelta(minutes=2))
-    assert bot.runtime.ticker.tick() == 1
-    assert bot.runtime.ticker.tick() == 0, "prompted once"
+    assert bot.runtime.ticker.tick().follow_ups == 1
+    assert bot.runtime.ticker.tick().follow_ups == 0, "prompted once"
     bot.settle()
     prompt = _prompt(bot)
     assert "[Record follow-up]" in prompt.plain() and "<@U2>" in prompt.text
