@@ -128,9 +128,17 @@ class Demo:
                 self.out(f"    (the form stays open and says under {field}: {problem})")
         self.settle()
 
+    def tick(self) -> None:
+        self.runtime.ticker.tick()
+        self.settle()
+
     def walk_the_playbook(self, name: str) -> None:
         owner = self.owner
-        self.later(timedelta(minutes=4), f"{name} reaches the customer by email")
+        self.later(timedelta(minutes=16), f"{name} is stuck on another call; the scheduler ticks")
+        self.tick()
+        self.later(timedelta(minutes=15), "still nothing; the scheduler ticks")
+        self.tick()
+        self.later(timedelta(minutes=2), f"{name} reaches the customer by email")
         self.press("Done", owner)
         self.later(timedelta(minutes=6), "they apologise on the phone")
         self.press("Done", owner)
@@ -154,7 +162,9 @@ class Demo:
         self.runtime.ticker.tick()
         self.runtime.ticker.tick()
         self.settle()
-        self.later(timedelta(hours=1), f"{name} calls the customer back")
+        self.later(timedelta(hours=25), f"a busy day: the follow-up is still not recorded; the scheduler ticks")
+        self.tick()
+        self.later(timedelta(minutes=20), f"{name} calls the customer back")
         before = len(self.fake.views())
         self.narrate(f"{name.capitalize()} presses Record follow-up; a form opens.")
         self.slack.click(self.prompt(), "Record follow-up", user=owner)
@@ -163,6 +173,17 @@ class Demo:
         self.submit(view, {"csat": "11", "buy_again": "yes"}, who=owner, shown="satisfaction 11")
         self.submit(view, {"csat": "9", "buy_again": "yes", "follow_up_note": "Will order again"}, who=owner,
                     shown="satisfaction 9, would buy again yes")
+
+        local = self.clock.now().astimezone(self.runtime.settings.tz)
+        next_morning = datetime.combine(local.date() + timedelta(days=1), self.runtime.settings.digest_time,
+                                        tzinfo=self.runtime.settings.tz)
+        self.clock.set(next_morning.astimezone(timezone.utc) + timedelta(minutes=1))
+        self.narrate(f"… the next morning at {next_morning:%H:%M}, the scheduler ticks: the daily digest")
+        self.tick()
+        self.tick()
+
+        self.narrate("Lee asks for the week's numbers with `/recovery stats`.")
+        self.reply(self.slack.command("/recovery stats", user=LEE, channel=SUPPORT), LEE)
 
 
 def run_demo(out: Callable[[str], None] = print) -> int:

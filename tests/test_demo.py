@@ -17,10 +17,15 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert "Only a lead can approve" in transcript
     assert "approved by @lee (lead)" in transcript
     assert transcript.index("nothing yet") < transcript.index("[Record follow-up]")
-    assert transcript.count("@ben, *Follow up* on #1") + transcript.count("@amy, *Follow up* on #1") == 1
+    prompts = [line for line in lines if line.endswith(", *Follow up* on #1")]
+    assert len(prompts) == 1, "the follow-up is prompted once"
     assert "[DM to " in transcript
     assert "Enter a whole number from 1 to 10." in transcript
     assert "Status: ✅ closed" in transcript and "Satisfaction: 9/10" in transcript
     assert "Remedy: refund 120" in transcript and "Total time" in transcript
+    assert "⏰" in transcript and "🚨 @lee (lead)" in transcript, "a nudge and an escalation"
+    assert "*Follow up* on #1 was due" in transcript, "the follow-up reminder"
+    assert "📊 Recovery digest" in transcript and "Remedy spend*  120 over 1 remedy" in transcript
+    assert "Recovered within SLA, by step" in transcript
     assert "<@" not in transcript and "<!date" not in transcript, "printed as people read it"
     assert "Traceback" not in transcript

@@ -160,3 +160,21 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
     texts = [m.text for m in bot.fake.all_messages() if m.text.startswith(("⏰", "🚨"))]
     assert len([m for m in bot.fake.messages("C1") if m.text.startswith("Recovery digest")]) == 1
     assert len(texts) == 24
+
+
+def test_follow_up_not_recorded_within_its_sla_is_nudged_then_escalated(bot):
+    from tests.test_steps import _prompt, _remedy, _through_fix
+    _through_fix(bot)
+    _remedy(bot, "gift", "10")
+    bot.clock.advance(timedelta(hours=23))
+    bot.slack.click(_prompt(bot), "Agreed", user=OWNER)
+    bot.settle()
+    bot.clock.advance(timedelta(days=3, minutes=1))
+    report = bot.runtime.ticker.tick()
+    assert (report.follow_ups, report.alerts) == (1, 0), "prompted when due, not nudged yet"
+    bot.clock.advance(timedelta(hours=24))
+    assert _tick(bot) == 1
+    assert "Follow up" in _alerts(bot)[-1] and f"<@{OWNER}>" in _alerts(bot)[-1]
+    bot.clock.advance(timedelta(hours=24))
+    assert _tick(bot) == 1
+    assert f"<@{LEAD}>" in _alerts(bot)[-1]

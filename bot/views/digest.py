@@ -26,12 +26,16 @@ def _money(amount: Decimal) -> str:
     return f"{amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount:f}"
 
 
+def _answers(count: int) -> str:
+    return f"{count} answer{'' if count == 1 else 's'}"
+
+
 def _shared(figures: DigestFigures | StatsFigures, *, period: str) -> list[str]:
     speed = " · ".join([_trend("claim", figures.time_to_claim), _trend("acknowledge", figures.time_to_acknowledge),
                         _trend("resolve", figures.time_to_resolve)])
-    satisfaction = (f"{figures.satisfaction:.1f}/10 ({figures.satisfaction_answers} answers)"
+    satisfaction = (f"{figures.satisfaction:.1f}/10 ({_answers(figures.satisfaction_answers)})"
                     if figures.satisfaction is not None else NO_DATA)
-    buy_again = (f"{figures.buy_again_share:.0%} ({figures.buy_again_answers} answers)"
+    buy_again = (f"{figures.buy_again_share:.0%} ({_answers(figures.buy_again_answers)})"
                  if figures.buy_again_share is not None else NO_DATA)
     causes = " · ".join(f"{name} {count}" for name, count in figures.top_causes) or NO_DATA
     return [
