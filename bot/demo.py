@@ -162,7 +162,7 @@ class Demo:
         self.runtime.ticker.tick()
         self.runtime.ticker.tick()
         self.settle()
-        self.later(timedelta(hours=25), f"a busy day: the follow-up is still not recorded; the scheduler ticks")
+        self.later(timedelta(hours=25), "a busy day: the follow-up is still not recorded; the scheduler ticks")
         self.tick()
         self.later(timedelta(minutes=20), f"{name} calls the customer back")
         before = len(self.fake.views())

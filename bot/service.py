@@ -207,7 +207,7 @@ class RecoveryService:
         now = self.clock.now()
         with self.db.transaction() as session:
             facts = repository.incident_facts(session, since=now - timedelta(days=2 * days),
-                                              workspace_id=workspace_id)
+                                              workspace_id=workspace_id, with_steps=True)
         figures = stats_figures(facts, now=now, days=days, tz=self.tz)
         return digest_view.stats_blocks(figures, playbook=self.playbook)
 

@@ -94,7 +94,7 @@ def _user_ids(text: str) -> frozenset[str]:
     ids = [item.strip() for item in text.split(",") if item.strip()]
     for user_id in ids:
         if not _USER_ID_RE.fullmatch(user_id):
-            raise ValueError(f"expected comma-separated Slack user IDs like U012AB3CD, but {user_id!r} is not one")
+            raise ValueError(f"expected comma-separated Slack user IDs like U012AB3CD, but {_shown(user_id)} is not one")
     return frozenset(ids)
 
 
@@ -109,15 +109,21 @@ def _channel_ids(text: str) -> tuple[str, ...]:
     for channel_id in ids:
         if not _CHANNEL_ID_RE.fullmatch(channel_id):
             raise ValueError(
-                f"expected comma-separated channel IDs like C012AB3CD, but {channel_id!r} is not one"
+                f"expected comma-separated channel IDs like C012AB3CD, but {_shown(channel_id)} is not one"
             )
     # Order kept (digests go out in the order written); duplicates dropped.
     return tuple(dict.fromkeys(ids))
 
 
 def _playbook_file(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.is_file():
+    # `~nobody/x` (an unknown user) raises RuntimeError, and a name too long or a
+    # directory we may not search raises OSError: all mean "no such file" here.
+    try:
+        path = Path(text).expanduser()
+        found = path.is_file()
+    except (RuntimeError, OSError):
+        found = False
+    if not found:
         raise ValueError("expected the path of an existing TOML file")
     return path
 

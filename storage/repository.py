@@ -5,10 +5,10 @@ version = the version we read) and reports whether it won, so the database decid
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import exists, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -112,42 +112,69 @@ def claim_digest(session: Session, *, channel: str, local_date: str, now: dateti
     return result.scalar_one_or_none() is not None
 
 
+_FACT_COLUMNS = (
+    Incident.id, Incident.number, Incident.card_channel, Incident.created_at, Incident.status, Incident.claimed_at,
+    Incident.buy_in_at, Incident.closed_at, Incident.owner_id, Incident.current_step, Incident.step_due_at,
+    Incident.snoozed_until, Incident.root_cause, Incident.remedy_kind, Incident.remedy_amount, Incident.approval,
+    Incident.csat, Incident.buy_again,
+)
+_ACKNOWLEDGE, _FIX = StepKey.ACKNOWLEDGE.value, StepKey.FIX.value
+_TIMING_COLUMNS = (StepRecord.incident_id, StepRecord.seq, StepRecord.step, StepRecord.status,
+                   StepRecord.started_at, StepRecord.due_at, StepRecord.ended_at)
+
+
 def incident_facts(session: Session, *, since: datetime, channel: str | None = None,
-                   workspace_id: str | None = None) -> list[IncidentFacts]:
+                   workspace_id: str | None = None, with_steps: bool = False) -> list[IncidentFacts]:
     """What the digest and stats figures need: incidents still open, or with anything that
-    happened since ``since``, each with the timings of its steps."""
+    happened since ``since``. Plain column tuples, not ORM objects, because a busy channel
+    has tens of thousands of rows; every step's timing only ``with_steps`` (stats), else
+    just when each was acknowledged and fixed, aggregated by the database (the digest)."""
     recent = or_(Incident.status == Status.OPEN.value, col(Incident.created_at) >= since,
                  col(Incident.closed_at) >= since, col(Incident.buy_in_at) >= since)
-    query = select(Incident).where(recent)
+    query = select(*_FACT_COLUMNS).where(recent)
     if channel is not None:
         query = query.where(Incident.card_channel == channel)
     if workspace_id is not None:
         query = query.where(Incident.workspace_id == workspace_id)
     rows = session.exec(query).all()
-    timings: dict[int, list[StepRecord]] = {}
+    timings: dict[int, list[StepTiming]] = {}
+    ended: dict[tuple[int, str], datetime] = {}
     ids = [row.id for row in rows]
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
-        for record in session.exec(select(StepRecord).where(col(StepRecord.incident_id).in_(chunk))).all():
-            timings.setdefault(record.incident_id, []).append(record)
-    return [_facts(row, sorted(timings.get(row.id, []), key=lambda record: record.seq)) for row in rows]
-
-
-def _facts(row: Incident, records: list[StepRecord]) -> IncidentFacts:
-    acknowledged = next((record.ended_at for record in records
-                         if record.step == StepKey.ACKNOWLEDGE.value and record.status == "done"), None)
-    return IncidentFacts(
+        if with_steps:
+            for record in session.exec(select(*_TIMING_COLUMNS).where(col(StepRecord.incident_id).in_(chunk))
+                                       .order_by(col(StepRecord.incident_id), col(StepRecord.seq))).all():
+                timings.setdefault(record.incident_id, []).append(StepTiming(
+                    step=record.step, started_at=record.started_at, due_at=record.due_at,
+                    ended_at=record.ended_at, result=None if record.status == "current" else record.status))
+        for incident_id, step, first, last in session.exec(
+                select(StepRecord.incident_id, StepRecord.step, func.min(StepRecord.ended_at),
+                       func.max(StepRecord.ended_at))
+                .where(col(StepRecord.incident_id).in_(chunk), StepRecord.status == "done",
+                       col(StepRecord.step).in_((_ACKNOWLEDGE, _FIX)))
+                .group_by(StepRecord.incident_id, StepRecord.step)).all():
+            ended[(incident_id, step)] = first if step == _ACKNOWLEDGE else last
+    return [IncidentFacts(
         number=row.number, channel=row.card_channel, created_at=row.created_at, status=row.status,
-        claimed_at=row.claimed_at, acknowledged_at=acknowledged, resolved_at=row.buy_in_at,
-        closed_at=row.closed_at, owner_id=row.owner_id, current_step=row.current_step,
+        claimed_at=row.claimed_at, acknowledged_at=_aware(ended.get((row.id, _ACKNOWLEDGE))),
+        resolved_at=row.buy_in_at, closed_at=row.closed_at, owner_id=row.owner_id, current_step=row.current_step,
         step_due_at=row.step_due_at, snoozed_until=row.snoozed_until, root_cause=row.root_cause,
         remedy_kind=row.remedy_kind,
         remedy_amount=Decimal(row.remedy_amount) if row.remedy_amount is not None else None,
-        approval=row.approval, csat=row.csat, buy_again=row.buy_again,
-        steps=tuple(StepTiming(step=record.step, started_at=record.started_at, due_at=record.due_at,
-                               ended_at=record.ended_at, result=None if record.status == "current" else record.status)
-                    for record in records),
-    )
+        approval=row.approval, csat=row.csat, buy_again=row.buy_again, steps=tuple(timings.get(row.id, ())),
+        fixed_at=_aware(ended.get((row.id, _FIX))),
+    ) for row in rows]
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """Aggregates lose the column type, so min()/max() come back as the driver gives them:
+    a naive datetime, or on SQLite its text."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def due_follow_ups(session: Session, *, now: datetime, limit: int) -> list[tuple[int, int]]:

@@ -68,6 +68,9 @@ class IncidentFacts:
     csat: int | None = None
     buy_again: str | None = None
     steps: tuple[StepTiming, ...] = ()
+    fixed_at: datetime | None = None
+    """When the last `fix` step ended done, for a snapshot loaded without step timings
+    (the digest needs only this and `acknowledged_at`, not every step)."""
 
 
 class OverdueIncident(NamedTuple):
@@ -304,6 +307,8 @@ def _top_causes(facts: Sequence[IncidentFacts], start: datetime, end: datetime) 
 def _cause_named_at(fact: IncidentFacts) -> datetime:
     """When the root cause was recorded: the end of the last `fix` step done, or, for a
     snapshot without step timings, when the incident was flagged."""
+    if fact.fixed_at is not None:
+        return fact.fixed_at
     fixed = [timing.ended_at for timing in fact.steps
              if timing.step == StepKey.FIX and timing.result == "done" and timing.ended_at is not None]
     return max(fixed) if fixed else fact.created_at

@@ -149,12 +149,18 @@ class WorkHours:
     weekdays: frozenset[int]
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """A piece of bad input quoted in an error message: one line, bounded in length."""
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _parse_day(name: str) -> int:
     key = name.strip().lower()
     for names in (_DAY_NAMES, _FULL_DAY_NAMES):
         if key in names:
             return names.index(key)
-    raise ValueError(f"unknown day {name.strip()!r}; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
+    raise ValueError(f"unknown day {_quoted(name)}; use Mon, Tue, Wed, Thu, Fri, Sat or Sun")
 
 
 def _parse_days(text: str) -> frozenset[int]:
@@ -168,7 +174,7 @@ def _parse_days(text: str) -> frozenset[int]:
             continue
         start, end = _parse_day(first), _parse_day(last)
         if start > end:
-            raise ValueError(f"day range {item.strip()!r} runs backwards; write it Monday-first, like Mon-Fri")
+            raise ValueError(f"day range {_quoted(item)} runs backwards; write it Monday-first, like Mon-Fri")
         days.update(range(start, end + 1))
     return frozenset(days)
 
