@@ -95,7 +95,7 @@ class RecoveryService:
                                                    claim_due=claim_due)
                 if state is None:
                     raise _AlreadyFlagged
-                refresh_alert(session, state, playbook=self.playbook, policy=self.policy)
+                refresh_alert(session, state, playbook=self.playbook, policy=self.policy, sent=frozenset())
                 repository.add_events(session, state.id, [Event(
                     EventKind.CREATED, now, new.flagged_by, f"<@{new.flagged_by}> flagged it")])
                 if fetch_details:
@@ -229,7 +229,8 @@ class RecoveryService:
                 if decision.escalate_now:
                     repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
                                                   kind=alerts.ESCALATION, now=now)
-                refresh_alert(session, decision.state, playbook=self.playbook, policy=self.policy)
+                refresh_alert(session, decision.state, playbook=self.playbook, policy=self.policy,
+                              sent=frozenset() if decision.new_step and not decision.escalate_now else None)
                 queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import exists, insert, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -37,16 +37,20 @@ class Leased:
     created_at: datetime
 
 
+_INSERT = insert(OutboxMessage)
+
+
 def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, payload: dict | None = None,
             incident_id: int | None = None, step_seq: int | None = None, channel: str | None = None,
             user_id: str | None = None, dedupe_key: str | None = None) -> None:
     """Messages about one incident share an ordering key, so they leave in the order written."""
     ordering_key = f"incident:{incident_id}" if incident_id is not None else f"solo:{uuid.uuid4().hex}"
-    session.add(OutboxMessage(
-        workspace_id=workspace_id, incident_id=incident_id, step_seq=step_seq, kind=kind, channel=channel,
-        user_id=user_id, payload=json.dumps(payload or {}), dedupe_key=dedupe_key, ordering_key=ordering_key,
-        state=PENDING, attempts=0, next_attempt_at=now, created_at=now,
-    ))
+    session.connection().execute(_INSERT, {
+        "workspace_id": workspace_id, "incident_id": incident_id, "step_seq": step_seq, "kind": kind,
+        "channel": channel, "user_id": user_id, "payload": json.dumps(payload or {}), "dedupe_key": dedupe_key,
+        "ordering_key": ordering_key, "state": PENDING, "attempts": 0, "uncertain": False,
+        "next_attempt_at": now, "created_at": now,
+    })
 
 
 def due_ids(session: Session, *, now: datetime, limit: int = 50) -> list[int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import exists, func, or_, update
+from sqlalchemy import bindparam, exists, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -216,13 +216,42 @@ def load(session: Session, *, workspace_id: str, incident_id: int | None = None,
     return (to_state(row), row.version) if row else None
 
 
+_STATEMENTS: dict[tuple[str, str], object] = {}
+
+
+def _statement(session: Session, name: str):  # noqa: ANN202 - a dialect's insert construct
+    """Hot-path statements built once per dialect: building a SQLAlchemy statement costs more
+    CPU than running it on SQLite, and every flag and click runs these."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, name)
+    if key not in _STATEMENTS:
+        insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        if name == "counter":
+            upsert = insert_for(WorkspaceCounter).values(workspace_id=bindparam("workspace_id"), last_number=1)
+            _STATEMENTS[key] = upsert.on_conflict_do_update(
+                index_elements=["workspace_id"], set_={"last_number": WorkspaceCounter.last_number + 1},
+            ).returning(WorkspaceCounter.last_number)
+        elif name == "incident":
+            _STATEMENTS[key] = insert_for(Incident).on_conflict_do_nothing(
+                index_elements=["workspace_id", "origin_channel", "origin_ts"]).returning(Incident.id)
+    return _STATEMENTS[key]
+
+
+_INSERT_STEP = insert(StepRecord)
+_INSERT_EVENT = insert(TimelineEvent)
+_APPLY = update(Incident).where(
+    Incident.id == bindparam("b_id"), Incident.version == bindparam("b_version"),
+).values(**{name: bindparam(name) for name in _MUTABLE_FIELDS}, version=bindparam("new_version"),
+         updated_at=bindparam("now"))
+_END_STEP = update(StepRecord).where(
+    StepRecord.incident_id == bindparam("b_incident"), StepRecord.seq == bindparam("b_seq"),
+).values(status=bindparam("status"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"),
+         note=bindparam("note"))
+
+
 def _next_number(session: Session, workspace_id: str) -> int:
-    session.exec(_insert(session, WorkspaceCounter).values(workspace_id=workspace_id, last_number=0)
-                 .on_conflict_do_nothing(index_elements=["workspace_id"]))
-    result = session.exec(update(WorkspaceCounter).where(WorkspaceCounter.workspace_id == workspace_id)
-                          .values(last_number=WorkspaceCounter.last_number + 1)
-                          .returning(WorkspaceCounter.last_number))
-    return result.scalar_one()
+    """One upsert: the counter row's lock serialises concurrent flags in one workspace."""
+    return session.connection().execute(_statement(session, "counter"), {"workspace_id": workspace_id}).scalar_one()
 
 
 def insert_incident(session: Session, new: NewIncident, *, card_channel: str, now: datetime,
@@ -230,41 +259,47 @@ def insert_incident(session: Session, new: NewIncident, *, card_channel: str, no
     """Insert unless this message was flagged already; None means someone got there first,
     and the caller must roll back so the number it drew is not lost."""
     number = _next_number(session, new.workspace_id)
-    result = session.exec(_insert(session, Incident).values(
+    values = dict(
         workspace_id=new.workspace_id, number=number, origin_channel=new.origin_channel,
         origin_ts=new.origin_ts, permalink=new.permalink, excerpt=new.excerpt, summary=new.summary,
         flagged_by=new.flagged_by, customer_name=new.customer_name, contact_channel=new.contact_channel,
         severity=new.severity.value, category=new.category, status=Status.OPEN.value, version=0,
         current_step=StepKey.CLAIM.value, step_seq=0, step_started_at=now, step_due_at=claim_due,
         card_channel=card_channel, created_at=now, updated_at=now,
-    ).on_conflict_do_nothing(index_elements=["workspace_id", "origin_channel", "origin_ts"])
-        .returning(Incident.id))
-    incident_id = result.scalar_one_or_none()
+    )
+    connection = session.connection()
+    incident_id = connection.execute(_statement(session, "incident"), values).scalar_one_or_none()
     if incident_id is None:
         return None
-    session.add(StepRecord(incident_id=incident_id, seq=0, step=StepKey.CLAIM.value, status="current",
-                           started_at=now, due_at=claim_due))
-    state = get(session, incident_id)
-    assert state is not None
-    return state
+    connection.execute(_INSERT_STEP, {"incident_id": incident_id, "seq": 0, "step": StepKey.CLAIM.value,
+                                      "status": "current", "started_at": now, "due_at": claim_due})
+    return IncidentState(
+        id=incident_id, workspace_id=new.workspace_id, number=number, status=Status.OPEN,
+        current_step=StepKey.CLAIM, step_seq=0, step_started_at=now, step_due_at=claim_due, created_at=now,
+        flagged_by=new.flagged_by, summary=new.summary, origin_channel=new.origin_channel,
+        origin_ts=new.origin_ts, card_channel=card_channel, excerpt=new.excerpt, permalink=new.permalink,
+        customer_name=new.customer_name, contact_channel=new.contact_channel, severity=new.severity,
+        category=new.category,
+    )
 
 
 def apply_decision(session: Session, before: IncidentState, decision: Decision, *, expected_version: int,
                    now: datetime) -> bool:
     """Write the decided state if nobody changed the incident since we read it."""
-    result = session.exec(update(Incident).where(
-        Incident.id == before.id, Incident.version == expected_version,
-    ).values(**_column_values(decision.state), version=expected_version + 1, updated_at=now))
+    connection = session.connection()
+    result = connection.execute(_APPLY, {**_column_values(decision.state), "b_id": before.id,
+                                 "b_version": expected_version, "new_version": expected_version + 1, "now": now})
     if result.rowcount != 1:
         return False
     ended = decision.ended_step
     if ended is not None:
-        session.exec(update(StepRecord).where(StepRecord.incident_id == before.id, StepRecord.seq == ended.seq)
-                     .values(status=ended.result, ended_at=ended.at, ended_by=ended.by, note=ended.note or None))
+        connection.execute(_END_STEP, {"b_incident": before.id, "b_seq": ended.seq, "status": ended.result,
+                            "ended_at": ended.at, "ended_by": ended.by, "note": ended.note or None})
     if decision.new_step:
         state = decision.state
-        session.add(StepRecord(incident_id=before.id, seq=state.step_seq, step=state.current_step.value,
-                               status="current", started_at=state.step_started_at, due_at=state.step_due_at))
+        connection.execute(_INSERT_STEP, {"incident_id": before.id, "seq": state.step_seq,
+                                          "step": state.current_step.value, "status": "current",
+                                          "started_at": state.step_started_at, "due_at": state.step_due_at})
     add_events(session, before.id, decision.events)
     return True
 
@@ -285,9 +320,10 @@ def update_origin_details(session: Session, incident_id: int, *, excerpt: str | 
 
 
 def add_events(session: Session, incident_id: int, events: tuple[Event, ...] | list[Event]) -> None:
-    for event in events:
-        session.add(TimelineEvent(incident_id=incident_id, at=event.at, actor=event.actor,
-                                  kind=event.kind.value, detail=event.detail))
+    if events:
+        session.connection().execute(_INSERT_EVENT, [
+            {"incident_id": incident_id, "at": event.at, "actor": event.actor, "kind": event.kind.value,
+             "detail": event.detail} for event in events])
 
 
 def events_of(session: Session, incident_id: int) -> list[Event]:
