@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from http.client import HTTPException
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
 
 from bot.clock import Clock
 from bot.domain.types import IncidentState
@@ -23,10 +25,16 @@ from bot.views.ids import OUTBOX_EVENT_TYPE
 from bot.views.text import excerpt as make_excerpt
 from storage import outbox_store, repository
 from storage.db import Database
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# A leased row is renewed every RENEW_SECONDS while its sender works on it (a call may take
+# longer than the lease: timeouts, Retry-After sleeps in the read client), so the lease only
+# runs out when its holder is gone: a process killed mid-send holds its rows back from the
+# other senders (or from itself, restarted) for at most LEASE.
+LEASE = timedelta(seconds=15)
+RENEW_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 300
 POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm", "post"})
 THREAD_KINDS = frozenset({"step", "reply", "approval"})
@@ -110,7 +118,34 @@ class OutboxSender:
                 break
         return settled
 
+    @contextmanager
+    def _renewing(self, row_id: int) -> Iterator[None]:
+        """Keep the lease on ``row_id`` alive while the block runs."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(RENEW_SECONDS):
+                try:
+                    with self._db.transaction() as session:
+                        session.exec(update(OutboxMessage).where(
+                            OutboxMessage.id == row_id, OutboxMessage.state == outbox_store.IN_FLIGHT,
+                        ).values(lease_until=self._clock.now() + LEASE))
+                except Exception:  # noqa: BLE001 - e.g. the database is down; the next round tries again
+                    log.warning("outbox %s: lease not renewed", row_id, exc_info=True)
+
+        keeper = threading.Thread(target=renew, name=f"outbox-lease-{row_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            keeper.join()
+
     def _settle(self, row: outbox_store.Leased) -> None:
+        with self._renewing(row.id):
+            self._settle_leased(row)
+
+    def _settle_leased(self, row: outbox_store.Leased) -> None:
         try:
             ts, note = self._send(row)
         except _Retry as retry:

@@ -94,7 +94,9 @@ def _user_ids(text: str) -> frozenset[str]:
     ids = [item.strip() for item in text.split(",") if item.strip()]
     for user_id in ids:
         if not _USER_ID_RE.fullmatch(user_id):
-            raise ValueError(f"expected comma-separated Slack user IDs like U012AB3CD, but {_shown(user_id)} is not one")
+            raise ValueError(
+                f"expected comma-separated Slack user IDs like U012AB3CD, but {_shown(user_id)} is not one"
+            )
     return frozenset(ids)
 
 

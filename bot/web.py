@@ -27,9 +27,10 @@ def make_wsgi(app: App, db: Database) -> WsgiApp:
             return [b"ok\n" if healthy else b"database unreachable\n"]
         try:
             return slack(environ, start_response)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+        except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as error:
             # Bolt parses the body before it checks the signature; a body it cannot parse
-            # is the sender's fault, whoever the sender is.
+            # (or whose shape it trips over: `"actions": []`, JSON nested too deep) is the
+            # sender's fault, whoever the sender is.
             log.warning("unparseable request refused: %s", error.__class__.__name__)
             start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"bad request\n"]

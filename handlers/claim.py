@@ -1,22 +1,20 @@
 """The Claim and Assign buttons on the card, and the assign modal."""
 from __future__ import annotations
 
-import json
-
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.domain.access import may_move
 from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
-from handlers.payload import text, view_value, workspace_of
+from handlers.payload import incident_value, metadata, metadata_int, slack_id, text, token, view_value, workspace_of
 
 
 def _clicked(body: dict) -> tuple[str, int, str, str] | None:
     """(workspace, incident id, user, channel) of a card button, or None if the payload is off."""
-    parsed = ids.parse_incident_value(text(body, "actions", 0, "value"))
-    workspace, user = workspace_of(body), text(body, "user", "id")
-    channel = text(body, "channel", "id") or text(body, "container", "channel_id")
+    parsed = incident_value(text(body, "actions", 0, "value"))
+    workspace, user = workspace_of(body), slack_id(body, "user", "id")
+    channel = slack_id(body, "channel", "id") or slack_id(body, "container", "channel_id")
     if parsed is None or not (workspace and user and channel):
         return None
     return workspace, parsed[0], user, channel
@@ -37,7 +35,7 @@ def register(app: App, service: RecoveryService) -> None:
         ack()
 
     def open_assign_modal(body: dict, client: WebClient) -> None:
-        clicked, trigger = _clicked(body), text(body, "trigger_id")
+        clicked, trigger = _clicked(body), token(body, "trigger_id")
         if clicked is None or trigger is None:
             return
         workspace, incident_id, user, channel = clicked
@@ -51,13 +49,12 @@ def register(app: App, service: RecoveryService) -> None:
         client.views_open(trigger_id=trigger, view=modals.assign_modal(incident_id=state.id, ref=state.ref))
 
     def on_assign_submit(ack: Ack, body: dict, view: dict) -> None:
-        try:
-            incident_id = int(json.loads(view.get("private_metadata") or "{}").get("incident_id"))
-        except (ValueError, TypeError, AttributeError):
+        incident_id = metadata_int(metadata(view), "incident_id", minimum=1)
+        if incident_id is None:
             ack()
             return
-        assignee = view_value(view, ids.ASSIGN_USER_BLOCK, ids.ASSIGN_USER_ACTION)
-        workspace, user = workspace_of(body), text(body, "user", "id")
+        assignee = slack_id(view_value(view, ids.ASSIGN_USER_BLOCK, ids.ASSIGN_USER_ACTION))
+        workspace, user = workspace_of(body), slack_id(body, "user", "id")
         if not assignee:
             ack(response_action="errors", errors={ids.ASSIGN_USER_BLOCK: "Pick who should own it."})
             return

@@ -11,17 +11,17 @@ from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
 from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
-from handlers.payload import text, workspace_of
+from handlers.payload import clean, slack_id, token, workspace_of
 
 def register(app: App, service: RecoveryService) -> None:
     def on_command(ack: Ack, body: dict) -> None:
-        workspace, user, channel = workspace_of(body), text(body, "user_id"), text(body, "channel_id")
+        workspace, user, channel = workspace_of(body), slack_id(body, "user_id"), slack_id(body, "channel_id")
         if not (workspace and user and channel):
             ack(text=parsing.USAGE)
             return
-        command = parsing.parse_command(body.get("text") if isinstance(body.get("text"), str) else "")
+        command = parsing.parse_command(_typed(body))
         reply = _answer(service, command, workspace=workspace, user=user, channel=channel,
-                        trigger=text(body, "trigger_id"))
+                        trigger=token(body, "trigger_id"))
         if isinstance(reply, list):
             ack(blocks=reply, text="Recovery")
         elif reply is not None:
@@ -31,14 +31,19 @@ def register(app: App, service: RecoveryService) -> None:
 
     def open_new_modal(body: dict, client: WebClient) -> None:
         """Only `/recovery new` with no summary gets here with work to do: it needs a modal."""
-        command = parsing.parse_command(body.get("text") if isinstance(body.get("text"), str) else "")
-        trigger, channel = text(body, "trigger_id"), text(body, "channel_id")
+        command = parsing.parse_command(_typed(body))
+        trigger, channel = token(body, "trigger_id"), slack_id(body, "channel_id")
         if not (isinstance(command, parsing.New) and not command.summary and trigger and channel):
             return
         client.views_open(trigger_id=trigger, view=modals.flag_modal(
             callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True))
 
     app.command("/recovery")(ack=on_command, lazy=[open_new_modal])
+
+
+def _typed(body: dict) -> str:
+    """What was typed after `/recovery`."""
+    return clean(body["text"]) if isinstance(body.get("text"), str) else ""
 
 
 def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageError, *, workspace: str,

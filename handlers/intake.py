@@ -1,7 +1,7 @@
 """Flagging a complaint: the reaction, the message shortcut, and the flag modals."""
 from __future__ import annotations
 
-import json
+import uuid
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -10,7 +10,7 @@ from bot.domain.types import NewIncident, Severity
 from bot.service import RecoveryService
 from bot.views import ids, modals
 from bot.views.text import excerpt as make_excerpt
-from handlers.payload import dig, text, view_value, workspace_of
+from handlers.payload import clean, dig, message_ts, metadata, slack_id, text, token, view_value, workspace_of
 
 
 def register(app: App, service: RecoveryService) -> None:
@@ -18,8 +18,8 @@ def register(app: App, service: RecoveryService) -> None:
         """Stored before the 200 goes out: Slack does not deliver an acknowledged event twice."""
         if event.get("reaction") != service.settings.flag_emoji or dig(event, "item", "type") != "message":
             return
-        channel, ts = text(event, "item", "channel"), text(event, "item", "ts")
-        workspace, user = workspace_of(body), text(event, "user")
+        channel, ts = slack_id(event, "item", "channel"), message_ts(event, "item", "ts")
+        workspace, user = workspace_of(body), slack_id(event, "user")
         if not (channel and ts and workspace and user):
             return
         service.flag(NewIncident(workspace_id=workspace, origin_channel=channel, origin_ts=ts, flagged_by=user,
@@ -29,38 +29,40 @@ def register(app: App, service: RecoveryService) -> None:
         ack()
 
     def open_flag_modal(body: dict, client: WebClient) -> None:
-        channel, ts = text(body, "channel", "id"), text(body, "message", "ts") or text(body, "message_ts")
-        trigger = text(body, "trigger_id")
+        channel = slack_id(body, "channel", "id")
+        ts = message_ts(body, "message", "ts") or message_ts(body, "message_ts")
+        trigger = token(body, "trigger_id")
         if not (channel and ts and trigger):
             return
-        quoted = make_excerpt(text(body, "message", "text") or "", 200)
+        quoted = make_excerpt(clean(text(body, "message", "text") or ""), 200)
         view = modals.flag_modal(callback_id=ids.FLAG_MODAL, excerpt=quoted, summary_required=False,
                                  metadata={"channel": channel, "ts": ts, "excerpt": quoted})
         client.views_open(trigger_id=trigger, view=view)
 
     def on_flag_submit(ack: Ack, body: dict, view: dict) -> None:
-        meta = _metadata(view)
-        channel, ts, workspace = meta.get("channel"), meta.get("ts"), workspace_of(body)
-        user = text(body, "user", "id")
-        if not (isinstance(channel, str) and isinstance(ts, str) and workspace and user):
+        meta = metadata(view)
+        channel, ts, workspace = slack_id(meta, "channel"), message_ts(meta, "ts"), workspace_of(body)
+        user = slack_id(body, "user", "id")
+        if not (channel and ts and workspace and user):
             ack()
             return
+        quoted = clean(meta["excerpt"]) if isinstance(meta.get("excerpt"), str) else ""
         new = _new_incident(view, workspace=workspace, channel=channel, ts=ts, user=user,
-                            quoted=meta.get("excerpt") if isinstance(meta.get("excerpt"), str) else "")
+                            quoted=make_excerpt(quoted, 200))
         service.flag(new, fetch_details=True)
         ack()
 
     def on_new_submit(ack: Ack, body: dict, view: dict) -> None:
-        meta = _metadata(view)
-        channel, workspace, user = meta.get("channel"), workspace_of(body), text(body, "user", "id")
+        meta = metadata(view)
+        channel, workspace, user = slack_id(meta, "channel"), workspace_of(body), slack_id(body, "user", "id")
         summary = view_value(view, modals.SUMMARY, modals.SUMMARY)
         if not summary:
             ack(response_action="errors", errors={modals.SUMMARY: "Say in a few words what went wrong."})
             return
-        if not (isinstance(channel, str) and workspace and user):
+        if not (channel and workspace and user):
             ack()
             return
-        origin = f"cmd-{text(view, 'id') or text(body, 'trigger_id')}"
+        origin = f"cmd-{token(view, 'id') or token(body, 'trigger_id') or uuid.uuid4().hex}"
         service.flag(_new_incident(view, workspace=workspace, channel=channel, ts=origin, user=user, quoted=""),
                      fetch_details=False)
         ack()
@@ -69,14 +71,6 @@ def register(app: App, service: RecoveryService) -> None:
     app.shortcut(ids.FLAG_SHORTCUT)(ack=ack_shortcut, lazy=[open_flag_modal])
     app.view(ids.FLAG_MODAL)(on_flag_submit)
     app.view(ids.NEW_MODAL)(on_new_submit)
-
-
-def _metadata(view: dict) -> dict:
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def _new_incident(view: dict, *, workspace: str, channel: str, ts: str, user: str, quoted: str) -> NewIncident:

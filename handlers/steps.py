@@ -2,7 +2,6 @@
 Approve, Decline, Record follow-up, and the modals that collect their fields."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from slack_bolt import Ack, App
@@ -14,7 +13,9 @@ from bot.domain.parsing import parse_amount, parse_csat
 from bot.domain.types import IncidentState, StepKey
 from bot.service import Locator, Outcome, RecoveryService
 from bot.views import ids, modals
-from handlers.payload import dig, text, view_value, workspace_of
+from handlers.payload import (
+    dig, incident_value, metadata, metadata_int, slack_id, text, token, view_value, workspace_of,
+)
 
 
 class Click:
@@ -22,11 +23,11 @@ class Click:
 
     def __init__(self, body: dict, value: str | None = None) -> None:
         raw = value if value is not None else text(body, "actions", 0, "value")
-        self.parsed = ids.parse_incident_value(raw)
+        self.parsed = incident_value(raw)
         self.workspace = workspace_of(body)
-        self.user = text(body, "user", "id")
-        self.channel = text(body, "channel", "id") or text(body, "container", "channel_id")
-        self.trigger = text(body, "trigger_id")
+        self.user = slack_id(body, "user", "id")
+        self.channel = slack_id(body, "channel", "id") or slack_id(body, "container", "channel_id")
+        self.trigger = token(body, "trigger_id")
 
     @property
     def valid(self) -> bool:
@@ -42,11 +43,10 @@ class Click:
 
 
 def _form_target(view: dict) -> tuple[int, int] | None:
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        return int(meta["incident_id"]), int(meta["seq"])
-    except (ValueError, TypeError, KeyError):
-        return None
+    """(incident id, step seq) the form was drawn for, exactly as we wrote them, or None."""
+    meta = metadata(view)
+    incident_id, seq = metadata_int(meta, "incident_id", minimum=1), metadata_int(meta, "seq")
+    return None if incident_id is None or seq is None else (incident_id, seq)
 
 
 def register(app: App, service: RecoveryService) -> None:
@@ -66,16 +66,18 @@ def register(app: App, service: RecoveryService) -> None:
     def ack_only(ack: Ack) -> None:
         ack()
 
-    def form_opener(build: Callable[[IncidentState, int], View | None], *, verb: str,
+    def form_opener(build: Callable[[IncidentState, int], View | str | None], *, verb: str,
                     lead_only: bool = False) -> Callable[[dict, WebClient], None]:
+        """A button that opens a form. A builder answers a string when the incident is not
+        where the form fits (a forged or stale click): the person is told, no modal opens."""
         def open_form(body: dict, client: WebClient) -> None:
             click = Click(body)
             if not (click.valid and click.trigger):
                 return
             check = service.precheck(click.where, click.user or "", seq=click.seq, lead_only=lead_only, verb=verb)
             view = build(check.state, click.seq) if check.ok and check.state else None
-            if view is None:
-                tell_if_refused(click, check if not check.ok else Outcome(False, "That step has no form."))
+            if not isinstance(view, View):
+                tell_if_refused(click, check if not check.ok else Outcome(False, view or "That step has no form."))
                 return
             client.views_open(trigger_id=click.trigger, view=view)
         return open_form
@@ -89,15 +91,23 @@ def register(app: App, service: RecoveryService) -> None:
                                        limit=str(service.settings.empowerment_limit))
         return None
 
-    def follow_up_form(state: IncidentState, seq: int) -> View:
+    def follow_up_form(state: IncidentState, seq: int) -> View | str:
+        if state.current_step is not StepKey.FOLLOW_UP:
+            return f"{state.ref} is not waiting for its follow-up."
+        if state.step_due_at is not None and service.clock.now() < state.step_due_at:
+            return f"The follow-up on {state.ref} is not due yet."
         return modals.follow_up_modal(incident_id=state.id, seq=seq, ref=state.ref)
 
-    def skip_form(state: IncidentState, seq: int) -> View:
+    def skip_form(state: IncidentState, seq: int) -> View | str:
+        if state.current_step is StepKey.CLAIM:
+            return f"The claim step on {state.ref} cannot be skipped: claim it or assign it instead."
         title = service.playbook.step(state.current_step).title
         return modals.reason_modal(callback_id=ids.SKIP_MODAL, incident_id=state.id, seq=seq,
                                    title=f"Skip on {state.ref}", label=f"Why skip “{title}”?")
 
-    def decline_form(state: IncidentState, seq: int) -> View:
+    def decline_form(state: IncidentState, seq: int) -> View | str:
+        if state.current_step is not StepKey.MAKE_IT_RIGHT or state.approval != "pending":
+            return f"There is no remedy waiting for approval on {state.ref}."
         return modals.reason_modal(callback_id=ids.DECLINE_MODAL, incident_id=state.id, seq=seq,
                                    title=f"Decline on {state.ref}", label="Why? The owner will offer something else.")
 
@@ -112,7 +122,7 @@ def register(app: App, service: RecoveryService) -> None:
     def on_submit(read: Callable[[dict, int], recovery.Action | dict[str, str]]) -> Callable[[Ack, dict, dict], None]:
         """A form submission: field errors stay in the modal, and so does a refusal."""
         def listener(ack: Ack, body: dict, view: dict) -> None:
-            target, workspace, user = _form_target(view), workspace_of(body), text(body, "user", "id")
+            target, workspace, user = _form_target(view), workspace_of(body), slack_id(body, "user", "id")
             first_block = dig(view, "blocks", 0, "block_id") or "reason"
             if target is None or not (workspace and user):
                 ack()

@@ -154,3 +154,44 @@ def _kill_postmaster(data: Path) -> None:
         os.kill(pid, signal.SIGKILL)
     except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
         pass
+
+
+def stop_keeping_data(server: ThrowawayPostgres) -> None:
+    """Stop the server the way an outage does (``-m fast``: every session is cut off) but keep
+    its data directory and port, so ``start_again`` brings the same database back."""
+    data = server.directory / "data"
+    subprocess.run(
+        [*server.run_prefix, _bin("pg_ctl"), "-D", str(data), "stop", "-m", "fast", "-w", "-t", "30"],
+        cwd=server.directory, capture_output=True, timeout=40, check=True,
+    )
+
+
+def start_again(server: ThrowawayPostgres) -> None:
+    """Start a server stopped by ``stop_keeping_data`` on the same port and data, and wait
+    until it takes connections again."""
+    data, log = server.directory / "data", server.directory / "postgres.log"
+    options = shlex.join(
+        [
+            *("-c", "listen_addresses=127.0.0.1"),
+            *("-c", f"port={server.port}"),
+            *("-c", f"unix_socket_directories={server.directory}"),
+            *("-c", "fsync=off"),
+            *("-c", "max_connections=100"),
+        ]
+    )
+    _run(
+        [*server.run_prefix, _bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options]
+        + ["-w", "-t", "30", "start"],
+        cwd=server.directory,
+        log=log,
+    )
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        try:
+            with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname=DATABASE,
+                                 connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

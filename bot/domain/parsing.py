@@ -100,8 +100,9 @@ def parse_incident_ref(text: str) -> int | None:
     return number if 0 < number <= MAX_INCIDENT_NUMBER else None
 
 
-_MENTION_RE: Final = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]{2,}")
+# Bounded: a user id is stored in 32 characters; a longer "id" names nobody.
+_MENTION_RE: Final = re.compile(r"<@([UW][A-Z0-9]{1,31})(?:\|[^>]*)?>")
+_USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 def parse_user_mention(text: str) -> str | None:
@@ -440,7 +441,8 @@ def parse_command(text: str) -> Command | UsageError:
 # Modal fields
 # --------------------------------------------------------------------------
 
-_AMOUNT_RE: Final = re.compile(r"\d{1,9}(?:[.,]\d{1,2})?")
+# ASCII digits only, as for incident numbers: `\d` would take any script's digits.
+_AMOUNT_RE: Final = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,2})?")
 
 
 def parse_amount(text: str | None) -> Decimal:
@@ -451,8 +453,13 @@ def parse_amount(text: str | None) -> Decimal:
     return Decimal(cleaned.replace(",", "."))
 
 
+_CSAT_RE: Final = re.compile(r"0*([1-9]|10)")
+
+
 def parse_csat(text: str | None) -> int:
-    cleaned = (text or "").strip()
-    if not cleaned.isdigit() or not 1 <= int(cleaned) <= 10:
+    # A regex, not isdigit() + int(): `²` is a digit to isdigit() but not to int(), and
+    # int() of thousands of digits raises; either would put Python's message in the form.
+    match = _CSAT_RE.fullmatch((text or "").strip())
+    if match is None:
         raise ValueError("Enter a whole number from 1 to 10.")
-    return int(cleaned)
+    return int(match.group(1))
