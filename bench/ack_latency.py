@@ -563,7 +563,7 @@ def markdown(result: dict[str, Any]) -> str:
               f"**{'yes' if f['all_401'] else 'NO'}**.", ""]
     rows = []
     normal_p99 = main[stress]["recovery"]["p99"] if stress in main else math.nan
-    for mode, d in result["degraded"].items():
+    for d in result["degraded"].values():
         rows.append([d["label"], ms(d["recovery"]["p50"]), ms(d["recovery"]["p99"]), ms(d["bare"]["p99"]),
                      ratio(d["p99_ratio"]), ratio(d["recovery"]["p99"] / normal_p99 if normal_p99 else math.nan),
                      d["errors"], d["non_2xx"], d["over_3s"], f"{d['slack_failed']}/{d['slack_attempts']}",

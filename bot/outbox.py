@@ -61,7 +61,7 @@ class _Dead(Exception):
 
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
-                 render_card: CardRenderer, poll_seconds: float = 1.0) -> None:
+                 render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4) -> None:
         self._db = db
         self._clock = clock
         self._client = client
@@ -70,20 +70,26 @@ class OutboxSender:
         self._poll = poll_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
-        self._thread.start()
+        """Several senders, because a Slack call mostly waits: while one waits on Slack,
+        the others lease and send other incidents' rows (one incident's rows still go one
+        at a time, in order, since only the first unsent row of an incident is ever due)."""
+        self._threads = [threading.Thread(target=self._run, name=f"outbox-sender-{n}", daemon=True)
+                         for n in range(self._workers)]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=15)
+        for thread in self._threads:
+            thread.join(timeout=15)
 
     def _run(self) -> None:
         while not self._stop.is_set():
