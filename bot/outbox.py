@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from http.client import HTTPException
@@ -18,6 +17,7 @@ from http.client import HTTPException
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.types import IncidentState
@@ -72,6 +72,9 @@ class OutboxSender:
         self._stop = threading.Event()
         self._workers = workers
         self._threads: list[threading.Thread] = []
+        self._held: set[int] = set()
+        self._held_lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,7 +108,7 @@ class OutboxSender:
         settled = 0
         for _ in range(max_rounds):
             now = self._clock.now()
-            with self._db.transaction() as session:
+            with self._db.read() as session:
                 ids = outbox_store.due_ids(session, now=now)
             if not ids:
                 break
@@ -124,32 +127,36 @@ class OutboxSender:
                 break
         return settled
 
-    @contextmanager
-    def _renewing(self, row_id: int) -> Iterator[None]:
-        """Keep the lease on ``row_id`` alive while the block runs."""
-        done = threading.Event()
-
-        def renew() -> None:
-            while not done.wait(RENEW_SECONDS):
-                try:
-                    with self._db.transaction() as session:
-                        session.exec(update(OutboxMessage).where(
-                            OutboxMessage.id == row_id, OutboxMessage.state == outbox_store.IN_FLIGHT,
-                        ).values(lease_until=self._clock.now() + LEASE))
-                except Exception:  # noqa: BLE001 - e.g. the database is down; the next round tries again
-                    log.warning("outbox %s: lease not renewed", row_id, exc_info=True)
-
-        keeper = threading.Thread(target=renew, name=f"outbox-lease-{row_id}", daemon=True)
-        keeper.start()
-        try:
-            yield
-        finally:
-            done.set()
-            keeper.join()
-
     def _settle(self, row: outbox_store.Leased) -> None:
-        with self._renewing(row.id):
+        self._hold(row.id)
+        try:
             self._settle_leased(row)
+        finally:
+            with self._held_lock:
+                self._held.discard(row.id)
+
+    def _hold(self, row_id: int) -> None:
+        """Mark a row as being worked on, so the lease keeper keeps its lease alive."""
+        with self._held_lock:
+            self._held.add(row_id)
+            if self._keeper is None or not self._keeper.is_alive():
+                self._keeper = threading.Thread(target=self._keep_leases, name="outbox-leases", daemon=True)
+                self._keeper.start()
+
+    def _keep_leases(self) -> None:
+        """One thread renews every lease this sender holds, every RENEW_SECONDS."""
+        while not self._stop.wait(RENEW_SECONDS):
+            with self._held_lock:
+                held = list(self._held)
+            if not held:
+                continue
+            try:
+                with self._db.transaction() as session:
+                    session.exec(update(OutboxMessage).where(
+                        col(OutboxMessage.id).in_(held), OutboxMessage.state == outbox_store.IN_FLIGHT,
+                    ).values(lease_until=self._clock.now() + LEASE))
+            except Exception:  # noqa: BLE001 - e.g. the database is down; the next round tries again
+                log.warning("outbox: leases not renewed", exc_info=True)
 
     def _settle_leased(self, row: outbox_store.Leased) -> None:
         try:
@@ -198,7 +205,7 @@ class OutboxSender:
     def _incident(self, row: outbox_store.Leased) -> IncidentState | None:
         if row.incident_id is None:
             return None
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             return repository.get(session, row.incident_id)
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -247,7 +254,7 @@ class OutboxSender:
     def _update_card(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if incident is None or incident.card_ts is None:
             raise _Dead("no card to update")
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             if outbox_store.has_later_card_update(session, row.id, incident.id):
                 return None, "superseded by a later card update"
         text, blocks = self._render_card(incident)
@@ -256,7 +263,7 @@ class OutboxSender:
         return incident.card_ts, None
 
     def _update_step(self, row: outbox_store.Leased, *, approval: bool) -> tuple[str | None, str | None]:
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             ts = repository.step_message_ts(session, row.incident_id, row.step_seq, approval=approval)
         if ts is None:
             return None, "no message to update"

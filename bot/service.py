@@ -106,7 +106,7 @@ class RecoveryService:
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
                                      incident_id=state.id, channel=card_channel)
         except _AlreadyFlagged:
-            with self.db.transaction() as session:
+            with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
                                                      channel=new.origin_channel, ts=new.origin_ts)
             assert existing is not None
@@ -128,7 +128,7 @@ class RecoveryService:
         return outcome
 
     def incident(self, where: Locator) -> IncidentState | None:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
                                      number=where.number)
         return loaded[0] if loaded else None
@@ -146,13 +146,13 @@ class RecoveryService:
 
     def list_blocks(self, *, workspace_id: str, user_id: str, scope: str) -> list[Block]:
         now = self.clock.now()
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             incidents = repository.list_incidents(session, workspace_id=workspace_id, scope=scope,
                                                   user_id=user_id, now=now)
         return timeline.list_blocks(incidents, scope=scope, playbook=self.playbook, tz=self.tz, now=now)
 
     def show_blocks(self, where: Locator) -> list[Block] | None:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
                                      number=where.number)
             if loaded is None:
@@ -198,14 +198,14 @@ class RecoveryService:
     def digest_preview(self, channel: str) -> list[Block]:
         """This channel's digest as it would read now, for `/recovery digest`."""
         now = self.clock.now()
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             facts = repository.incident_facts(session, since=now - timedelta(days=14), channel=channel)
         return digest_view.digest_blocks(digest_figures(facts, now=now, tz=self.tz), channel=channel)
 
     def stats(self, *, workspace_id: str, days: int) -> list[Block]:
         """The workspace's figures over the last ``days`` against the ``days`` before."""
         now = self.clock.now()
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             facts = repository.incident_facts(session, since=now - timedelta(days=2 * days),
                                               workspace_id=workspace_id, with_steps=True)
         figures = stats_figures(facts, now=now, days=days, tz=self.tz)
@@ -238,7 +238,7 @@ class RecoveryService:
         return Outcome(True, "", decision.state)
 
     def _explain_lost_race(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
                                      number=where.number)
         state = loaded[0] if loaded else None

@@ -1,16 +1,16 @@
 """The doors to Slack's Web API: base URL from settings, retries chosen per kind of call.
 
-Reads and chat.update are safe to repeat, so their client retries connection errors, 5xx
-and 429 in place (slack_sdk's handlers, kept short). chat.postMessage is not: a retried
-timeout can post twice, so its client never retries and the outbox decides instead,
-after looking for the message in Slack first.
+Reads and chat.update are safe to repeat, so their client retries connection errors and
+5xx in place (slack_sdk's handlers, kept short). Not 429: slack_sdk's handler sleeps
+Retry-After in the calling thread, which would hold an outbox sender (and every row
+behind it) for as long as Slack asks; the outbox reschedules the row instead.
+chat.postMessage is not safe to repeat: a retried timeout can post twice, so its client
+never retries and the outbox decides, after looking for the message in Slack first.
 """
 from __future__ import annotations
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 
 from bot.settings import Settings
 
@@ -24,7 +24,6 @@ def make_client(settings: Settings) -> WebClient:
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
             ServerErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=1),
         ],
     )
 

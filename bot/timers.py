@@ -87,12 +87,12 @@ class Timers:
         return True
 
     def _follow_ups(self) -> int:
-        with self._service.db.transaction() as session:
+        with self._service.db.read() as session:
             due = repository.due_follow_ups(session, now=self._service.clock.now(), limit=BATCH)
         return sum(self.prompt_follow_up(incident_id, seq) for incident_id, seq in due)
 
     def _alerts(self) -> int:
-        with self._service.db.transaction() as session:
+        with self._service.db.read() as session:
             due = repository.due_alerts(session, now=self._service.clock.now(), limit=BATCH)
         return sum(self.send_alert(incident_id, seq, kind) for incident_id, seq, kind in due)
 

@@ -34,14 +34,21 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # noqa: ANN001
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "recovery_read_only"
 
 
 class Database:
-    """Owns the engine; every unit of work is one short ``with db.transaction()``."""
+    """Owns the engine; every unit of work is one short ``with db.transaction()``, and
+    what only reads uses ``db.read()``: on SQLite a reader then takes no write lock, so
+    `/recovery list` never queues behind (or in front of) a flag."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -50,6 +57,12 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self._reader, expire_on_commit=False) as session:
             with session.begin():
                 yield session
 
