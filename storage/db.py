@@ -19,7 +19,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=5)
+    # connect_timeout: a database host that drops packets must fail health checks and
+    # requests in seconds, not hang them past Slack's 3-second ack.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=5,
+                         connect_args={"connect_timeout": 3})
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -211,7 +211,7 @@ def _walk_to_buy_in(bot: ServedBot, number: int) -> None:
     for values in ({"root_cause": "delivery", "fix_note": "Reshipped"}, {"remedy_kind": "gift", "amount": "10"}):
         before = len(bot.fake.views())
         bot.slack.click(_live_prompt(bot, bot.card(number)), "Done", user=OWNER)
-        assert bot.fake.wait_for(lambda: len(bot.fake.views()) > before), "no form opened"
+        assert bot.fake.wait_for(lambda opened=before: len(bot.fake.views()) > opened), "no form opened"
         assert bot.slack.submit(bot.fake.views()[-1], values, user=OWNER).body == ""
         bot.settle()
     bot.slack.click(_live_prompt(bot, bot.card(number)), "Agreed", user=OWNER)
