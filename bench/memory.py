@@ -91,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--per-round", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    result = run(args.database, per_round=500 if args.quick else 10_000, rounds=2 if args.quick else 3)
+    result = run(args.database, per_round=500 if args.quick else args.per_round, rounds=2 if args.quick else args.rounds)
     print(f"machine: {machine()}")
     print(markdown(result))
     return 0
