@@ -38,7 +38,7 @@ class _InProcessBot:
         self.runtime = build(settings)
         if sender:
             self.runtime.start_background()
-        self.server = BackgroundServer(make_wsgi(self.runtime.app, self.runtime.db), threads=8).start()
+        self.server = BackgroundServer(make_wsgi(self.runtime.app, self.runtime.db, signing_secret=self.runtime.settings.slack_signing_secret), threads=8).start()
         host, port = self.server.base_url.removeprefix("http://").split(":")
         self.target = SimpleNamespace(host=host, port=int(port), name="recovery")
         self.requests = Requests(self.double.response_url_base)

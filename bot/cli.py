@@ -80,7 +80,7 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     runtime = build(settings)
     runtime.start_background()
     try:
-        waitress.serve(make_wsgi(runtime.app, runtime.db), host=host, port=port, threads=threads,
+        waitress.serve(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret), host=host, port=port, threads=threads,
                        ident="recovery-bot")
     finally:
         runtime.stop()

@@ -195,7 +195,7 @@ def run_demo(out: Callable[[str], None] = print) -> int:
             slack_api_url=fake.api_url, database_url=f"sqlite:///{workdir}/demo.db",
             lead_user_ids=frozenset({LEE}), tz=ZoneInfo("Europe/London"))
         runtime = build(settings, clock=clock)
-        server = BackgroundServer(make_wsgi(runtime.app, runtime.db)).start()
+        server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret)).start()
         try:
             out("recovery-bot demo: a real bot, a local Slack double, a temporary SQLite database.")
             out("Times are Europe/London; the clock is moved by hand.")

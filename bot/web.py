@@ -1,12 +1,15 @@
 """The WSGI application: Slack's requests to Bolt, and a health check for load balancers."""
 from __future__ import annotations
 
+import io
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
 from storage.db import Database
 
@@ -16,8 +19,23 @@ EVENTS_PATH = "/slack/events"
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def make_wsgi(app: App, db: Database) -> WsgiApp:
+def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None) -> WsgiApp:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    def refuse(body: bytes, environ: dict) -> tuple[str, bytes]:
+        """Bolt tripped over a payload's shape before its own signature check: check it here.
+        Unsigned: 401 as always. A signed event: 200, since Slack would redeliver a payload
+        that can never succeed forever. Anything else signed: 400."""
+        headers = {"x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
+                   "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", "")}
+        if verifier is None or not verifier.is_valid_request(body, headers):
+            return "401 Unauthorized", b"invalid request\n"
+        try:
+            is_event = json.loads(body).get("type") == "event_callback"
+        except (ValueError, AttributeError):
+            is_event = False
+        return ("200 OK", b"") if is_event else ("400 Bad Request", b"bad request\n")
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
@@ -25,6 +43,7 @@ def make_wsgi(app: App, db: Database) -> WsgiApp:
             start_response("200 OK" if healthy else "503 Service Unavailable",
                            [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n" if healthy else b"database unreachable\n"]
+        body = _read_body(environ)
         try:
             return slack(environ, start_response)
         except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as error:
@@ -32,14 +51,26 @@ def make_wsgi(app: App, db: Database) -> WsgiApp:
             # (or whose shape it trips over: `"actions": []`, JSON nested too deep) is the
             # sender's fault, whoever the sender is.
             log.warning("unparseable request refused: %s", error.__class__.__name__)
-            start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
-            return [b"bad request\n"]
+            status, answer = refuse(body, environ)
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [answer]
         except Exception:  # noqa: BLE001 - Bolt failed outside a listener; answer plainly
             log.exception("request failed before reaching a listener")
             start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"internal error\n"]
 
     return wsgi
+
+
+def _read_body(environ: dict) -> bytes:
+    """Read the body once and put it back, so both Bolt and a refusal can see it."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 class BackgroundServer:

@@ -118,7 +118,7 @@ def make_bot(fake_slack: FakeSlack, clock: FakeClock) -> Iterator[callable]:
 
     def make(settings: Settings) -> ServedBot:
         runtime = build(settings, clock=clock)
-        server = BackgroundServer(make_wsgi(runtime.app, runtime.db)).start()
+        server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret)).start()
         started.append((runtime, server))
         driver = SlackDriver(url=server.events_url, signing_secret=settings.slack_signing_secret or "",
                              fake=fake_slack)

@@ -1,9 +1,10 @@
 """Fuzzing the served bot through real signed HTTP requests, on SQLite and PostgreSQL.
 
-Each property drives one served bot (the ``bot`` fixture) with many generated requests:
-slash-command text, ``reaction_added`` events, block_actions and view_submission
-payloads for every action and callback id the app registers, the modal fields, raw
-bodies, and ``Settings.from_env``. After every request it checks that
+Each property drives a served bot (built as conftest's ``bot``, one per database and shared
+by the module, so that each property also meets what the others left behind) with many
+generated requests: slash-command text, ``reaction_added`` events, block_actions and
+view_submission payloads for every action and callback id the app registers, the modal
+fields, raw bodies; and ``Settings.from_env``. After every request it checks that
 
 * no answer is a 500 (401 for a bad signature and 400 for a body that cannot be parsed
   are fine; a well-formed event is answered 2xx: the database is up here);
@@ -28,24 +29,33 @@ import logging
 import os
 import re
 import time
+import urllib.parse
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from itertools import count
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
+from bot.clock import FakeClock
 from bot.domain.playbook import ROOT_CAUSES
 from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, Severity
 from bot.settings import _VARIABLES, Settings, SettingsError
+from bot.fake_slack import FakeSlack
+from bot.runtime import build
+from bot.slack_driver import SlackDriver
 from bot.views import ids, modals
+from bot.web import BackgroundServer, make_wsgi
 from storage.models import Incident, OutboxMessage, StepRecord, TimelineEvent
-from tests.conftest import LEAD, SIGNING_SECRET, ServedBot
+from tests.conftest import LEAD, SIGNING_SECRET, ServedBot, _conninfo, _databases
 from tests.helpers import mrkdwn_texts
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 0)
@@ -55,8 +65,8 @@ TEAM = "T1"
 
 
 def fuzz(default: int) -> hypothesis_settings:
-    """``default`` examples, or FUZZ_EXAMPLES when set; the bot is built once per test, not
-    per example, so the function-scoped fixture health check does not apply."""
+    """``default`` examples, or FUZZ_EXAMPLES when set. The bot outlives the examples on
+    purpose, so the function-scoped fixture health check does not apply."""
     return hypothesis_settings(
         max_examples=FUZZ_EXAMPLES or default, deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -150,6 +160,7 @@ class Harness:
     errors: Errors
     echoed: set[str] = field(default_factory=set)
     calls_checked: int = 0
+    seeded: bool = False
     errors_checked: int = 0
     requests: int = 0
     _ids: count = field(default_factory=lambda: count(1))
@@ -242,7 +253,8 @@ class Harness:
         self.bot.settle()
         self.check_sent("the end of the run")
         self.check_logs("the end of the run")
-        for message in self.bot.fake.all_messages() + self.bot.fake.ephemerals():
+        said = [message for message in self.bot.fake.all_messages() if message.user == self.bot.fake.bot_user_id]
+        for message in said + self.bot.fake.ephemerals():
             for text in [message.text, *_strings(message.blocks)]:
                 self._check_text(text, f"stored message {message.ts}")
             for text in mrkdwn_texts(message):
@@ -293,7 +305,39 @@ def _snapshot(bot: ServedBot) -> list[tuple]:
     return [(row.id, row.version, row.status, row.owner_id, row.step_seq, row.approval) for row in rows] + [events]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module", params=_databases())
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedBot]:
+    """Like conftest's ``bot``, but one per database for the whole module: the fuzzers share
+    it (and the state they leave behind, which the checks must survive too), and the run
+    pays for one start and one stop instead of one per test."""
+    admin, name = None, f"fuzz_{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'recovery.db'}"
+    else:
+        admin = request.getfixturevalue("postgres_admin_url")
+        with psycopg.connect(_conninfo(admin), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        with FakeSlack(team_id=TEAM) as fake:
+            clock = FakeClock()
+            settings = replace(Settings(), slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
+                               slack_api_url=fake.api_url, database_url=url, lead_user_ids=frozenset({LEAD}))
+            runtime = build(settings, clock=clock)
+            server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret)).start()
+            try:
+                yield ServedBot(runtime=runtime, fake=fake, clock=clock, url=server.events_url,
+                                slack=SlackDriver(url=server.events_url, signing_secret=SIGNING_SECRET, fake=fake))
+            finally:
+                server.stop()
+                runtime.stop()
+    finally:
+        if admin is not None:
+            with psycopg.connect(_conninfo(admin), autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
 def errors() -> Iterator[Errors]:
     handler = Errors()
     root = logging.getLogger()
@@ -304,9 +348,9 @@ def errors() -> Iterator[Errors]:
         root.removeHandler(handler)
 
 
-@pytest.fixture
-def harness(bot: ServedBot, errors: Errors) -> Harness:
-    return Harness(bot, errors)
+@pytest.fixture(scope="module")
+def harness(served: ServedBot, errors: Errors) -> Harness:
+    return Harness(served, errors)
 
 
 # --------------------------------------------------------------------------
@@ -417,11 +461,13 @@ def drive_to(h: Harness, step: str) -> Incident:
     return _incident(h.bot, incident.id)
 
 
-def seed(h: Harness, steps: tuple[str, ...] = ("claim", "acknowledge", "fix", "approval", "buy_in",
-                                              "follow_up")) -> None:
-    """Incidents at different steps, so that fuzzed ids and seqs often name real ones."""
-    for step in steps:
+def seed(h: Harness) -> None:
+    """Incidents at every step (once per bot), so that fuzzed ids and seqs often name real ones."""
+    if h.seeded:
+        return
+    for step in ("claim", "acknowledge", "fix", "approval", "buy_in", "follow_up"):
         drive_to(h, step)
+    h.seeded = True
     h.settle("seeding")
 
 
@@ -458,7 +504,12 @@ TOKENS = st.one_of(st.sampled_from(SUBCOMMANDS), st.sampled_from(EDGE_NUMBERS), 
                    st.sampled_from(["open", "mine", "unclaimed", "overdue", "7d", "30d", "2h", "1h30m", "90s",
                                     "1d", "999999999d", "0m"]),
                    texts(20))
+DURATIONS = ["2h", "1h30m", "90s", "1d", "0m", "3650d", "3651d", "999999999d", "999999999d 23h", "1h1h", "-1h",
+             "2 h", "٢h"]
 COMMAND_TEXT = st.one_of(
+    st.builds(lambda name, number, rest: f"{name} {number} {rest}",
+              st.sampled_from(["claim", "show", "snooze", "cancel", "assign"]), st.sampled_from(EDGE_NUMBERS),
+              st.one_of(st.sampled_from(DURATIONS), st.sampled_from(MENTIONS), texts(40))),
     st.tuples(st.sampled_from(SUBCOMMANDS), st.lists(TOKENS, max_size=5),
               st.sampled_from([" ", "  ", "\t", "\n", "\u00a0", " \r\n"])).map(
         lambda parts: parts[2].join([parts[0], *parts[1]])),
@@ -506,7 +557,7 @@ def mutations(paths: list[tuple[str, ...]]) -> st.SearchStrategy:
 # --------------------------------------------------------------------------
 
 def test_slash_command_text_never_breaks_the_bot(harness: Harness):
-    seed(harness, ("claim", "acknowledge"))
+    seed(harness)
 
     @fuzz(70)
     @given(text=COMMAND_TEXT, user=st.one_of(st.sampled_from(["U1", OWNER, LEAD, "U9"]), USERS))
@@ -525,7 +576,7 @@ COMMAND_FIELDS = ["team_id", "user_id", "channel_id", "text", "command", "trigge
 
 
 def test_slash_command_with_odd_or_missing_fields(harness: Harness):
-    seed(harness, ("claim", "acknowledge"))
+    seed(harness)
 
     @fuzz(30)
     @given(fields=st.dictionaries(st.sampled_from(COMMAND_FIELDS), st.one_of(texts(40), st.sampled_from(ODD_IDS)),
@@ -557,6 +608,11 @@ EVENT_PATHS = [
 ]
 
 
+# What customers write, as the card will quote it. NUL bytes are left out: see
+# test_complaint_text_with_a_nul_byte_still_gets_its_card below.
+CUSTOMER_TEXT = texts(300).map(lambda text: text.replace("\x00", ""))
+
+
 def reaction(*, channel: str, ts: str, user: str, event_id: str, reaction_name: str = "sos") -> dict:
     return {
         "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback", "event_id": event_id,
@@ -567,14 +623,19 @@ def reaction(*, channel: str, ts: str, user: str, event_id: str, reaction_name: 
 
 
 def test_reaction_events_with_missing_wrong_and_huge_fields(harness: Harness):
-    seed(harness, ("claim", "acknowledge"))
+    seed(harness)
 
     @fuzz(60)
     @given(channel=st.sampled_from(["C1", "C2", "G1"]), seconds=st.integers(1, 2 ** 31),
            micros=st.integers(0, 999_999), user=st.sampled_from(["U1", "U2", "W1", LEAD]),
-           reaction_name=st.sampled_from(["sos", "sos", "SOS", "thumbsup", ":sos:"]), changes=mutations(EVENT_PATHS))
-    def run(channel: str, seconds: int, micros: int, user: str, reaction_name: str, changes: list) -> None:
+           reaction_name=st.sampled_from(["sos", "sos", "SOS", "thumbsup", ":sos:"]), changes=mutations(EVENT_PATHS),
+           complaint=st.one_of(st.none(), CUSTOMER_TEXT))
+    def run(channel: str, seconds: int, micros: int, user: str, reaction_name: str, changes: list,
+            complaint: str | None) -> None:
         ts = f"{seconds}.{micros:06d}"
+        if complaint is not None:  # a message the fake knows, so its text lands on the card
+            ts = harness.bot.fake.add_user_message(channel, user="UCUST", text=complaint).ts
+            harness._remember(complaint)
         body = mutate(reaction(channel=channel, ts=ts, user=user, event_id=harness.unique("Ev"),
                                reaction_name=reaction_name), changes)
         answer = harness.event(body)
@@ -593,9 +654,27 @@ def test_reaction_events_with_missing_wrong_and_huge_fields(harness: Harness):
                 stored = session.exec(select(Incident).where(
                     Incident.origin_channel == channel, Incident.origin_ts == ts)).first()
             assert stored is not None, "a flag answered 200 was not stored"
+            assert stored.card_ts is not None, "the flag's card was never posted"
+            assert len(stored.excerpt) <= 500 and len(stored.summary) <= 500
 
     run()
     harness.finish()
+
+
+def test_complaint_text_with_a_nul_byte_still_gets_its_card(bot: ServedBot, request: pytest.FixtureRequest):
+    """On its own bot: on PostgreSQL the failing outbox row would trip every later settle."""
+    harness = Harness(bot, Errors())
+    if bot.runtime.db.dialect == "postgresql":
+        request.applymarker(pytest.mark.xfail(
+            reason="known bug outside the handlers: the outbox stores the text Slack returns as is, PostgreSQL "
+                   "refuses its NUL byte, and the enrich row fails outside _Retry/_Dead, holding back the card",
+            strict=True))
+    complaint = harness.bot.fake.add_user_message("C1", user="UCUST", text="Broken\x00 item")
+    assert harness.event(reaction(channel="C1", ts=complaint.ts, user="U1", event_id="EvNul")).status == 200
+    harness.settle("a complaint with a NUL byte")
+    with harness.bot.runtime.db.transaction() as session:
+        stored = session.exec(select(Incident).where(Incident.origin_ts == complaint.ts)).one()
+    assert stored.card_ts is not None
 
 
 # --------------------------------------------------------------------------
@@ -605,7 +684,7 @@ def test_reaction_events_with_missing_wrong_and_huge_fields(harness: Harness):
 RAW_BODIES = st.one_of(
     st.text(max_size=300),
     JUNK.map(json.dumps),
-    st.builds(lambda junk: "payload=" + __import__("urllib.parse").parse.quote(json.dumps(junk)), JUNK),
+    st.builds(lambda junk: "payload=" + urllib.parse.quote(json.dumps(junk)), JUNK),
     st.builds(lambda text: "payload=" + text, st.text(max_size=100)),
     st.integers(min_value=1, max_value=200_000).map(lambda depth: "[" * depth),
     st.integers(min_value=1, max_value=200_000).map(lambda depth: "payload=" + "%5B" * depth),
@@ -695,6 +774,45 @@ def test_block_actions_with_odd_shapes_for_every_action(harness: Harness):
         harness.check_answer(answer, context=payload)
         time.sleep(0.005)  # lazy listeners (forms) run after the ack
         harness.settle(payload)
+
+    run()
+    harness.finish()
+
+
+# --------------------------------------------------------------------------
+# Interactions: the message shortcut (Flag as complaint), with odd shapes
+# --------------------------------------------------------------------------
+
+SHORTCUT_PATHS = [("message",), ("message", "text"), ("message", "ts"), ("message_ts",), ("channel",),
+                  ("channel", "id"), ("trigger_id",), ("team",), ("user",), ("callback_id",), ("type",)]
+
+
+def test_message_shortcut_with_odd_shapes_opens_a_valid_form_or_nothing(harness: Harness):
+    @fuzz(40)
+    @given(text=CUSTOMER_TEXT, channel=CHANNELS, changes=mutations(SHORTCUT_PATHS))
+    def run(text: str, channel: str, changes: list) -> None:
+        bot = harness.bot
+        message = bot.fake.add_user_message("C1", user="UCUST", text=text)
+        payload = mutate({
+            "type": "message_action", "callback_id": ids.FLAG_SHORTCUT, "trigger_id": harness.unique("sc."),
+            "team": {"id": TEAM, "domain": "acme"}, "user": {"id": "U1", "name": "u1"},
+            "channel": {"id": channel, "name": "support"}, "message_ts": message.ts,
+            "message": {"type": "message", "text": text, "user": "UCUST", "ts": message.ts},
+            "response_url": bot.fake.response_url_base + "sc", "action_ts": "1.2",
+        }, changes)
+        answer = harness.interaction(payload)
+        assert answer.status in (200, 400, 404), (answer, payload)
+        harness.check_answer(answer, context=payload)
+        time.sleep(0.01)  # views.open runs in a lazy listener, after the ack
+        harness.settle(payload)
+        # Whichever example opened it (lazy listeners finish late): every form is one that
+        # Slack takes, and its metadata names a real channel and message.
+        for view in bot.fake.views():
+            if view.get("callback_id") == ids.FLAG_MODAL:
+                meta = json.loads(view["private_metadata"])
+                assert len(view["private_metadata"]) <= 3000 and len(meta["excerpt"]) <= 200
+                assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", meta["channel"]), meta
+                assert re.fullmatch(r"[0-9]+\.[0-9]+", meta["ts"]), meta
 
     run()
     harness.finish()
@@ -972,3 +1090,7 @@ def test_settings_from_env_gives_settings_or_one_line_naming_the_variable(env: d
             assert raw[5:] not in text, "a secret was echoed"
     else:
         assert isinstance(result, Settings)
+        # Usable, not only accepted: every duration is added to a date at run time.
+        now = datetime.now(timezone.utc)
+        for delta in (result.follow_up_after, result.scheduler_tick):
+            assert now + delta > now

@@ -20,6 +20,7 @@ from typing import Final, Literal, TypeAlias, get_args
 # --------------------------------------------------------------------------
 
 DURATION_HINT: Final = "expected a duration like 90s, 15m, 4h or 3d"
+MAX_DURATION: Final = timedelta(days=3650)
 
 # Units must come largest first and at most once each ("1h30m", "1d 4h"), so
 # that "1h1h" or "30m1h" are rejected as typos rather than silently summed.
@@ -47,6 +48,10 @@ def parse_duration(text: str) -> timedelta:
         delta = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
     except OverflowError:
         raise ValueError("that duration is too long") from None
+    if delta > MAX_DURATION:
+        # Every duration is added to a date (a snooze, a follow-up, an SLA): past year 9999
+        # that addition raises OverflowError, far from here.
+        raise ValueError(f"that duration is too long; at most {MAX_DURATION.days}d")
     if delta <= timedelta(0):
         raise ValueError("a duration must be longer than zero")
     return delta
