@@ -29,11 +29,15 @@ def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None) -> W
         that can never succeed forever. Anything else signed: 400."""
         headers = {"x-slack-request-timestamp": environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
                    "x-slack-signature": environ.get("HTTP_X_SLACK_SIGNATURE", "")}
-        if verifier is None or not verifier.is_valid_request(body, headers):
+        try:
+            signed = verifier is not None and verifier.is_valid_request(body, headers)
+        except (ValueError, TypeError):  # a timestamp header that is not a number
+            signed = False
+        if not signed:
             return "401 Unauthorized", b"invalid request\n"
         try:
             is_event = json.loads(body).get("type") == "event_callback"
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             is_event = False
         return ("200 OK", b"") if is_event else ("400 Bad Request", b"bad request\n")
 

@@ -661,14 +661,9 @@ def test_reaction_events_with_missing_wrong_and_huge_fields(harness: Harness):
     harness.finish()
 
 
-def test_complaint_text_with_a_nul_byte_still_gets_its_card(bot: ServedBot, request: pytest.FixtureRequest):
+def test_complaint_text_with_a_nul_byte_still_gets_its_card(bot: ServedBot):
     """On its own bot: on PostgreSQL the failing outbox row would trip every later settle."""
     harness = Harness(bot, Errors())
-    if bot.runtime.db.dialect == "postgresql":
-        request.applymarker(pytest.mark.xfail(
-            reason="known bug outside the handlers: the outbox stores the text Slack returns as is, PostgreSQL "
-                   "refuses its NUL byte, and the enrich row fails outside _Retry/_Dead, holding back the card",
-            strict=True))
     complaint = harness.bot.fake.add_user_message("C1", user="UCUST", text="Broken\x00 item")
     assert harness.event(reaction(channel="C1", ts=complaint.ts, user="U1", event_id="EvNul")).status == 200
     harness.settle("a complaint with a NUL byte")

@@ -58,6 +58,7 @@ def excerpt(text: str, limit: int = 200) -> str:
 
     Not escaped, because plain-text fields (notification text, modal
     inputs) need it raw; for mrkdwn pass escaped text in, as
-    `excerpt(escape_mrkdwn(text))`, which `cut` keeps entity-safe.
+    `excerpt(escape_mrkdwn(text))`, which `cut` keeps entity-safe. NUL bytes go too:
+    PostgreSQL refuses them in text columns, and nobody reads them.
     """
-    return cut(" ".join(text.split()), limit)
+    return cut(" ".join(text.replace("\x00", " ").split()), limit)
