@@ -27,7 +27,7 @@ def text(data: Any, *path: str | int) -> str | None:
 # 32 characters; PostgreSQL refuses longer, and any NUL byte) and out of `<@…>`/`<#…>`.
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # A message ts (1700000000.000100), and the opaque trigger and view ids.
-_TS_RE = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")
+_TS_RE = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 

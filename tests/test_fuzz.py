@@ -6,8 +6,9 @@ generated requests: slash-command text, ``reaction_added`` events, block_actions
 view_submission payloads for every action and callback id the app registers, the modal
 fields, raw bodies; and ``Settings.from_env``. After every request it checks that
 
-* no answer is a 500 (401 for a bad signature and 400 for a body that cannot be parsed
-  are fine; a well-formed event is answered 2xx: the database is up here);
+* no answer is a 5xx (401 for a bad signature and 400 for a body that cannot be parsed
+  are fine); a signed event is answered 2xx, as the database is up here (Bolt's 404 for an
+  event type nobody listens to aside);
 * no answer, and nothing the bot then sends to the fake Slack, carries a traceback or
   Python exception text, or an unescaped ``<!channel>``/``<!here>``/``<!everyone>``;
 * no listener failed (the polite "Sorry, that did not go through" is for outages, not
@@ -214,8 +215,9 @@ class Harness:
             data = json.loads(answer.body) if answer.body else {}
         except ValueError:
             data = {"text": answer.body}
-        if isinstance(data, dict):
-            for text in _strings({key: value for key, value in data.items() if key in ("text", "blocks")}):
+        if isinstance(data, dict):  # what Slack parses for mentions: the text and mrkdwn, not plain_text
+            said = [data["text"]] if isinstance(data.get("text"), str) else []
+            for text in said + _mrkdwn(data.get("blocks")):
                 assert not PING.search(text), f"answer pings a channel: {text[:300]!r} for {context!r}"
 
     def _check_text(self, text: str, where: str) -> None:
@@ -324,7 +326,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             settings = replace(Settings(), slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
                                slack_api_url=fake.api_url, database_url=url, lead_user_ids=frozenset({LEAD}))
             runtime = build(settings, clock=clock)
-            server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret)).start()
+            server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=SIGNING_SECRET)).start()
             try:
                 yield ServedBot(runtime=runtime, fake=fake, clock=clock, url=server.events_url,
                                 slack=SlackDriver(url=server.events_url, signing_secret=SIGNING_SECRET, fake=fake))
@@ -640,12 +642,15 @@ def test_reaction_events_with_missing_wrong_and_huge_fields(harness: Harness):
                                reaction_name=reaction_name), changes)
         answer = harness.event(body)
         context = body
-        envelope_intact = all(path[0] == "event" and len(path) > 1 for path, _ in changes)
-        well_formed = envelope_intact and body["event"].get("type") == "reaction_added"
-        if well_formed:
+        # A signed event is acknowledged whatever is inside (a redelivery could not fare
+        # better), except that an event type nobody listens to gets Bolt's 404; a body that
+        # is no longer an event may be refused (400). Never a 5xx.
+        event = body.get("event")
+        if body.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") == "reaction_added":
             assert 200 <= answer.status < 300, (answer, context)
-        else:  # a broken envelope may be refused as unparseable (400), an event type nobody
-            # listens to gets Bolt's 404; never a 5xx
+        elif body.get("type") == "event_callback":
+            assert 200 <= answer.status < 300 or answer.status == 404, (answer, context)
+        else:
             assert answer.status in (200, 400, 404), (answer, context)
         harness.check_answer(answer, context=context)
         harness.settle(context)
