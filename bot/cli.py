@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ from bot.domain.playbook import PlaybookError
 from bot.settings import Settings, SettingsError, load_settings
 
 EXIT_BAD_SETTING = 2
+log = logging.getLogger("recovery.cli")
 
 
 class _Stop(Exception):
@@ -61,30 +63,48 @@ def _require_slack(settings: Settings, *, socket_mode: bool) -> None:
 
 
 def _migrate(settings: Settings) -> int:
-    from storage.db import Database
-    from storage.migrate import upgrade
+    from sqlalchemy.engine import make_url
 
-    db = Database.from_url(settings.database_url)
-    upgrade(db.engine)
-    print(f"recovery-bot: database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+    from bot.runtime import migrate_database
+
+    migrate_database(settings.database_url)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"recovery-bot: database at {shown} is up to date")
     return 0
 
 
 def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
+    """Acks in this process, the outbox and the scheduler in a forked one (bot/background.py)."""
     import waitress
 
-    from bot.runtime import build
+    from bot.background import fork_background
+    from bot.runtime import build, load_playbook_file, migrate_database
     from bot.web import make_wsgi
 
     _require_slack(settings, socket_mode=False)
-    runtime = build(settings)
-    runtime.start_background()
+    playbook = load_playbook_file(settings.playbook_file)  # a bad file stops us here, with one line
+    migrate_database(settings.database_url)
+    background = fork_background(settings, playbook)
+    runtime = build(settings, playbook=playbook, migrate=False, wake=background.wake)
+
+    def take_over(status: int) -> None:
+        log.error("background process ended unasked (wait status %s); this process sends and ticks now", status)
+        runtime.start_background()
+
+    background.watch(take_over)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        waitress.serve(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret), host=host, port=port, threads=threads,
-                       ident="recovery-bot")
+        waitress.serve(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret),
+                       host=host, port=port, threads=threads, ident="recovery-bot")
     finally:
+        background.stop()
         runtime.stop()
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """SIGTERM (docker stop, systemd) stops the server in order: the background finishes what it has in hand."""
+    raise SystemExit(0)
 
 
 def _run(settings: Settings) -> int:

@@ -4,6 +4,7 @@ Nothing is built at import: every caller says which settings, clock and database
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -54,8 +55,19 @@ class Runtime:
         self.db.dispose()
 
 
+def migrate_database(url: str) -> None:
+    """Bring the schema up to date and close every connection (`serve` forks next)."""
+    db = Database.from_url(url)
+    try:
+        upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
 def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook | None = None,
-          migrate: bool = True) -> Runtime:
+          migrate: bool = True, wake: Callable[[], None] | None = None) -> Runtime:
+    """``wake`` is called after each commit that queued Slack calls, besides this process's
+    own sender (idle unless started): `serve` passes its background process's wake-up."""
     clock = clock or SystemClock()
     playbook = playbook or load_playbook_file(settings.playbook_file)
     db = Database.from_url(settings.database_url)
@@ -64,7 +76,15 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     client = make_client(settings)
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
                           render_card=partial(render_card, playbook=playbook, tz=settings.tz))
-    service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=sender.wake)
+    after_commit = sender.wake if wake is None else _both(wake, sender.wake)
+    service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")
     return Runtime(settings=settings, db=db, service=service, sender=sender,
                    ticker=Ticker(timers=Timers(service), sender=sender), app=app)
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        first()
+        second()
+    return call

@@ -6,6 +6,8 @@ of failing with "database is locked" when one tries to upgrade a read lock).
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -45,6 +47,50 @@ def _tune_sqlite(engine: Engine) -> None:
 READ_ONLY = "recovery_read_only"
 
 
+class _WriterQueue:
+    """SQLite has one writer at a time, and its busy handler makes the others sleep-poll (up to
+    100 ms a nap, first come not first served): under load some acks waited most of a second.
+    Writers queue here instead, on a thread lock within the process and an flock on a file
+    beside the database across processes (`serve`'s server and background share the file);
+    both hand over at once when the holder finishes. busy_timeout stays for anything else
+    that opens the file."""
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = f"{database}-writer.lock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._path is not None and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+    def _file(self) -> int:
+        """Opened per process: a forked child sharing its parent's open file would share its lock."""
+        if self._fd is None or self._pid != os.getpid():
+            assert self._path is not None
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+
 class Database:
     """Owns the engine; every unit of work is one short ``with db.transaction()``, and
     what only reads uses ``db.read()``: on SQLite a reader then takes no write lock, so
@@ -53,10 +99,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
-        # SQLite has one writer at a time; its busy handler makes the others sleep-poll (up
-        # to 100 ms a nap). Queueing this process's writers on a lock instead hands the
-        # write lock over at once; other processes still meet busy_timeout.
-        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        self._writer = _WriterQueue(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -88,3 +131,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._writer, _WriterQueue):
+            self._writer.close()

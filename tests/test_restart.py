@@ -2,13 +2,18 @@
 bot processes ticking on one database. Each reminder goes out exactly once."""
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from bot.slack_driver import SlackDriver
+from bot.web import EVENTS_PATH
 from storage.models import Notification
 from tests.processes import BotProcess
 
@@ -76,3 +81,74 @@ def test_three_bot_processes_on_one_postgresql_send_each_alert_and_digest_once(b
     digests = [m for m in bot.fake.messages("C1") if m.text.startswith("Recovery digest")]
     local_now = datetime.now(timezone.utc)
     assert len(digests) == (1 if local_now.time() >= settings.digest_time else 0)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return state[state.rindex(")") + 2] == "Z"  # a zombie has stopped; only its exit status waits
+
+
+def _post_new(process: BotProcess, settings, fake, summary: str) -> None:  # noqa: ANN001
+    driver = SlackDriver(url=process.url + EVENTS_PATH, signing_secret=settings.slack_signing_secret or "", fake=fake)
+    assert driver.command(f"/recovery new {summary}", channel="C1").status == 200
+
+
+def _has_card(fake, summary: str) -> bool:  # noqa: ANN001
+    return any(summary in message.text or summary in str(message.blocks) for message in fake.messages("C1"))
+
+
+def test_serve_sends_from_a_background_process_that_crashes_with_it(bot, settings, tmp_path):
+    """The server acks; a forked background posts the card. Killed with the server, it must
+    not live on to send anything a restarted server would send again."""
+    process = BotProcess(settings, log=tmp_path / "bot.log")
+    try:
+        process.wait_healthy()
+        assert _wait(lambda: len(_children(process.process.pid)) == 1, 10)
+        [background] = _children(process.process.pid)
+        _post_new(process, settings, bot.fake, "The parcel never came")
+        assert _wait(lambda: _has_card(bot.fake, "The parcel never came"), 10), (tmp_path / "bot.log").read_text()
+    finally:
+        process.kill()
+    assert _wait(lambda: _gone(background), 5), "the background outlived its server"
+
+
+def test_sigterm_stops_server_and_background_in_order(bot, settings, tmp_path):
+    process = BotProcess(settings, log=tmp_path / "bot.log")
+    process.wait_healthy()
+    assert _wait(lambda: len(_children(process.process.pid)) == 1, 10)
+    [background] = _children(process.process.pid)
+    process.process.terminate()
+    assert process.process.wait(timeout=25) == 0
+    process.stop()
+    assert _gone(background)
+    assert "Traceback" not in (tmp_path / "bot.log").read_text()
+
+
+def test_server_takes_over_when_its_background_dies(bot, settings, tmp_path):
+    process = BotProcess(settings, log=tmp_path / "bot.log")
+    try:
+        process.wait_healthy()
+        assert _wait(lambda: len(_children(process.process.pid)) == 1, 10)
+        [background] = _children(process.process.pid)
+        os.kill(background, signal.SIGKILL)
+        assert _wait(lambda: "sends and ticks now" in (tmp_path / "bot.log").read_text(), 10)
+        _post_new(process, settings, bot.fake, "Wrong size delivered twice")
+        assert _wait(lambda: _has_card(bot.fake, "Wrong size delivered twice"), 10), (tmp_path / "bot.log").read_text()
+    finally:
+        process.kill()
