@@ -194,7 +194,8 @@ class _Bench:
         if is_bot and drain:
             self.probe.wait_drained(self.config.drain_timeout)
         rows_before = self.outbox_rows() if is_bot else None
-        pids = {target.name: (target.pid, False), "slack_double": (self.double.pid, False)}
+        # the bot with its background process (outbox, ticks); the floor has none
+        pids = {target.name: (target.pid, is_bot), "slack_double": (self.double.pid, False)}
         if is_bot and self.databases.postmaster_pid:
             pids["postgresql"] = (self.databases.postmaster_pid, True)
         cpu = Cpu(pids=pids).start()

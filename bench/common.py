@@ -126,7 +126,7 @@ def cpu_seconds(pid: int | None, *, children: bool = False) -> float:
     total = int(fields[11]) + int(fields[12])
     if children:
         total += int(fields[13]) + int(fields[14])
-        for child in _descendants(pid):
+        for child in descendants(pid):
             child_fields = _stat(child)
             if child_fields is not None:
                 total += int(child_fields[11]) + int(child_fields[12])
@@ -140,7 +140,7 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on; utime is index 11
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():

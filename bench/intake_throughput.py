@@ -86,7 +86,7 @@ class _Target:
         message_ts = slack.add_user_messages(channel, count, text="my order never arrived and nobody answers")
         prepared = [self.requests.react(ts, channel=channel) for ts in message_ts]
         owed_before = self.probe.outbox_owed()
-        pids = {"bot": (self.bot.pid, False), "slack_double": (self.double.pid, False)}
+        pids = {"bot": (self.bot.pid, True), "slack_double": (self.double.pid, False)}  # with its background process
         if self.databases.postmaster_pid:
             pids["postgresql"] = (self.databases.postmaster_pid, True)
         cpu = Cpu(pids=pids).start()

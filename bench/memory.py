@@ -10,12 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import SIGNING_SECRET, Databases, Probe, Workdir, log, machine, start_recovery
+from bench.common import SIGNING_SECRET, Databases, Probe, Workdir, descendants, log, machine, start_recovery
 from bot.fake_slack import FakeSlack
 from bot.slack_driver import SlackDriver
 
 
 def rss_mib(pid: int) -> float:
+    """The server's resident memory plus its background process's (`serve` forks one)."""
+    return sum(_own_rss_mib(one) for one in [pid, *descendants(pid)])
+
+
+def _own_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024

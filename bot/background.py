@@ -104,7 +104,7 @@ def fork_background(settings: Settings, playbook: Playbook) -> Background:
         code = 1
         try:
             code = run_background(settings, playbook, wake_fd=read_fd)
-        except BaseException:  # noqa: BLE001 - a forked child must never return into the server's code
+        except BaseException:  # a forked child must never return into the server's code
             log.exception("background process failed")
         finally:
             logging.shutdown()

@@ -19,8 +19,8 @@ from bot.outbox import OutboxSender
 from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
 from bot.settings import Settings
-from bot.timers import Timers
 from bot.slack_api import make_client, make_posting_client
+from bot.timers import Timers
 from bot.views.card import render_card
 from storage.db import Database
 from storage.migrate import upgrade

@@ -5,11 +5,14 @@ from slack_bolt import App
 
 from bot.service import RecoveryService
 from handlers import claim, commands, errors, intake, steps
+from handlers.routes import Routes
 
 
 def register(app: App, service: RecoveryService) -> None:
     errors.register(app)
-    intake.register(app, service)
-    claim.register(app, service)
-    steps.register(app, service)
+    routes = Routes()
+    intake.register(app, routes, service)
     commands.register(app, service)
+    claim.register(routes, service)
+    steps.register(routes, service)
+    routes.wire(app)

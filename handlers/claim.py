@@ -1,13 +1,23 @@
 """The Claim and Assign buttons on the card, and the assign modal."""
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.domain.access import may_move
 from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
-from handlers.payload import incident_value, metadata, metadata_int, slack_id, text, token, view_value, workspace_of
+from handlers.payload import (
+    incident_value,
+    metadata,
+    metadata_int,
+    slack_id,
+    text,
+    token,
+    view_value,
+    workspace_of,
+)
+from handlers.routes import Routes
 
 
 def _clicked(body: dict) -> tuple[str, int, str, str] | None:
@@ -20,7 +30,7 @@ def _clicked(body: dict) -> tuple[str, int, str, str] | None:
     return workspace, parsed[0], user, channel
 
 
-def register(app: App, service: RecoveryService) -> None:
+def register(routes: Routes, service: RecoveryService) -> None:
     def on_claim(ack: Ack, body: dict) -> None:
         ack()
         clicked = _clicked(body)
@@ -30,9 +40,6 @@ def register(app: App, service: RecoveryService) -> None:
         outcome = service.claim(Locator(workspace, incident_id=incident_id), user)
         if not outcome.ok:
             service.tell(workspace_id=workspace, channel=channel, user_id=user, text=outcome.message)
-
-    def ack_assign(ack: Ack) -> None:
-        ack()
 
     def open_assign_modal(body: dict, client: WebClient) -> None:
         clicked, trigger = _clicked(body), token(body, "trigger_id")
@@ -67,6 +74,6 @@ def register(app: App, service: RecoveryService) -> None:
         else:
             ack(response_action="errors", errors={ids.ASSIGN_USER_BLOCK: outcome.message})
 
-    app.action(ids.CLAIM)(on_claim)
-    app.action(ids.ASSIGN)(ack=ack_assign, lazy=[open_assign_modal])
-    app.view(ids.ASSIGN_MODAL)(on_assign_submit)
+    routes.action(ids.CLAIM, on_claim)
+    routes.form(ids.ASSIGN, open_assign_modal)
+    routes.view(ids.ASSIGN_MODAL, on_assign_submit)

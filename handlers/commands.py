@@ -13,6 +13,7 @@ from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
 from handlers.payload import clean, slack_id, token, workspace_of
 
+
 def register(app: App, service: RecoveryService) -> None:
     def on_command(ack: Ack, body: dict) -> None:
         workspace, user, channel = workspace_of(body), slack_id(body, "user_id"), slack_id(body, "channel_id")
@@ -29,16 +30,24 @@ def register(app: App, service: RecoveryService) -> None:
         else:
             ack()
 
-    def open_new_modal(body: dict, client: WebClient) -> None:
-        """Only `/recovery new` with no summary gets here with work to do: it needs a modal."""
-        command = parsing.parse_command(_typed(body))
-        trigger, channel = token(body, "trigger_id"), slack_id(body, "channel_id")
-        if not (isinstance(command, parsing.New) and not command.summary and trigger and channel):
-            return
-        client.views_open(trigger_id=trigger, view=modals.flag_modal(
-            callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True))
+    def ack_only(ack: Ack) -> None:
+        ack()
 
-    app.command("/recovery")(ack=on_command, lazy=[open_new_modal])
+    def open_new_modal(body: dict, client: WebClient) -> None:
+        trigger, channel = token(body, "trigger_id"), slack_id(body, "channel_id")
+        if trigger and channel:
+            client.views_open(trigger_id=trigger, view=modals.flag_modal(
+                callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True))
+
+    # Only `/recovery new` with no summary needs a modal, opened after the ack; Bolt copies
+    # the request and starts a thread for a lazy listener, so no other command pays for it.
+    app.command("/recovery", matchers=[_wants_new_modal])(ack=ack_only, lazy=[open_new_modal])
+    app.command("/recovery")(on_command)
+
+
+def _wants_new_modal(body: dict) -> bool:
+    command = parsing.parse_command(_typed(body))
+    return isinstance(command, parsing.New) and not command.summary
 
 
 def _typed(body: dict) -> str:

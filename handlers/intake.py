@@ -10,10 +10,21 @@ from bot.domain.types import NewIncident, Severity
 from bot.service import RecoveryService
 from bot.views import ids, modals
 from bot.views.text import excerpt as make_excerpt
-from handlers.payload import clean, dig, message_ts, metadata, slack_id, text, token, view_value, workspace_of
+from handlers.payload import (
+    clean,
+    dig,
+    message_ts,
+    metadata,
+    slack_id,
+    text,
+    token,
+    view_value,
+    workspace_of,
+)
+from handlers.routes import Routes
 
 
-def register(app: App, service: RecoveryService) -> None:
+def register(app: App, routes: Routes, service: RecoveryService) -> None:
     def on_reaction(body: dict, event: dict) -> None:
         """Stored before the 200 goes out: Slack does not deliver an acknowledged event twice."""
         if event.get("reaction") != service.settings.flag_emoji or dig(event, "item", "type") != "message":
@@ -69,8 +80,8 @@ def register(app: App, service: RecoveryService) -> None:
 
     app.event("reaction_added")(on_reaction)
     app.shortcut(ids.FLAG_SHORTCUT)(ack=ack_shortcut, lazy=[open_flag_modal])
-    app.view(ids.FLAG_MODAL)(on_flag_submit)
-    app.view(ids.NEW_MODAL)(on_new_submit)
+    routes.view(ids.FLAG_MODAL, on_flag_submit)
+    routes.view(ids.NEW_MODAL, on_new_submit)
 
 
 def _new_incident(view: dict, *, workspace: str, channel: str, ts: str, user: str, quoted: str) -> NewIncident:

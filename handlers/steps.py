@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
@@ -14,8 +14,17 @@ from bot.domain.types import IncidentState, StepKey
 from bot.service import Locator, Outcome, RecoveryService
 from bot.views import ids, modals
 from handlers.payload import (
-    dig, incident_value, metadata, metadata_int, slack_id, text, token, view_value, workspace_of,
+    dig,
+    incident_value,
+    metadata,
+    metadata_int,
+    slack_id,
+    text,
+    token,
+    view_value,
+    workspace_of,
 )
+from handlers.routes import Routes
 
 
 class Click:
@@ -49,7 +58,7 @@ def _form_target(view: dict) -> tuple[int, int] | None:
     return None if incident_id is None or seq is None else (incident_id, seq)
 
 
-def register(app: App, service: RecoveryService) -> None:
+def register(routes: Routes, service: RecoveryService) -> None:
     def tell_if_refused(click: Click, outcome: Outcome) -> None:
         if not outcome.ok and outcome.message:
             service.tell(workspace_id=click.workspace or "", channel=click.channel or "", user_id=click.user or "",
@@ -62,9 +71,6 @@ def register(app: App, service: RecoveryService) -> None:
             if click.valid:
                 tell_if_refused(click, service.act(click.where, click.user or "", make_action(click.seq)))
         return listener
-
-    def ack_only(ack: Ack) -> None:
-        ack()
 
     def form_opener(build: Callable[[IncidentState, int], View | str | None], *, verb: str,
                     lead_only: bool = False) -> Callable[[dict, WebClient], None]:
@@ -180,19 +186,18 @@ def register(app: App, service: RecoveryService) -> None:
             return make(seq, reason) if reason else {modals.REASON: "A reason is required."}
         return read
 
-    app.action(ids.DONE)(on_button(recovery.CompleteStep))
-    app.action(ids.NEED_HELP)(on_button(recovery.NeedHelp))
-    app.action(ids.AGREED)(on_button(recovery.Agreed))
-    app.action(ids.NOT_YET)(on_button(recovery.NotYet))
-    app.action(ids.APPROVE)(on_button(recovery.Approve))
-    app.action(ids.SNOOZE)(on_snooze)
-    app.action(ids.DONE_FORM)(ack=ack_only, lazy=[form_opener(step_form, verb="complete a step")])
-    app.action(ids.SKIP)(ack=ack_only, lazy=[form_opener(skip_form, verb="skip a step")])
-    app.action(ids.DECLINE)(ack=ack_only, lazy=[form_opener(decline_form, verb="decline a remedy",
-                                                             lead_only=True)])
-    app.action(ids.RECORD_FOLLOW_UP)(ack=ack_only, lazy=[form_opener(follow_up_form, verb="record the follow-up")])
-    app.view(ids.FIX_MODAL)(on_submit(read_fix))
-    app.view(ids.REMEDY_MODAL)(on_submit(read_remedy))
-    app.view(ids.FOLLOW_UP_MODAL)(on_submit(read_follow_up))
-    app.view(ids.SKIP_MODAL)(on_submit(read_reason(recovery.Skip)))
-    app.view(ids.DECLINE_MODAL)(on_submit(read_reason(recovery.Decline)))
+    routes.action(ids.DONE, on_button(recovery.CompleteStep))
+    routes.action(ids.NEED_HELP, on_button(recovery.NeedHelp))
+    routes.action(ids.AGREED, on_button(recovery.Agreed))
+    routes.action(ids.NOT_YET, on_button(recovery.NotYet))
+    routes.action(ids.APPROVE, on_button(recovery.Approve))
+    routes.action(ids.SNOOZE, on_snooze)
+    routes.form(ids.DONE_FORM, form_opener(step_form, verb="complete a step"))
+    routes.form(ids.SKIP, form_opener(skip_form, verb="skip a step"))
+    routes.form(ids.DECLINE, form_opener(decline_form, verb="decline a remedy", lead_only=True))
+    routes.form(ids.RECORD_FOLLOW_UP, form_opener(follow_up_form, verb="record the follow-up"))
+    routes.view(ids.FIX_MODAL, on_submit(read_fix))
+    routes.view(ids.REMEDY_MODAL, on_submit(read_remedy))
+    routes.view(ids.FOLLOW_UP_MODAL, on_submit(read_follow_up))
+    routes.view(ids.SKIP_MODAL, on_submit(read_reason(recovery.Skip)))
+    routes.view(ids.DECLINE_MODAL, on_submit(read_reason(recovery.Decline)))
