@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import Block
 from bot.clock import Clock
 from bot.domain import alerts, recovery
 from bot.domain.access import may_move
-from bot.domain.digest import digest_figures, stats_figures
+from bot.domain.digest import DIGEST_WINDOW, digest_figures, stats_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
@@ -199,7 +199,7 @@ class RecoveryService:
         """This channel's digest as it would read now, for `/recovery digest`."""
         now = self.clock.now()
         with self.db.read() as session:
-            facts = repository.incident_facts(session, since=now - timedelta(days=14), channel=channel)
+            facts = repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel)
         return digest_view.digest_blocks(digest_figures(facts, now=now, tz=self.tz), channel=channel)
 
     def stats(self, *, workspace_id: str, days: int) -> list[Block]:

@@ -7,12 +7,12 @@ and sending, or a second replica can neither double nor lose one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.alerting import refresh_alert
 from bot.announce import queue_decision
 from bot.domain import alerts, recovery
-from bot.domain.digest import digest_figures
+from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, Event, EventKind, Refusal
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
@@ -21,7 +21,6 @@ from storage import outbox_store, repository
 
 FOLLOW_UP_PROMPT = "follow_up_prompt"
 BATCH = 100
-DIGEST_WINDOW = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +63,32 @@ class Timers:
         day = local.date().isoformat()
         if local.time() < service.settings.digest_time or self._digests_done_for == day:
             return 0
-        with service.db.transaction() as session:
+        with service.db.read() as session:
             channels = set(repository.digest_channels(session)) | set(service.settings.digest_channels)
         posted = sum(self.post_digest(channel, day) for channel in sorted(channels))
         self._digests_done_for = day
         return posted
 
     def post_digest(self, channel: str, day: str) -> bool:
+        """Figures read first, in a read transaction, then claimed and queued in a short write
+        one: on SQLite a write transaction holds the database's only write lock, and a busy
+        channel's figures take long enough for every flag and claim to feel it. The claim
+        still decides: figures read by a replica that loses it are dropped."""
         service = self._service
         now = service.clock.now()
-        with service.db.transaction() as session:
-            if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
+        with service.db.read() as session:
+            if repository.digest_claimed(session, channel=channel, local_date=day):
                 return False
             figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel),
                                      now=now, tz=service.tz)
-            blocks = digest_view.digest_blocks(figures, channel=channel)
-            outbox_store.enqueue(session, workspace_id=repository.workspace_of_channel(session, channel) or "",
-                                 kind="post", now=now, channel=channel, dedupe_key=f"digest:{channel}:{day}",
-                                 payload={"text": digest_view.digest_text(figures, channel=channel),
-                                          "blocks": [block.to_dict() for block in blocks]})
+            workspace_id = repository.workspace_of_channel(session, channel) or ""
+        payload = {"text": digest_view.digest_text(figures, channel=channel),
+                   "blocks": [block.to_dict() for block in digest_view.digest_blocks(figures, channel=channel)]}
+        with service.db.transaction() as session:
+            if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
+                return False
+            outbox_store.enqueue(session, workspace_id=workspace_id, kind="post", now=now, channel=channel,
+                                 dedupe_key=f"digest:{channel}:{day}", payload=payload)
         service.notify_sender()
         return True
 

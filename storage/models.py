@@ -49,6 +49,11 @@ class Incident(SQLModel, table=True):
         Index("ix_incident_step_due", "status", "current_step", "step_due_at"),
         Index("ix_incident_next_alert", "status", "next_alert_at"),
         Index("ix_incident_card_channel", "card_channel", "created_at"),
+        # With ix_incident_card_channel, one index per way an incident is in a channel's
+        # digest (open, or flagged / closed / resolved since): see repository.incident_facts.
+        Index("ix_incident_channel_status", "card_channel", "status"),
+        Index("ix_incident_channel_closed", "card_channel", "closed_at"),
+        Index("ix_incident_channel_buy_in", "card_channel", "buy_in_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,8 +3,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
+
+from bot.domain.digest import StepTiming
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Incident, StepRecord
+from storage.repository import incident_facts
 from tests.conftest import ServedBot
 
 MONDAY_0859 = datetime(2026, 11, 2, 8, 59, tzinfo=timezone.utc)
@@ -101,3 +109,57 @@ def test_stats_command_shows_period_figures_and_sla_shares(bot):
     assert "Claim 100%" in answer.text
     assert "claim 5m" in answer.text
     assert "last 7 days" in bot.slack.command("/recovery stats").text
+
+
+def _incident(number: int, *, status: str, created_at: datetime, channel: str = "C1",
+              closed_at: datetime | None = None, buy_in_at: datetime | None = None,
+              remedy_amount: Decimal | None = None) -> dict:
+    """A row with every key (a multi-row insert takes its columns from the first row)."""
+    return {"workspace_id": "T1", "number": number, "origin_channel": channel, "origin_ts": f"{number}.1",
+            "flagged_by": "U1", "status": status, "current_step": "claim", "card_channel": channel,
+            "step_started_at": created_at, "created_at": created_at, "updated_at": created_at,
+            "closed_at": closed_at, "buy_in_at": buy_in_at, "remedy_amount": remedy_amount}
+
+
+def test_facts_are_the_channels_open_and_recently_touched_incidents_with_their_step_ends(database_url):
+    """The query the digest and stats read, on each database: each way an incident counts
+    as touched (its own index), and the step ends the database aggregates."""
+    db = Database.from_url(database_url)
+    upgrade(db.engine)
+    since = MONDAY_0859 - timedelta(days=14)
+    long_ago, lately = since - timedelta(days=30), since + timedelta(days=1)
+    with db.engine.begin() as connection:
+        ids = connection.execute(insert(Incident).returning(Incident.id, Incident.number), [
+            _incident(1, status="open", created_at=long_ago),
+            _incident(2, status="closed", created_at=long_ago, closed_at=long_ago + timedelta(days=2)),
+            _incident(3, status="closed", created_at=long_ago, closed_at=lately, remedy_amount=Decimal("12.50")),
+            _incident(4, status="cancelled", created_at=lately),
+            _incident(5, status="closed", created_at=long_ago, buy_in_at=lately),
+            _incident(6, status="open", created_at=lately, channel="C2"),
+            _incident(7, status="closed", created_at=since - timedelta(seconds=1), closed_at=since),
+        ]).all()
+        third = dict((number, incident_id) for incident_id, number in ids)[3]
+        connection.execute(insert(StepRecord), [
+            {"incident_id": third, "seq": seq, "step": step, "status": status, "started_at": long_ago,
+             "due_at": long_ago + timedelta(hours=1), "ended_at": long_ago + timedelta(hours=hours)}
+            for seq, (step, status, hours) in enumerate([
+                ("acknowledge", "done", 5), ("acknowledge", "done", 3), ("fix", "done", 7), ("fix", "skipped", 9),
+                ("fix", "done", 8), ("acknowledge", "current", 1)])])
+    with db.read() as session:
+        facts = {fact.number: fact for fact in incident_facts(session, since=since, channel="C1")}
+        with_steps = {fact.number: fact for fact in incident_facts(session, since=since, workspace_id="T1",
+                                                                     with_steps=True)}
+    db.dispose()
+    assert sorted(facts) == [1, 3, 4, 5, 7]
+    assert sorted(with_steps) == [1, 3, 4, 5, 6, 7]
+    third = facts[3]
+    assert (third.acknowledged_at, third.fixed_at) == (long_ago + timedelta(hours=3), long_ago + timedelta(hours=8))
+    assert third.acknowledged_at.tzinfo is not None
+    assert isinstance(third.remedy_amount, Decimal) and third.remedy_amount == Decimal("12.50")
+    assert facts[1].acknowledged_at is None and facts[1].steps == ()
+    assert with_steps[3]._replace(steps=()) == third
+    assert [(timing.step, timing.result) for timing in with_steps[3].steps] == [
+        ("acknowledge", "done"), ("acknowledge", "done"), ("fix", "done"), ("fix", "skipped"), ("fix", "done"),
+        ("acknowledge", None)]
+    assert with_steps[3].steps[0] == StepTiming("acknowledge", long_ago, long_ago + timedelta(hours=1),
+                                                long_ago + timedelta(hours=5), "done")
