@@ -4,18 +4,22 @@ An event that failed because the database did not answer gets a 500 so Slack del
 again (nothing acknowledged is lost); one that can never succeed (a malformed payload,
 a value the database refuses) is logged and acknowledged, since a redelivery would fail
 the same way. A failed command, click or modal answers 200 with one polite line and an
-id to quote.
+id to quote: a command and a modal in the answer itself, a click (whose answer Slack does
+not show) through its response_url, right after the ack.
 """
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk.webhook import WebhookClient
 from sqlalchemy import exc as db_errors
 
 log = logging.getLogger("recovery.errors")
+RESPONSE_URL_TIMEOUT_SECONDS = 10
 
 
 def sorry(reference: str) -> str:
@@ -41,7 +45,25 @@ def handle_error(error: Exception, request: BoltRequest) -> BoltResponse:
         payload = {"response_type": "ephemeral", "text": sorry(reference)}
         return BoltResponse(status=200, body=json.dumps(payload),
                             headers={"content-type": "application/json;charset=utf-8"})
+    if kind in ("block_actions", "message_action"):
+        _tell_after_ack(body.get("response_url"), sorry(reference))
     return BoltResponse(status=200, body="")
+
+
+def _tell_after_ack(response_url: object, text: str) -> None:
+    """The outbox lives in the database that just failed, so this one message goes straight to
+    Slack, from a thread, so as not to hold the ack."""
+    if not (isinstance(response_url, str) and response_url.startswith(("https://", "http://"))):
+        return
+
+    def send() -> None:
+        try:
+            WebhookClient(response_url, timeout=RESPONSE_URL_TIMEOUT_SECONDS).send(
+                text=text, response_type="ephemeral", replace_original=False)
+        except Exception:  # noqa: BLE001 - Slack unreachable too: the log has the reference
+            log.warning("could not tell the person through response_url", exc_info=True)
+
+    threading.Thread(target=send, name="tell-after-error", daemon=True).start()
 
 
 def _may_pass(error: Exception) -> bool:

@@ -682,6 +682,7 @@ def test_database_outage_answers_try_again_and_recovers_without_a_restart(settin
         before = fake_slack.add_user_message("C1", user="UCUST", text="Charged twice")
         assert slack.react(channel="C1", ts=before.ts).status == 200
         assert "Flagged as #2" in slack.command("/recovery new Rude agent on the phone").text
+        assert _wait(lambda: 2 in _cards(fake_slack), timeout=15), "card #2 never posted"
 
         stop_keeping_data(server)
         assert _health(process.url) == 503, "healthy while the database is down"
@@ -693,6 +694,10 @@ def test_database_outage_answers_try_again_and_recovers_without_a_restart(settin
         for answer in (command, listing):
             assert answer.status == 200 and answer.seconds < 3
             assert "please try again" in answer.text and "Traceback" not in answer.body, answer.body
+        click = slack.click(_cards(fake_slack)[2][0], "Claim", user="UAGENT")
+        assert click.status == 200 and click.seconds < 3
+        assert _wait(lambda: any("please try again" in str(call.params) for call in fake_slack.calls("response_url")),
+                     timeout=5), "a click during the outage, and the person saw nothing"
         assert _health(process.url) == 503
 
         start_again(server)
