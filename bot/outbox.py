@@ -4,20 +4,27 @@ Guarantees: rows of one incident leave in order (a thread reply never overtakes 
 card); failures are retried with backoff (429 waits Retry-After) and kept until they go;
 a post whose outcome is unknown is first looked up in Slack by the outbox id carried in
 its message metadata, and sent again only if Slack does not have it.
+
+A flag is one row: its card. A reaction carries neither the message text nor its link, so
+that row also asks for them (``payload["enrich"]``), and the sender fetches what the
+incident still lacks just before rendering the card. Enrichment never holds back the card:
+when Slack refuses it (not_in_channel, message_not_found) or fails it (429, 5xx, network),
+the card is posted at once without those details, and the reason is kept in the row's
+``last_error``. What was fetched is stored in the same transaction that records the card's
+outcome, retry included, so a retried post (and the lookup before it) does not fetch again.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from http.client import HTTPException
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.domain.types import IncidentState
@@ -25,7 +32,6 @@ from bot.views.ids import OUTBOX_EVENT_TYPE
 from bot.views.text import excerpt as make_excerpt
 from storage import outbox_store, repository
 from storage.db import Database
-from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,9 @@ log = logging.getLogger(__name__)
 # other senders (or from itself, restarted) for at most LEASE.
 LEASE = timedelta(seconds=15)
 RENEW_SECONDS = 5.0
+# Rows leased per transaction, at most: fewer round trips per row, while a batch stuck behind
+# one slow Slack call stays small (its other rows wait, leased, until that call ends).
+LEASE_BATCH = 8
 MAX_BACKOFF_SECONDS = 300
 POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm", "post"})
 THREAD_KINDS = frozenset({"step", "reply", "approval"})
@@ -59,6 +68,33 @@ class _Dead(Exception):
     error: str
 
 
+class _Lost(Exception):
+    """This sender's lease on a row ran out and another sender took the row over: theirs now."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    """What enrichment fetched for an incident, and why anything is missing."""
+
+    excerpt: str | None
+    permalink: str | None
+    failures: tuple[str, ...]
+
+    def fill(self, incident: IncidentState) -> IncidentState:
+        """The incident as repository.update_origin_details will leave it: only empty fields take a value."""
+        new_excerpt = bool(self.excerpt) and not incident.excerpt
+        return replace(
+            incident,
+            excerpt=self.excerpt if new_excerpt else incident.excerpt,
+            summary=self.excerpt if new_excerpt and not incident.summary else incident.summary,
+            permalink=self.permalink if self.permalink and not incident.permalink else incident.permalink,
+        )
+
+    def store(self, session: Session, incident_id: int) -> None:
+        if self.excerpt or self.permalink:
+            repository.update_origin_details(session, incident_id, excerpt=self.excerpt, permalink=self.permalink)
+
+
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4) -> None:
@@ -72,7 +108,7 @@ class OutboxSender:
         self._stop = threading.Event()
         self._workers = workers
         self._threads: list[threading.Thread] = []
-        self._held: set[int] = set()
+        self._held: dict[int, tuple[int, datetime]] = {}  # row id: (attempts, lease last confirmed)
         self._held_lock = threading.Lock()
         self._keeper: threading.Thread | None = None
 
@@ -107,38 +143,67 @@ class OutboxSender:
         """Send everything due now; returns how many rows were settled (sent, retried or dead)."""
         settled = 0
         for _ in range(max_rounds):
-            now = self._clock.now()
             with self._db.read() as session:
-                ids = outbox_store.due_ids(session, now=now)
+                ids = outbox_store.due_ids(session, now=self._clock.now())
             if not ids:
                 break
             progressed = False
-            for row_id in ids:
-                with self._db.transaction() as session:
-                    leased = outbox_store.lease(session, row_id, now=self._clock.now(), lease_for=LEASE)
-                if leased is None:
-                    continue
-                progressed = True
-                self._settle(leased)
-                settled += 1
+            size = self._batch_size(len(ids))
+            for start in range(0, len(ids), size):
+                batch = self._lease(ids[start:start + size])
+                progressed = progressed or bool(batch)
+                settled += self._settle_batch(batch)
                 if self._stop.is_set():
                     return settled
             if not progressed:
                 break
         return settled
 
-    def _settle(self, row: outbox_store.Leased) -> None:
-        self._hold(row.id)
+    def _batch_size(self, due: int) -> int:
+        """A share of what is due for each sender thread, so a few rows spread over the senders
+        (one slow call then holds back only its own share), up to LEASE_BATCH."""
+        return max(1, min(LEASE_BATCH, due // self._workers))
+
+    def _lease(self, ids: list[int]) -> list[tuple[outbox_store.Leased, IncidentState | None]]:
+        """Lease what is still due of ``ids`` and read their incidents, in one transaction.
+
+        The incident read here is what a card is rendered from: a change committed after it
+        queued its own card update behind this row, so the card still ends up current."""
+        with self._db.transaction() as session:
+            rows = outbox_store.lease_many(session, ids, now=self._clock.now(), lease_for=LEASE)
+            incidents = repository.get_many(session, {row.incident_id for row in rows if row.incident_id is not None})
+        return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
+
+    def _settle_batch(self, batch: list[tuple[outbox_store.Leased, IncidentState | None]]) -> int:
+        """Settle a leased batch in order; if told to stop, give back the rows not yet tried."""
+        now = self._clock.now()
+        with self._held_lock:
+            self._held.update({row.id: (row.attempts, now) for row, _ in batch})
+        self._ensure_keeper()
+        settled = 0
         try:
-            self._settle_leased(row)
+            for index, (row, incident) in enumerate(batch):
+                if self._stop.is_set():
+                    with self._db.transaction() as session:
+                        outbox_store.release(session, [row for row, _ in batch[index:]])
+                    break
+                try:
+                    self._settle_leased(row, incident)
+                    settled += 1
+                except _Lost:
+                    log.warning("outbox %s (%s): its lease ran out and another sender took it over", row.id,
+                                row.kind)
+                with self._held_lock:
+                    self._held.pop(row.id, None)
         finally:
             with self._held_lock:
-                self._held.discard(row.id)
+                for row, _ in batch:
+                    self._held.pop(row.id, None)
+        return settled
 
-    def _hold(self, row_id: int) -> None:
-        """Mark a row as being worked on, so the lease keeper keeps its lease alive."""
+    def _ensure_keeper(self) -> None:
+        """Rows in ``_held`` are being worked on: the lease keeper keeps their leases alive."""
         with self._held_lock:
-            self._held.add(row_id)
             if self._keeper is None or not self._keeper.is_alive():
                 self._keeper = threading.Thread(target=self._keep_leases, name="outbox-leases", daemon=True)
                 self._keeper.start()
@@ -147,38 +212,79 @@ class OutboxSender:
         """One thread renews every lease this sender holds, every RENEW_SECONDS."""
         while not self._stop.wait(RENEW_SECONDS):
             with self._held_lock:
-                held = list(self._held)
+                held = {row_id: attempts for row_id, (attempts, _) in self._held.items()}
             if not held:
                 continue
             try:
-                with self._db.transaction() as session:
-                    session.exec(update(OutboxMessage).where(
-                        col(OutboxMessage.id).in_(held), OutboxMessage.state == outbox_store.IN_FLIGHT,
-                    ).values(lease_until=self._clock.now() + LEASE))
+                self._renew(held)
             except Exception:  # noqa: BLE001 - e.g. the database is down; the next round tries again
                 log.warning("outbox: leases not renewed", exc_info=True)
 
-    def _settle_leased(self, row: outbox_store.Leased) -> None:
+    def _renew(self, held: dict[int, int]) -> set[int]:
+        """Renew the leases (row id: attempts) still ours; forget those another sender took over."""
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            ours = outbox_store.confirm(session, held.items(), now=now, lease_for=LEASE)
+        with self._held_lock:
+            for row_id, attempts in held.items():
+                if row_id in self._held:
+                    if row_id in ours:
+                        self._held[row_id] = (attempts, now)
+                    else:
+                        del self._held[row_id]
+        return ours
+
+    def _still_ours(self, row: outbox_store.Leased) -> None:
+        """Before starting on a row, and before a call that creates a message: raise _Lost
+        unless this sender still holds the row's lease, renewing it if it was last confirmed
+        RENEW_SECONDS ago. A row may wait in its batch, and a settle may make several slow
+        calls; should the keeper have failed to renew meanwhile, another sender may have
+        taken the row over, and both would post it."""
+        with self._held_lock:
+            hold = self._held.get(row.id)
+        if hold is None:
+            raise _Lost
+        if self._clock.now() - hold[1] >= timedelta(seconds=RENEW_SECONDS) and row.id not in self._renew(
+                {row.id: row.attempts}):
+            raise _Lost
+
+    def _settle_leased(self, row: outbox_store.Leased, incident: IncidentState | None) -> None:
+        """Enrich (never fails), send, then record the outcome and what enrichment fetched in
+        one transaction."""
+        self._still_ours(row)
+        details = self._enrich(row, incident)
+        if details is not None and incident is not None:
+            incident = details.fill(incident)
         try:
-            ts, note = self._send(row)
+            ts, note = self._send(row, incident)
         except _Retry as retry:
             delay = retry.after_seconds if retry.after_seconds is not None else min(
                 2 ** (row.attempts - 1), MAX_BACKOFF_SECONDS)
             log.warning("outbox %s (%s) failed: %s; retry in %ss", row.id, row.kind, retry.error, delay)
             with self._db.transaction() as session:
+                self._store(session, row, details)
                 outbox_store.mark_retry(session, row.id, at=self._clock.now() + timedelta(seconds=delay),
                                         error=retry.error, uncertain=retry.uncertain or row.uncertain)
             return
         except _Dead as dead:
             log.error("outbox %s (%s) dropped by Slack: %s", row.id, row.kind, dead.error)
             with self._db.transaction() as session:
+                self._store(session, row, details)
                 outbox_store.mark_dead(session, row.id, now=self._clock.now(), error=dead.error)
             return
+        notes = ([note] if note else []) + list(details.failures if details is not None else ())
         with self._db.transaction() as session:
+            self._store(session, row, details)
             self._record_ts(session, row, ts)
-            outbox_store.mark_sent(session, row.id, now=self._clock.now(), ts=ts, note=note)
+            outbox_store.mark_sent(session, row.id, now=self._clock.now(), ts=ts, note="; ".join(notes) or None)
 
-    def _record_ts(self, session, row: outbox_store.Leased, ts: str | None) -> None:  # noqa: ANN001
+    @staticmethod
+    def _store(session: Session, row: outbox_store.Leased, details: _Details | None) -> None:
+        if details is not None and row.incident_id is not None:
+            details.store(session, row.incident_id)
+
+    @staticmethod
+    def _record_ts(session: Session, row: outbox_store.Leased, ts: str | None) -> None:
         if ts is None or row.incident_id is None:
             return
         if row.kind == "card":
@@ -188,10 +294,9 @@ class OutboxSender:
         elif row.kind == "approval" and row.step_seq is not None:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts, approval=True)
 
-    def _send(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
-        if row.kind == "enrich":
-            return self._enrich(row)
-        incident = self._incident(row)
+    def _send(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
+        if row.kind == "enrich":  # a row from before one row per flag: _enrich did its work
+            return None, None
         if row.kind in POST_KINDS:
             return self._post(row, incident), None
         if row.kind == "update_card":
@@ -202,12 +307,6 @@ class OutboxSender:
             return self._ephemeral(row)
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
-    def _incident(self, row: outbox_store.Leased) -> IncidentState | None:
-        if row.incident_id is None:
-            return None
-        with self._db.read() as session:
-            return repository.get(session, row.incident_id)
-
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
         args = self._post_args(row, incident)
         if row.uncertain:
@@ -215,6 +314,7 @@ class OutboxSender:
             if found:
                 return found
         args["metadata"] = {"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": row.id}}
+        self._still_ours(row)
         response = self._call(self._poster.chat_postMessage, creates=True, **args)
         return response["ts"]
 
@@ -274,30 +374,41 @@ class OutboxSender:
     def _ephemeral(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
         if row.uncertain:
             return None, "ephemeral not repeated: an earlier attempt may have shown it"
+        self._still_ours(row)
         self._call(self._poster.chat_postEphemeral, creates=True, channel=row.channel, user=row.user_id,
                    text=row.payload.get("text", ""), blocks=row.payload.get("blocks"))
         return None, None
 
-    def _enrich(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
-        """Fetch what a reaction event does not carry: the message text and its permalink."""
-        channel, ts = row.payload["channel"], row.payload["ts"]
-        notes = []
-        text = None
-        if row.payload.get("need_text"):
+    def _enrich(self, row: outbox_store.Leased, incident: IncidentState | None) -> _Details | None:
+        """Fetch what a reaction event does not carry and the incident still lacks: the message
+        text and its permalink. Any failure just leaves that detail out (see the module docstring).
+
+        Rows of kind "enrich" were queued ahead of their card before a card row carried this
+        request itself; a database may still hold some, so they are still sent, the same way."""
+        request = row.payload if row.kind == "enrich" else row.payload.get("enrich")
+        if not request or incident is None:
+            return None
+        channel, ts = request["channel"], request["ts"]
+        failures: list[str] = []
+        text = permalink = None
+        if request.get("need_text") and not incident.excerpt:
             try:
                 text = self._message_text(channel, ts)
-            except _Dead as dead:
-                notes.append(f"text: {dead.error}")
-        permalink = None
-        try:
-            permalink = self._call(self._client.chat_getPermalink, optional=True, channel=channel,
-                                   message_ts=ts).get("permalink")
-        except _Dead as dead:
-            notes.append(f"permalink: {dead.error}")
-        with self._db.transaction() as session:
-            repository.update_origin_details(session, row.incident_id,
-                                             excerpt=make_excerpt(text) if text else None, permalink=permalink)
-        return None, "; ".join(notes) or None
+            except (_Dead, _Retry) as failure:
+                failures.append(self._left_out(row, "text", failure))
+        if not incident.permalink:
+            try:
+                permalink = self._call(self._client.chat_getPermalink, optional=True, channel=channel,
+                                       message_ts=ts).get("permalink")
+            except (_Dead, _Retry) as failure:
+                failures.append(self._left_out(row, "permalink", failure))
+        return _Details(excerpt=make_excerpt(text) if text else None, permalink=permalink, failures=tuple(failures))
+
+    @staticmethod
+    def _left_out(row: outbox_store.Leased, detail: str, failure: _Dead | _Retry) -> str:
+        log.warning("outbox %s (%s): %s not fetched: %s; the card goes without it", row.id, row.kind, detail,
+                    failure.error)
+        return f"{detail}: {failure.error}"
 
     def _message_text(self, channel: str, ts: str) -> str | None:
         history = self._call(self._client.conversations_history, optional=True, channel=channel, latest=ts,

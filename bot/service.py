@@ -49,6 +49,13 @@ class Locator:
         return f"#{self.number}" if self.number is not None else "that incident"
 
 
+def _enrichment(new: NewIncident) -> dict:
+    """What the card's sender fetches before posting it: the message text (unless the flag
+    carried it) and its permalink. One outbox row per flag, not an enrichment row and a card
+    row: each row costs the sender a lease, a read and a settle."""
+    return {"enrich": {"channel": new.origin_channel, "ts": new.origin_ts, "need_text": not new.excerpt}}
+
+
 class _AlreadyFlagged(Exception):
     pass
 
@@ -98,13 +105,9 @@ class RecoveryService:
                 refresh_alert(session, state, playbook=self.playbook, policy=self.policy, sent=frozenset())
                 repository.add_events(session, state.id, [Event(
                     EventKind.CREATED, now, new.flagged_by, f"<@{new.flagged_by}> flagged it")])
-                if fetch_details:
-                    outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="enrich", now=now,
-                                         incident_id=state.id, payload={
-                                             "channel": new.origin_channel, "ts": new.origin_ts,
-                                             "need_text": not new.excerpt})
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
-                                     incident_id=state.id, channel=card_channel)
+                                     incident_id=state.id, channel=card_channel,
+                                     payload=_enrichment(new) if fetch_details else None)
         except _AlreadyFlagged:
             with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, insert, or_, update
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, exists, insert, or_, select, tuple_, update
+from sqlmodel import Session, col
+from sqlmodel import select as model_select
 
 from storage.models import OutboxMessage
 
@@ -53,75 +54,118 @@ def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, pa
     })
 
 
+_OUTBOX = OutboxMessage.__table__
+_EARLIER = _OUTBOX.alias("earlier")
+_LEASED_COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.workspace_id, _OUTBOX.c.incident_id, _OUTBOX.c.step_seq, _OUTBOX.c.kind,
+                   _OUTBOX.c.channel, _OUTBOX.c.user_id, _OUTBOX.c.payload, _OUTBOX.c.attempts, _OUTBOX.c.uncertain,
+                   _OUTBOX.c.created_at)
+_NOT_FIRST = exists().where(
+    _EARLIER.c.ordering_key == _OUTBOX.c.ordering_key,
+    _EARLIER.c.id < _OUTBOX.c.id,
+    _EARLIER.c.state.not_in(DONE_STATES),
+)
+_PENDING_DUE = (select(_OUTBOX.c.id, _OUTBOX.c.next_attempt_at)
+                .where(_OUTBOX.c.state == PENDING, _OUTBOX.c.next_attempt_at <= bindparam("now"), ~_NOT_FIRST)
+                .order_by(_OUTBOX.c.next_attempt_at).limit(bindparam("limit")))
+_LEASE_EXPIRED = (select(_OUTBOX.c.id)
+                  .where(_OUTBOX.c.state == IN_FLIGHT, _OUTBOX.c.lease_until < bindparam("now"), ~_NOT_FIRST)
+                  .limit(bindparam("limit")))
+_READY = or_(
+    (_OUTBOX.c.state == PENDING) & (_OUTBOX.c.next_attempt_at <= bindparam("now")),
+    (_OUTBOX.c.state == IN_FLIGHT) & (_OUTBOX.c.lease_until < bindparam("now")),
+)
+_LEASE = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _READY).values(
+    state=IN_FLIGHT, lease_until=bindparam("until"), attempts=_OUTBOX.c.attempts + 1,
+    uncertain=or_(_OUTBOX.c.state == IN_FLIGHT, _OUTBOX.c.uncertain),
+).returning(*_LEASED_COLUMNS))
+_CONFIRM = (update(_OUTBOX).where(tuple_(_OUTBOX.c.id, _OUTBOX.c.attempts).in_(bindparam("held", expanding=True)),
+                                  _OUTBOX.c.state == IN_FLIGHT)
+            .values(lease_until=bindparam("until")).returning(_OUTBOX.c.id))
+_SETTLE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+_MARK_SENT = _SETTLE.values(state=SENT, sent_at=bindparam("now"), result_ts=bindparam("ts"), lease_until=None,
+                            last_error=bindparam("note"), uncertain=False)
+_MARK_RETRY = _SETTLE.values(state=PENDING, next_attempt_at=bindparam("at"), lease_until=None,
+                             last_error=bindparam("error"), uncertain=bindparam("is_uncertain"))
+_MARK_DEAD = _SETTLE.values(state=DEAD, sent_at=bindparam("now"), lease_until=None, last_error=bindparam("error"))
+_RELEASE = (update(_OUTBOX).where(tuple_(_OUTBOX.c.id, _OUTBOX.c.attempts).in_(bindparam("held", expanding=True)),
+                                  _OUTBOX.c.state == IN_FLIGHT)
+            .values(state=PENDING, lease_until=None, attempts=_OUTBOX.c.attempts - 1))
+
+
 def due_ids(session: Session, *, now: datetime, limit: int = 50) -> list[int]:
-    """Rows ready to go: due, not leased by a live sender, and first in their thread."""
-    earlier = aliased(OutboxMessage)
-    blocked = exists().where(
-        earlier.ordering_key == OutboxMessage.ordering_key,
-        earlier.id < OutboxMessage.id,
-        col(earlier.state).not_in(DONE_STATES),
-    )
-    ready = or_(
-        (OutboxMessage.state == PENDING) & (OutboxMessage.next_attempt_at <= now),
-        (OutboxMessage.state == IN_FLIGHT) & (OutboxMessage.lease_until < now),
-    )
-    query = (select(OutboxMessage.id).where(col(OutboxMessage.state).in_((PENDING, IN_FLIGHT)), ready, ~blocked)
-             .order_by(col(OutboxMessage.id)).limit(limit))
-    return list(session.exec(query).all())
+    """Rows ready to go: due, not leased by a live sender, and first in their thread.
 
-
-def lease(session: Session, row_id: int, *, now: datetime, lease_for: timedelta) -> Leased | None:
-    """Take the row if it is due (or its holder's lease ran out), in one conditional UPDATE.
-
-    What the caller gets back is what that UPDATE wrote (RETURNING), never an earlier read:
-    a separate read could be stale under concurrent senders, and the ORM would also apply
-    the UPDATE to an object it had loaded, counting this attempt twice. Taking over an
-    expired lease marks the row uncertain in the table too: the dead holder's call may have
-    reached Slack, and that must survive this attempt failing in turn.
+    Walked in ``next_attempt_at`` order along the index ``(state, next_attempt_at)`` and cut
+    off at ``limit``, so only the rows returned (and the few blocked behind an earlier row of
+    their incident) are checked, however long the backlog: sorting every due row by id first
+    cost 11 ms with 6,000 due. Ordering by that column alone keeps the plan a bare index walk
+    even where PostgreSQL has no statistics yet (a fresh table filling up in a burst); the
+    rows taken are then put in (due time, id) order here. Expired leases are few (one per
+    dead holder's row) and come first.
     """
-    result = session.exec(update(OutboxMessage).where(
-        OutboxMessage.id == row_id,
-        or_((OutboxMessage.state == PENDING) & (OutboxMessage.next_attempt_at <= now),
-            (OutboxMessage.state == IN_FLIGHT) & (OutboxMessage.lease_until < now)),
-    ).values(
-        state=IN_FLIGHT, lease_until=now + lease_for, attempts=OutboxMessage.attempts + 1,
-        uncertain=or_(OutboxMessage.state == IN_FLIGHT, OutboxMessage.uncertain),
-    ).returning(
-        OutboxMessage.id, OutboxMessage.workspace_id, OutboxMessage.incident_id, OutboxMessage.step_seq,
-        OutboxMessage.kind, OutboxMessage.channel, OutboxMessage.user_id, OutboxMessage.payload,
-        OutboxMessage.attempts, OutboxMessage.uncertain, OutboxMessage.created_at,
-    ).execution_options(synchronize_session=False))
-    row = result.first()
-    if row is None:
-        return None
-    return Leased(id=row.id, workspace_id=row.workspace_id, incident_id=row.incident_id, step_seq=row.step_seq,
-                  kind=row.kind, channel=row.channel, user_id=row.user_id, payload=json.loads(row.payload),
-                  attempts=row.attempts, uncertain=bool(row.uncertain), created_at=row.created_at)
+    connection = session.connection()
+    expired = connection.execute(_LEASE_EXPIRED, {"now": now, "limit": limit}).scalars().all()
+    pending = connection.execute(_PENDING_DUE, {"now": now, "limit": limit - len(expired)}).all()
+    return [*expired, *(row.id for row in sorted(pending, key=lambda row: (row.next_attempt_at, row.id)))]
+
+
+def lease_many(session: Session, row_ids: list[int], *, now: datetime, lease_for: timedelta) -> list[Leased]:
+    """Take those of the rows still due (or whose holder's lease ran out), in one conditional
+    UPDATE; what comes back is what that UPDATE wrote (RETURNING), in id order.
+
+    Never an earlier read: a separate read could be stale under concurrent senders, each of
+    which may try the same ids; the WHERE decides who gets a row. Taking over an expired
+    lease marks the row uncertain in the table too: the dead holder's call may have reached
+    Slack, and that must survive this attempt failing in turn.
+    """
+    if not row_ids:
+        return []
+    rows = session.connection().execute(_LEASE, {"ids": row_ids, "now": now, "until": now + lease_for}).all()
+    return sorted((Leased(id=row.id, workspace_id=row.workspace_id, incident_id=row.incident_id,
+                          step_seq=row.step_seq, kind=row.kind, channel=row.channel, user_id=row.user_id,
+                          payload=json.loads(row.payload), attempts=row.attempts, uncertain=bool(row.uncertain),
+                          created_at=row.created_at) for row in rows), key=lambda leased: leased.id)
+
+
+def confirm(session: Session, held: Iterable[tuple[int, int]], *, now: datetime, lease_for: timedelta) -> set[int]:
+    """Renew the leases on the rows held (id, attempts) that are still this sender's, and say
+    which those are. A row is still ours while it is in flight with the attempt count our
+    lease gave it: a sender that took it over after our lease ran out counted another attempt."""
+    held = list(held)
+    if not held:
+        return set()
+    return set(session.connection().execute(_CONFIRM, {"held": held, "until": now + lease_for}).scalars())
+
+
+def release(session: Session, rows: list[Leased]) -> None:
+    """Give back leased rows never tried (the sender is stopping), those still ours: due
+    again at once, as uncertain as they were, and this attempt not counted."""
+    if rows:
+        session.connection().execute(_RELEASE, {"held": [(row.id, row.attempts) for row in rows]})
 
 
 def mark_sent(session: Session, row_id: int, *, now: datetime, ts: str | None, note: str | None = None) -> None:
-    session.exec(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
-        state=SENT, sent_at=now, result_ts=ts, lease_until=None, last_error=note, uncertain=False))
+    session.connection().execute(_MARK_SENT, {"row_id": row_id, "now": now, "ts": ts,
+                                              "note": note[:500] if note else None})
 
 
 def mark_retry(session: Session, row_id: int, *, at: datetime, error: str, uncertain: bool) -> None:
     """``uncertain``: the call may have reached Slack (a timeout), so look before resending."""
-    session.exec(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
-        state=PENDING, next_attempt_at=at, lease_until=None, last_error=error[:500], uncertain=uncertain))
+    session.connection().execute(_MARK_RETRY, {"row_id": row_id, "at": at, "error": error[:500],
+                                               "is_uncertain": uncertain})
 
 
 def mark_dead(session: Session, row_id: int, *, now: datetime, error: str) -> None:
-    session.exec(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
-        state=DEAD, sent_at=now, lease_until=None, last_error=error[:500]))
+    session.connection().execute(_MARK_DEAD, {"row_id": row_id, "now": now, "error": error[:500]})
 
 
 def has_later_card_update(session: Session, row_id: int, incident_id: int) -> bool:
     """A newer card update makes this one pointless: the card is rendered when sent."""
-    return session.exec(select(OutboxMessage.id).where(
+    return session.exec(model_select(OutboxMessage.id).where(
         OutboxMessage.incident_id == incident_id, OutboxMessage.kind == "update_card",
         OutboxMessage.id > row_id, OutboxMessage.state == PENDING).limit(1)).first() is not None
 
 
 def backlog(session: Session) -> int:
-    return len(session.exec(select(OutboxMessage.id).where(
+    return len(session.exec(model_select(OutboxMessage.id).where(
         col(OutboxMessage.state).in_((PENDING, IN_FLIGHT)))).all())

@@ -12,7 +12,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from sqlalchemy import (
-    ColumnElement, Dialect, Select, Subquery, and_, bindparam, case, exists, func, insert, or_, outerjoin,
+    ColumnElement, Dialect, Select, Subquery, Text, and_, bindparam, case, exists, func, insert, or_, outerjoin,
     type_coerce, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -242,9 +242,12 @@ def find_by_origin(session: Session, *, workspace_id: str, channel: str, ts: str
     return to_state(row) if row else None
 
 
-def get(session: Session, incident_id: int) -> IncidentState | None:
-    row = session.get(Incident, incident_id)
-    return to_state(row) if row else None
+def get_many(session: Session, incident_ids: set[int]) -> dict[int, IncidentState]:
+    """Several incidents in one query, by id (the outbox sender reads a leased batch's)."""
+    if not incident_ids:
+        return {}
+    rows = session.exec(select(Incident).where(col(Incident.id).in_(incident_ids))).all()
+    return {row.id: to_state(row) for row in rows}
 
 
 def get_by_number(session: Session, *, workspace_id: str, number: int) -> IncidentState | None:
@@ -351,19 +354,34 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
     return True
 
 
+def _empty(column):  # noqa: ANN001, ANN202 - a column in, a SQL condition out
+    return or_(col(column).is_(None), column == "")
+
+
+def _fill(column, value, condition=None):  # noqa: ANN001, ANN202 - SQL expressions in and out
+    """The column, or the value when the column is empty (and the value is given)."""
+    return case((condition if condition is not None else _empty(column), func.coalesce(value, column)),
+                else_=column)
+
+
+_EXCERPT = bindparam("b_excerpt", type_=Text)
+_PERMALINK = bindparam("b_permalink", type_=Text)
+_FILL_ORIGIN = update(Incident).where(Incident.id == bindparam("b_id")).values(
+    excerpt=_fill(Incident.excerpt, _EXCERPT),
+    summary=_fill(Incident.summary, _EXCERPT, _empty(Incident.excerpt) & _empty(Incident.summary)),
+    permalink=_fill(Incident.permalink, _PERMALINK),
+)
+
+
 def update_origin_details(session: Session, incident_id: int, *, excerpt: str | None,
                           permalink: str | None) -> None:
-    """Fill in what the flag event did not carry; a summary still empty takes the excerpt."""
-    row = session.get(Incident, incident_id)
-    if row is None:
-        return
-    if excerpt and not row.excerpt:
-        row.excerpt = excerpt
-        if not row.summary:
-            row.summary = excerpt
-    if permalink and not row.permalink:
-        row.permalink = permalink
-    session.add(row)
+    """Fill in what the flag event did not carry; a summary still empty takes the excerpt.
+
+    One UPDATE, built once, that decides in the database what is still empty (each SET
+    sees the row as it was): nothing is loaded for it."""
+    if excerpt or permalink:
+        session.connection().execute(_FILL_ORIGIN, {"b_id": incident_id, "b_excerpt": excerpt or None,
+                                                    "b_permalink": permalink or None})
 
 
 def add_events(session: Session, incident_id: int, events: tuple[Event, ...] | list[Event]) -> None:
@@ -391,8 +409,12 @@ def set_step_message_ts(session: Session, incident_id: int, seq: int, ts: str, *
                  .values(**values))
 
 
+_SET_CARD = update(Incident).where(Incident.id == bindparam("b_id")).values(
+    card_channel=bindparam("b_channel"), card_ts=bindparam("b_ts"))
+
+
 def set_card(session: Session, incident_id: int, *, channel: str, ts: str) -> None:
-    session.exec(update(Incident).where(Incident.id == incident_id).values(card_channel=channel, card_ts=ts))
+    session.connection().execute(_SET_CARD, {"b_id": incident_id, "b_channel": channel, "b_ts": ts})
 
 
 def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: str,

@@ -7,8 +7,9 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from slack_sdk import WebClient
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from bot.fake_slack import Call, Message
 from bot.service import Locator
@@ -82,9 +83,9 @@ def _slack_accepts_as_if_sent_by_the_bot(bot, row: OutboxMessage, *, text: str, 
 
 def _lease(bot, row: OutboxMessage) -> outbox_store.Leased:  # noqa: ANN001
     with bot.runtime.db.transaction() as session:
-        leased = outbox_store.lease(session, row.id, now=bot.clock.now(), lease_for=timedelta(seconds=60))
-    assert leased is not None
-    return leased
+        leased = outbox_store.lease_many(session, [row.id], now=bot.clock.now(), lease_for=timedelta(seconds=60))
+    assert len(leased) == 1
+    return leased[0]
 
 
 def _render_card(bot, number: int = 1) -> tuple[str, list[dict]]:  # noqa: ANN001
@@ -117,6 +118,75 @@ def test_rate_limited_card_waits_for_retry_after_then_is_posted_once(bot):
     assert len(_card_posts(bot, accepted=True)) == 1
     assert len(_card_posts(bot)) == 2
     assert _incident(bot).card_ts == bot.card(1).ts
+
+
+def _enrichment_reads(bot) -> list[Call]:  # noqa: ANN001
+    """The excerpt and permalink fetches (not the lookups of an uncertain post)."""
+    reads = bot.fake.attempts("conversations.history") + bot.fake.attempts("chat.getPermalink")
+    return [call for call in reads if call not in _lookups(bot, reads)]
+
+
+@pytest.mark.parametrize(("method", "status", "error"), [
+    ("conversations.history", 429, None),
+    ("chat.getPermalink", 429, None),
+    ("conversations.history", 200, "not_in_channel"),
+    ("chat.getPermalink", 200, "not_in_channel"),
+], ids=["text-429", "link-429", "text-not_in_channel", "link-not_in_channel"])
+def test_a_flag_whose_details_slack_will_not_give_still_gets_its_card_at_once_and_once(bot, method, status,
+                                                                                       error):
+    bot.fake.fail_next(method, status=status, retry_after=30 if status == 429 else None, error=error)
+    _flag_by_reaction(bot, "Package never arrived")
+    assert [row.kind for row in _rows(bot)] == ["card"], "one outbox row per flag"
+    bot.settle()
+    card = bot.card(1)
+    assert len(_card_posts(bot)) == 1
+    text_missing = method == "conversations.history"
+    assert ("Package never arrived" in card.plain()) != text_missing, "the detail Slack gave is on the card"
+    assert ("https://fake.slack.test/archives/C1/p" in str(card.blocks)) == text_missing
+    row = _rows(bot, "card")[0]
+    assert row.state == "sent" and ("text: " if text_missing else "permalink: ") in (row.last_error or "")
+
+    bot.clock.advance(timedelta(minutes=5))
+    assert bot.settle() == 0, "nothing left to do: the card is not held for the missing detail"
+    assert len(_card_posts(bot)) == 1 and len(_enrichment_reads(bot)) == 2
+
+
+def test_an_uncertain_card_post_is_looked_up_not_enriched_or_posted_again(bot):
+    bot.fake.fail_next("chat.postMessage", status=503)
+    _flag_by_reaction(bot, "Charged twice for one order")
+    bot.settle()
+    row = _rows(bot, "card")[0]
+    assert row.uncertain and bot.cards() == []
+    stored = _incident(bot)
+    assert stored.excerpt == "Charged twice for one order" and stored.permalink, \
+        "what was fetched is kept with the retry"
+    text, blocks = _render_card(bot)
+    assert "Charged twice for one order" in text
+    ts = _slack_accepts_as_if_sent_by_the_bot(bot, row, text=text, blocks=blocks, channel="C1")
+
+    bot.clock.advance(timedelta(seconds=1))
+    bot.settle()
+    assert len(bot.cards()) == 1 and _incident(bot).card_ts == ts, "found in Slack, not posted again"
+    assert len(_card_posts(bot)) == 2, "only the failed try and our simulated one"
+    assert len(_lookups(bot, bot.fake.attempts())) == 1
+    assert len(_enrichment_reads(bot)) == 2, "the text and link were fetched once, not again on the retry"
+
+
+def test_enrichment_rows_queued_before_the_upgrade_are_still_sent_ahead_of_their_card(bot):
+    """A database from before one row per flag may still hold an "enrich" row and a bare card row."""
+    complaint = _flag_by_reaction(bot, "Refund never came")
+    incident = _incident(bot)
+    with bot.runtime.db.transaction() as session:
+        session.exec(delete(OutboxMessage))
+        common = {"workspace_id": incident.workspace_id, "incident_id": incident.id, "now": bot.clock.now()}
+        outbox_store.enqueue(session, kind="enrich", payload={"channel": "C1", "ts": complaint.ts, "need_text": True},
+                             **common)
+        outbox_store.enqueue(session, kind="card", channel="C1", **common)
+    bot.settle()
+    card = bot.card(1)
+    assert "Refund never came" in card.plain() and "https://fake.slack.test/archives/C1/p" in str(card.blocks)
+    assert [(row.kind, row.state) for row in _rows(bot)] == [("enrich", "sent"), ("card", "sent")]
+    assert len(_card_posts(bot)) == 1 and len(_enrichment_reads(bot)) == 2
 
 
 # 2. Server errors and dropped connections ---------------------------------------------
