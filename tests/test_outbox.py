@@ -408,6 +408,30 @@ def test_two_replicas_draining_one_backlog_post_each_card_once(bot, make_bot, se
     assert all(row.state == "sent" for row in _rows(bot))
 
 
+def test_a_row_taken_over_while_its_first_sender_was_stuck_is_posted_once(bot, make_bot, settings):
+    """Sender A leases a batch and is stuck on a Slack call past the lease; sender B takes the
+    rows over. When A gets going again it must find the rows gone and leave them to B."""
+    for n in range(8):
+        _flag_by_reaction(bot, f"Complaint {n}")
+    other = make_bot(settings)
+    bot.fake.stall("chat.getPermalink", 10)
+    stuck = threading.Thread(target=bot.settle)
+    stuck.start()
+    assert bot.fake.wait_for(lambda: len(bot.fake.attempts("chat.getPermalink")) == 1)
+    bot.clock.advance(timedelta(seconds=20))
+    taking_over = threading.Thread(target=other.settle)
+    taking_over.start()
+    assert bot.fake.wait_for(lambda: len(bot.fake.attempts("chat.getPermalink")) == 2), "B took over a row"
+    bot.fake.unstall()
+    stuck.join(timeout=30)
+    taking_over.join(timeout=30)
+
+    numbers = sorted(int(card.text.split(":")[0].removeprefix("Recovery #")) for card in bot.cards())
+    assert numbers == list(range(1, 9)), "every card exactly once"
+    assert len(_card_posts(bot)) == 8, "no card was even tried twice"
+    assert all(row.state == "sent" for row in _rows(bot))
+
+
 # 7. Permanent errors -------------------------------------------------------------------
 
 
