@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 
-from bench import ack_latency, intake_throughput
+from bench import ack_latency, digest_acks, intake_throughput
 
 
 def _finite(value: float) -> bool:
@@ -53,3 +53,25 @@ def test_quick_benchmarks_produce_figures_without_errors() -> None:
 
     assert "| concurrency |" in ack_latency.markdown(ack)
     assert "Highest rate that holds" in intake_throughput.markdown(intake)
+
+
+def test_quick_digest_acks_produces_figures_without_errors() -> None:
+    result = digest_acks.run(digest_acks.DigestAcksConfig.quick_config(database="sqlite"))
+
+    assert result["seeded"]["incidents"] == 2000
+    assert result["setup"]["first_digest"]["posted"], "the bot's own tick was meant to post the channel's digest"
+    totals = result["totals"]
+    assert totals["n"] > 0 and (totals["errors"], totals["non_2xx"]) == (0, 0), totals
+    for name in digest_acks.PHASES:
+        figures = result["phases"][name]
+        assert figures["n"] > 0 and figures["errors"] == 0 and figures["non_2xx"] == 0, (name, figures)
+        assert all(_finite(figures[q]) for q in ("p50", "p95", "p99")), (name, figures)
+    for name in ("B", "C"):
+        assert _finite(result["ratios"][name]["p99_ratio"]), (name, result["ratios"])
+    digest = result["digest_b"]
+    assert all(share > 0 for share in digest["busy_share"]), ("no digest ran during phase B", digest)
+    assert all(posted > 0 for posted in digest["posted_by_drain"]), ("the double got no digest", digest)
+    previews = result["previews"]
+    assert previews["n"] > 0 and previews["met"], previews
+
+    assert "| acks unaffected" in digest_acks.markdown(result)
