@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
 
+from bot.alerting import next_alert_columns
+from bot.announce import queue_decision
 from bot.clock import Clock
 from bot.domain import alerts, recovery
 from bot.domain.access import may_move
@@ -18,10 +20,17 @@ from bot.domain.digest import DIGEST_WINDOW, digest_figures, stats_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
-from bot.domain.types import Actor, Event, EventKind, IncidentState, NewIncident, Policy, Refusal, StepKey
+from bot.domain.types import (
+    Actor,
+    Event,
+    EventKind,
+    IncidentState,
+    NewIncident,
+    Policy,
+    Refusal,
+    StepKey,
+)
 from bot.settings import Settings
-from bot.alerting import refresh_alert
-from bot.announce import queue_decision
 from bot.views import digest as digest_view
 from bot.views import timeline
 from storage import outbox_store, repository
@@ -91,18 +100,17 @@ class RecoveryService:
         now = self.clock.now()
         card_channel = self.settings.recovery_channel or new.origin_channel
         try:
+            # Insert first, look only on a conflict: a message is flagged once and retried
+            # seldom, so reading before every insert would cost every flag a query.
             with self.db.transaction() as session:
-                existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
-                                                     channel=new.origin_channel, ts=new.origin_ts)
-                if existing:
-                    return existing, False
                 claim_due = due_at(now, self.playbook.step(StepKey.CLAIM).sla,
                                    work_hours=self.settings.work_hours, tz=self.tz)
-                state = repository.insert_incident(session, new, card_channel=card_channel, now=now,
-                                                   claim_due=claim_due)
+                state = repository.insert_incident(
+                    session, new, card_channel=card_channel, now=now, claim_due=claim_due,
+                    next_alert=lambda fresh: next_alert_columns(session, fresh, playbook=self.playbook,
+                                                                policy=self.policy, sent=frozenset()))
                 if state is None:
                     raise _AlreadyFlagged
-                refresh_alert(session, state, playbook=self.playbook, policy=self.policy, sent=frozenset())
                 repository.add_events(session, state.id, [Event(
                     EventKind.CREATED, now, new.flagged_by, f"<@{new.flagged_by}> flagged it")])
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
@@ -227,13 +235,15 @@ class RecoveryService:
                                            policy=self.policy)
                 if isinstance(decision, Refusal):
                     return Outcome(False, decision.reason, state)
-                if not repository.apply_decision(session, state, decision, expected_version=version, now=now):
-                    raise _LostRace
                 if decision.escalate_now:
                     repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
                                                   kind=alerts.ESCALATION, now=now)
-                refresh_alert(session, decision.state, playbook=self.playbook, policy=self.policy,
-                              sent=frozenset() if decision.new_step and not decision.escalate_now else None)
+                alert = next_alert_columns(session, decision.state, playbook=self.playbook, policy=self.policy,
+                                           sent=frozenset() if decision.new_step and not decision.escalate_now
+                                           else None)
+                if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                                 next_alert=alert):
+                    raise _LostRace
                 queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)

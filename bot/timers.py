@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.alerting import refresh_alert
+from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import queue_decision
 from bot.domain import alerts, recovery
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
@@ -116,8 +116,12 @@ class Timers:
                 state, version = loaded
                 decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,
                                            playbook=service.playbook, policy=service.policy)
-                if isinstance(decision, Refusal) or not repository.apply_decision(
-                        session, state, decision, expected_version=version, now=now):
+                if isinstance(decision, Refusal):
+                    raise _Skip
+                alert = next_alert_columns(session, decision.state, playbook=service.playbook,
+                                           policy=service.policy)
+                if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                                 next_alert=alert):
                     raise _Skip
                 queue_decision(session, decision, playbook=service.playbook, settings=service.settings, now=now)
         except _Skip:

@@ -45,7 +45,7 @@ def handle_error(error: Exception, request: BoltRequest) -> BoltResponse:
         payload = {"response_type": "ephemeral", "text": sorry(reference)}
         return BoltResponse(status=200, body=json.dumps(payload),
                             headers={"content-type": "application/json;charset=utf-8"})
-    if kind in ("block_actions", "message_action"):
+    if kind in ("block_actions", "message_action") and _may_pass(error):  # "try again" helps only then
         _tell_after_ack(body.get("response_url"), sorry(reference))
     return BoltResponse(status=200, body="")
 

@@ -6,13 +6,14 @@ version = the version we read) and reports whether it won, so the database decid
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
 
 from sqlalchemy import (
-    ColumnElement, Dialect, Select, Subquery, Text, and_, bindparam, case, exists, func, insert, or_, outerjoin,
+    ColumnElement, Dialect, Row, Select, Subquery, Text, and_, bindparam, case, exists, func, insert, or_, outerjoin,
     type_coerce, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,7 +35,7 @@ def _insert(session: Session, table):  # noqa: ANN001, ANN202 - dialect-specific
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def to_state(row: Incident) -> IncidentState:
+def to_state(row: Incident | Row) -> IncidentState:
     return IncidentState(
         id=row.id, workspace_id=row.workspace_id, number=row.number, status=Status(row.status),
         current_step=StepKey(row.current_step), step_seq=row.step_seq, step_started_at=row.step_started_at,
@@ -258,12 +259,20 @@ def get_by_number(session: Session, *, workspace_id: str, number: int) -> Incide
 
 def load(session: Session, *, workspace_id: str, incident_id: int | None = None,
          number: int | None = None) -> tuple[IncidentState, int] | None:
-    """The incident and the version a conditional write must still find to succeed."""
-    query = select(Incident).where(Incident.workspace_id == workspace_id)
-    query = query.where(Incident.id == incident_id) if incident_id is not None else query.where(
-        Incident.number == number)
-    row = session.exec(query).first()
+    """The incident and the version a conditional write must still find to succeed. Plain
+    columns, not an ORM object: every click loads one, and the ORM's bookkeeping cost more
+    than the query."""
+    if incident_id is not None:
+        row = session.connection().execute(_LOAD_BY_ID, {"workspace_id": workspace_id, "key": incident_id}).first()
+    else:
+        row = session.connection().execute(_LOAD_BY_NUMBER, {"workspace_id": workspace_id, "key": number}).first()
     return (to_state(row), row.version) if row else None
+
+
+_LOAD_BY_ID = select(*Incident.__table__.columns).where(
+    Incident.workspace_id == bindparam("workspace_id"), Incident.id == bindparam("key"))
+_LOAD_BY_NUMBER = select(*Incident.__table__.columns).where(
+    Incident.workspace_id == bindparam("workspace_id"), Incident.number == bindparam("key"))
 
 
 _STATEMENTS: dict[tuple[str, str], object] = {}
@@ -292,7 +301,8 @@ _INSERT_EVENT = insert(TimelineEvent)
 _APPLY = update(Incident).where(
     Incident.id == bindparam("b_id"), Incident.version == bindparam("b_version"),
 ).values(**{name: bindparam(name) for name in _MUTABLE_FIELDS}, version=bindparam("new_version"),
-         updated_at=bindparam("now"))
+         updated_at=bindparam("now"), next_alert_at=bindparam("next_alert_at"),
+         next_alert_kind=bindparam("next_alert_kind"))
 _END_STEP = update(StepRecord).where(
     StepRecord.incident_id == bindparam("b_incident"), StepRecord.seq == bindparam("b_seq"),
 ).values(status=bindparam("status"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"),
@@ -305,17 +315,28 @@ def _next_number(session: Session, workspace_id: str) -> int:
 
 
 def insert_incident(session: Session, new: NewIncident, *, card_channel: str, now: datetime,
-                    claim_due: datetime) -> IncidentState | None:
+                    claim_due: datetime, next_alert: Callable[[IncidentState], tuple[datetime | None, str | None]],
+                    ) -> IncidentState | None:
     """Insert unless this message was flagged already; None means someone got there first,
-    and the caller must roll back so the number it drew is not lost."""
+    and the caller must roll back so the number it drew is not lost. ``next_alert`` gives the
+    new incident's first alert, stored by the insert itself."""
     number = _next_number(session, new.workspace_id)
+    state = IncidentState(
+        id=0, workspace_id=new.workspace_id, number=number, status=Status.OPEN,
+        current_step=StepKey.CLAIM, step_seq=0, step_started_at=now, step_due_at=claim_due, created_at=now,
+        flagged_by=new.flagged_by, summary=new.summary, origin_channel=new.origin_channel,
+        origin_ts=new.origin_ts, card_channel=card_channel, excerpt=new.excerpt, permalink=new.permalink,
+        customer_name=new.customer_name, contact_channel=new.contact_channel, severity=new.severity,
+        category=new.category,
+    )
+    alert_at, alert_kind = next_alert(state)
     values = dict(
         workspace_id=new.workspace_id, number=number, origin_channel=new.origin_channel,
         origin_ts=new.origin_ts, permalink=new.permalink, excerpt=new.excerpt, summary=new.summary,
         flagged_by=new.flagged_by, customer_name=new.customer_name, contact_channel=new.contact_channel,
         severity=new.severity.value, category=new.category, status=Status.OPEN.value, version=0,
         current_step=StepKey.CLAIM.value, step_seq=0, step_started_at=now, step_due_at=claim_due,
-        card_channel=card_channel, created_at=now, updated_at=now,
+        card_channel=card_channel, created_at=now, updated_at=now, next_alert_at=alert_at, next_alert_kind=alert_kind,
     )
     connection = session.connection()
     incident_id = connection.execute(_statement(session, "incident"), values).scalar_one_or_none()
@@ -323,22 +344,16 @@ def insert_incident(session: Session, new: NewIncident, *, card_channel: str, no
         return None
     connection.execute(_INSERT_STEP, {"incident_id": incident_id, "seq": 0, "step": StepKey.CLAIM.value,
                                       "status": "current", "started_at": now, "due_at": claim_due})
-    return IncidentState(
-        id=incident_id, workspace_id=new.workspace_id, number=number, status=Status.OPEN,
-        current_step=StepKey.CLAIM, step_seq=0, step_started_at=now, step_due_at=claim_due, created_at=now,
-        flagged_by=new.flagged_by, summary=new.summary, origin_channel=new.origin_channel,
-        origin_ts=new.origin_ts, card_channel=card_channel, excerpt=new.excerpt, permalink=new.permalink,
-        customer_name=new.customer_name, contact_channel=new.contact_channel, severity=new.severity,
-        category=new.category,
-    )
+    return replace(state, id=incident_id)
 
 
 def apply_decision(session: Session, before: IncidentState, decision: Decision, *, expected_version: int,
-                   now: datetime) -> bool:
-    """Write the decided state if nobody changed the incident since we read it."""
+                   now: datetime, next_alert: tuple[datetime | None, str | None]) -> bool:
+    """Write the decided state, and its next alert, if nobody changed the incident since we read it."""
     connection = session.connection()
     result = connection.execute(_APPLY, {**_column_values(decision.state), "b_id": before.id,
-                                 "b_version": expected_version, "new_version": expected_version + 1, "now": now})
+                                 "b_version": expected_version, "new_version": expected_version + 1, "now": now,
+                                 "next_alert_at": next_alert[0], "next_alert_kind": next_alert[1]})
     if result.rowcount != 1:
         return False
     ended = decision.ended_step
