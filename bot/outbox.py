@@ -27,9 +27,9 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot.clock import Clock
+from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
 from bot.views.ids import OUTBOX_EVENT_TYPE
-from bot.views.text import excerpt as make_excerpt
 from storage import outbox_store, repository
 from storage.db import Database
 

@@ -6,10 +6,10 @@ import uuid
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import NewIncident, Severity
 from bot.service import RecoveryService
 from bot.views import ids, modals
-from bot.views.text import excerpt as make_excerpt
 from handlers.payload import (
     clean,
     dig,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from datetime import time, timedelta
+from decimal import Decimal
 from typing import Final, Literal, TypeAlias, get_args
+
+from bot.domain.text import safe
 
 # --------------------------------------------------------------------------
 # Durations
@@ -304,15 +306,9 @@ _ECHO_LIMIT: Final = 40
 
 
 def _echo(text: str) -> str:
-    """Make user input safe to quote inside a code span of a usage message.
-
-    Duplicates the three-character escape of `bot.views.text` on purpose: the
-    domain must not depend on the view layer, and an echoed `<!channel>` must
-    never ping anyone.
-    """
-    if len(text) > _ECHO_LIMIT:
-        text = text[: _ECHO_LIMIT - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    """Make user input safe to quote inside a code span of a usage message: an echoed
+    `<!channel>` must never ping anyone, and a backtick would end the span."""
+    return safe(text, _ECHO_LIMIT).replace("`", "'")
 
 
 def _number(name: str, example: str, token: str | None) -> int | UsageError:

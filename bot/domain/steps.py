@@ -18,6 +18,7 @@ from typing import Final
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
 from bot.domain.sla import due_at
+from bot.domain.text import safe
 from bot.domain.types import (
     BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy,
     Refusal, Status, StepKey, StepOutcome,
@@ -325,16 +326,8 @@ def _current_remedy(state: IncidentState) -> str:
 
 
 def said(text: str) -> str:
-    """What a person typed, made safe for mrkdwn and short (the views' escape, duplicated on
-    purpose: the domain does not import the view layer)."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    if len(text) > _SAID_LIMIT:
-        head = text[: _SAID_LIMIT - 1]
-        amp = head.rfind("&")
-        if amp != -1 and ";" not in head[amp:]:
-            head = head[:amp]
-        text = head.rstrip() + "…"
-    return text
+    """What a person typed, made safe for mrkdwn and short."""
+    return safe(text, _SAID_LIMIT)
 
 
 def utc_text(moment: datetime) -> str:

@@ -12,7 +12,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.steps import describe_remedy
 from bot.domain.types import IncidentState, Status
 from bot.views import ids
-from bot.views.text import cut, safe
+from bot.domain.text import cut, safe
 from bot.views.when import slack_time
 
 SEVERITY_MARK = {"low": "⚪", "normal": "🟡", "high": "🟠", "critical": "🔴"}

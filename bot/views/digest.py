@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTe
 from bot.domain.digest import DigestFigures, StatsFigures, Trend
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
-from bot.views.text import cut
+from bot.domain.text import cut
 
 NO_DATA = "–"
 

@@ -14,7 +14,7 @@ from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, 
 
 __all__ = ["CONTACT_CHANNELS"]
 from bot.views import ids
-from bot.views.text import cut, safe
+from bot.domain.text import cut, safe
 
 SUMMARY = "summary"
 CUSTOMER = "customer_name"

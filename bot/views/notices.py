@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, Markdown
 from bot.domain.steps import describe_remedy
 from bot.domain.types import IncidentState
 from bot.views import ids
-from bot.views.text import cut, safe
+from bot.domain.text import cut, safe
 from bot.views.when import slack_time
 
 

@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.playbook import Playbook
 from bot.domain.types import IncidentState, StepKey, StepOutcome
 from bot.views import ids
-from bot.views.text import cut, safe
+from bot.domain.text import cut, safe
 from bot.views.when import slack_time
 
 FORM_STEPS = frozenset({StepKey.FIX, StepKey.MAKE_IT_RIGHT})

@@ -10,7 +10,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.sla import is_overdue
 from bot.domain.types import Event, IncidentState
 from bot.views.card import card_blocks
-from bot.views.text import cut, safe
+from bot.domain.text import cut, safe
 from bot.views.when import local_text
 
 MAX_EVENT_LINES = 40

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.views.text import cut, escape_mrkdwn, excerpt, safe
+from bot.domain.text import cut, escape_mrkdwn, excerpt, safe
 
 # Text rich in the characters that matter here.
 tricky_text = st.lists(

@@ -1,4 +1,5 @@
-"""Making user-supplied text safe and short enough to put in Slack messages.
+"""Making user-supplied text safe and short enough to put in Slack messages (pure: the
+domain quotes what people typed in timeline events and usage lines, the views everywhere).
 
 Slack mrkdwn treats `<...>` as control sequences (`<!channel>`, `<@U1>`,
 links), so anything a customer or agent typed must be escaped before the bot
