@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from itertools import groupby
 from operator import itemgetter
 
 from sqlalchemy import (
-    ColumnElement, Dialect, Row, Select, Subquery, Text, and_, bindparam, case, exists, func, insert, or_, outerjoin,
+    ColumnElement, Row, Select, Subquery, Text, and_, bindparam, case, exists, func, insert, or_, outerjoin,
     type_coerce, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -128,25 +128,10 @@ def claim_digest(session: Session, *, channel: str, local_date: str, now: dateti
     return result.scalar_one_or_none() is not None
 
 
-_NAIVE_EPOCH, _UTC_EPOCH = datetime(1970, 1, 1), datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-class _BulkUTCDateTime(UTCDateTime):
-    """`UTCDateTime` for reads of thousands of rows: UTC is attached by adding the value's
-    distance from the epoch to the aware epoch, the same instant and tzinfo as
-    ``replace(tzinfo=timezone.utc)`` for a seventh of the cost. That call's keyword parsing
-    was the largest item left in the digest's profile (70,000 datetimes a digest)."""
-
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else _UTC_EPOCH + (value - _NAIVE_EPOCH)
-
-
 def _aware(column: ColumnElement) -> ColumnElement:
     """``column`` (a stored UTC time, or an aggregate of some, which has lost the column's
-    type) read back as aware UTC, through `_BulkUTCDateTime`."""
-    return type_coerce(column, _BulkUTCDateTime())
+    type) read back as aware UTC, through `UTCDateTime`."""
+    return type_coerce(column, UTCDateTime())
 
 
 _FACT_COLUMNS = {
