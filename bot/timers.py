@@ -6,8 +6,12 @@ and sending, or a second replica can neither double nor lose one.
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import queue_decision
@@ -18,6 +22,8 @@ from bot.service import RecoveryService
 from bot.views import digest as digest_view
 from bot.views import notices
 from storage import outbox_store, repository
+
+log = logging.getLogger(__name__)
 
 FOLLOW_UP_PROMPT = "follow_up_prompt"
 BATCH = 100
@@ -44,15 +50,16 @@ class Timers:
         self._digests_done_for: str | None = None
 
     def run_due(self, *, max_rounds: int = 50) -> TickReport:
-        """Everything due now; counts what this process queued (other replicas queue the rest)."""
-        digests = self._digests()
+        """Everything due now; counts what this process queued (other replicas queue the rest).
+        Reminders first, the digest last: one channel's digest failing (or a slow one) must
+        not hold back anybody's nudge."""
         follow_ups = alerts_sent = 0
         for _ in range(max_rounds):
             prompted, alerted = self._follow_ups(), self._alerts()
             follow_ups, alerts_sent = follow_ups + prompted, alerts_sent + alerted
             if prompted + alerted == 0:
                 break
-        return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=digests)
+        return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests())
 
     def _digests(self) -> int:
         """Once the team's DIGEST_TIME has passed today, every channel with incidents (and
@@ -65,8 +72,17 @@ class Timers:
             return 0
         with service.db.read() as session:
             channels = set(repository.digest_channels(session)) | set(service.settings.digest_channels)
-        posted = sum(self.post_digest(channel, day) for channel in sorted(channels))
-        self._digests_done_for = day
+        posted = failed = 0
+        for channel in sorted(channels):
+            try:
+                posted += self.post_digest(channel, day)
+            except (OperationalError, InterfaceError):
+                raise  # the database is unreachable: the whole tick waits for the next one
+            except Exception:  # noqa: BLE001 - the other channels still get theirs
+                failed += 1
+                log.exception("digest for %s failed; the next tick tries again", channel)
+        if not failed:
+            self._digests_done_for = day
         return posted
 
     def post_digest(self, channel: str, day: str) -> bool:
@@ -95,12 +111,12 @@ class Timers:
     def _follow_ups(self) -> int:
         with self._service.db.read() as session:
             due = repository.due_follow_ups(session, now=self._service.clock.now(), limit=BATCH)
-        return sum(self.prompt_follow_up(incident_id, seq) for incident_id, seq in due)
+        return _each(due, lambda item: self.prompt_follow_up(*item), what="follow-up prompt")
 
     def _alerts(self) -> int:
         with self._service.db.read() as session:
             due = repository.due_alerts(session, now=self._service.clock.now(), limit=BATCH)
-        return sum(self.send_alert(incident_id, seq, kind) for incident_id, seq, kind in due)
+        return _each(due, lambda item: self.send_alert(*item), what="reminder")
 
     def prompt_follow_up(self, incident_id: int, seq: int) -> bool:
         service = self._service
@@ -166,3 +182,18 @@ class Timers:
         repository.add_events(session, state.id, [event])
         outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="reply", now=now, incident_id=state.id,
                              channel=state.card_channel, payload={"text": text})
+
+
+def _each(due: list[tuple], do: Callable[[tuple], bool], *, what: str) -> int:
+    """``do`` for every due item, counting those done. One item that fails for its own reasons
+    (a row the code cannot handle) is logged and skipped, so the others still go out; an
+    unreachable database ends the tick, as it would fail every item alike."""
+    done = 0
+    for item in due:
+        try:
+            done += do(item)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:  # noqa: BLE001 - see above
+            log.exception("%s for incident %s failed; the next tick tries again", what, item[0])
+    return done

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 
 from bot.domain.digest import StepTiming
+from storage import outbox_store
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Incident, StepRecord
@@ -163,3 +164,25 @@ def test_facts_are_the_channels_open_and_recently_touched_incidents_with_their_s
         ("acknowledge", None)]
     assert with_steps[3].steps[0] == StepTiming("acknowledge", long_ago, long_ago + timedelta(hours=1),
                                                 long_ago + timedelta(hours=5), "done")
+
+
+def test_a_digest_that_cannot_be_queued_holds_back_neither_nudges_nor_other_channels(bot, caplog):
+    """Reminders go first and each channel's digest stands alone: here C1's digest fails (its
+    outbox key is taken, as if someone deleted its claim by hand); the overdue incident is
+    still nudged, C2 still gets its digest, and C1's is tried again on the next tick."""
+    _at(bot, MONDAY_0859 - timedelta(hours=1))
+    bot.slack.command("/recovery new Nobody called back", channel="C1")
+    bot.slack.command("/recovery new Wrong colour", channel="C2")
+    with bot.runtime.db.transaction() as session:
+        outbox_store.enqueue(session, workspace_id="T1", kind="post", now=MONDAY_0859, channel="C1",
+                             dedupe_key="digest:C1:2026-11-02", payload={"text": "left over"})
+    _at(bot, MONDAY_0859 + timedelta(minutes=1))
+    report = bot.runtime.ticker.tick()
+    bot.settle()
+    assert report.alerts >= 1 and any(m.text.startswith(("⏰", "🚨")) and m.channel == "C1"
+                                      for m in bot.fake.all_messages()), "nudge held back"
+    assert report.digests == 1 and len(_digests(bot, "C2")) == 1 and not _digests(bot, "C1")
+    assert "digest for C1 failed" in caplog.text
+    caplog.clear()
+    bot.runtime.ticker.tick()
+    assert "digest for C1 failed" in caplog.text, "not tried again"
