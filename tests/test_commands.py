@@ -87,3 +87,15 @@ def test_command_answers_are_ephemeral_and_post_nothing(bot):
         assert answer.json().get("response_type", "ephemeral") == "ephemeral"
     bot.settle()
     assert len(bot.fake.calls("chat.postMessage")) == posted
+
+
+def test_the_word_payload_in_a_command_is_just_a_word(bot):
+    """Bolt reads any form body containing "payload" as an interactive payload; ours is read
+    as the slash command it is, signature still checked against what Slack sent."""
+    answer = bot.slack.command("/recovery new The payload of the parcel was crushed")
+    assert answer.status == 200 and "Flagged as #1" in answer.text
+    assert "payload" in bot.slack.command("/recovery payload").text.lower()  # usage, naming what was typed
+    forged = bot.slack.send_form({"team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/recovery",
+                                  "text": "new payload", "trigger_id": "1.trigger"}, secret="not-the-secret")
+    assert forged.status == 401
+    assert "#2" not in bot.slack.command("/recovery list").text
