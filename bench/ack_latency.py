@@ -22,7 +22,6 @@ Also measured, at the stress concurrency (16):
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -31,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.common import (
-    SERVE_DEFAULT_THREADS, Cpu, Databases, Prepared, Probe, Requests, Served, Workdir, closed_loop, forged, log,
+    SERVE_DEFAULT_THREADS, Cpu, Databases, Prepared, Probe, Requests, Served, Workdir, emit, closed_loop, forged, log,
     median, ms, percentile, product_digest, ratio, start_bare, start_recovery, summarize, table, wait_until,
 )
 from bench.slack_double import RunningDouble, start_slack_double
@@ -612,10 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["concurrencies"] = tuple(int(c) for c in args.concurrency.split(","))
     config = AckConfig.quick_config(**overrides) if args.quick else AckConfig(**overrides)
     result = run(config)
-    print(markdown(result))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=2, default=str)
+    emit(result, markdown(result), args.json)
     return 0
 
 

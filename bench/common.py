@@ -52,6 +52,13 @@ _BOT_VARIABLES = (
 )
 
 
+def emit(result: dict[str, Any], section: str, json_path: str | None) -> None:
+    """A benchmark run alone: print its markdown section and, if asked, write its raw figures."""
+    print(section)
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2, default=str))
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

@@ -64,7 +64,7 @@ from typing import Any
 
 from bench import ack_latency, timers_cost
 from bench.common import (
-    SERVE_DEFAULT_THREADS, Cpu, Databases, Probe, Requests, Result, Workdir, _clean_env, _Connection, _send_one,
+    SERVE_DEFAULT_THREADS, Cpu, Databases, Probe, Requests, Result, Workdir, emit, _clean_env, _Connection, _send_one,
     closed_loop, descendants, log, median, ms, percentile, product_digest, ratio, start_recovery, summarize, table,
     wait_until,
 )
@@ -650,10 +650,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["requests"] = args.requests
     config = DigestAcksConfig.quick_config(**overrides) if args.quick else DigestAcksConfig(**overrides)
     result = run(config)
-    print(markdown(result))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=2, default=str)
+    emit(result, markdown(result), args.json)
     return 0
 
 

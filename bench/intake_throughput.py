@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 import threading
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.common import (
-    SERVE_DEFAULT_THREADS, SLOW_SECONDS, Cpu, Databases, Probe, Requests, Served, Workdir, log, ms, open_loop,
+    SERVE_DEFAULT_THREADS, SLOW_SECONDS, Cpu, Databases, Probe, Requests, Served, Workdir, emit, log, ms, open_loop,
     percentile, product_digest, start_recovery, summarize, table,
 )
 from bench.slack_double import RunningDouble, start_slack_double
@@ -318,10 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["steps"] = tuple(float(s) for s in args.steps.split(",") if s.strip())
     config = IntakeConfig.quick_config(**overrides) if args.quick else IntakeConfig(**overrides)
     result = run(config)
-    print(markdown(result))
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=2, default=str)
+    emit(result, markdown(result), args.json)
     return 0
 
 

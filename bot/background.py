@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 from bot.domain.playbook import Playbook
@@ -69,10 +70,9 @@ class Background:
             os.kill(self.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = STOP_TIMEOUT_SECONDS
-        while deadline > 0 and _alive(self.pid):
-            threading.Event().wait(0.05)
-            deadline -= 0.05
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while _alive(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if _alive(self.pid):
             os.kill(self.pid, signal.SIGKILL)
         os.close(self._wake_fd)

@@ -7,53 +7,34 @@ from slack_sdk import WebClient
 from bot.domain.access import may_move
 from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
-from handlers.payload import (
-    incident_value,
-    metadata,
-    metadata_int,
-    slack_id,
-    text,
-    token,
-    view_value,
-    workspace_of,
-)
+from handlers.click import Click
+from handlers.payload import metadata, metadata_int, slack_id, view_value, workspace_of
 from handlers.routes import Routes
-
-
-def _clicked(body: dict) -> tuple[str, int, str, str] | None:
-    """(workspace, incident id, user, channel) of a card button, or None if the payload is off."""
-    parsed = incident_value(text(body, "actions", 0, "value"))
-    workspace, user = workspace_of(body), slack_id(body, "user", "id")
-    channel = slack_id(body, "channel", "id") or slack_id(body, "container", "channel_id")
-    if parsed is None or not (workspace and user and channel):
-        return None
-    return workspace, parsed[0], user, channel
 
 
 def register(routes: Routes, service: RecoveryService) -> None:
     def on_claim(ack: Ack, body: dict) -> None:
         ack()
-        clicked = _clicked(body)
-        if clicked is None:
+        click = Click(body)
+        if not click.on_incident:
             return
-        workspace, incident_id, user, channel = clicked
-        outcome = service.claim(Locator(workspace, incident_id=incident_id), user)
+        outcome = service.claim(click.where, click.user or "")
         if not outcome.ok:
-            service.tell(workspace_id=workspace, channel=channel, user_id=user, text=outcome.message)
+            service.tell(workspace_id=click.workspace or "", channel=click.channel or "", user_id=click.user or "",
+                         text=outcome.message)
 
     def open_assign_modal(body: dict, client: WebClient) -> None:
-        clicked, trigger = _clicked(body), token(body, "trigger_id")
-        if clicked is None or trigger is None:
+        click = Click(body)
+        if not (click.on_incident and click.trigger):
             return
-        workspace, incident_id, user, channel = clicked
-        state = service.incident(Locator(workspace, incident_id=incident_id))
+        state = service.incident(click.where)
         if state is None:
             return
-        if not may_move(state, service.actor(user)):
-            service.tell(workspace_id=workspace, channel=channel, user_id=user,
+        if not may_move(state, service.actor(click.user or "")):
+            service.tell(workspace_id=click.workspace or "", channel=click.channel or "", user_id=click.user or "",
                          text=f"Only the owner of {state.ref} or a lead can assign it.")
             return
-        client.views_open(trigger_id=trigger, view=modals.assign_modal(incident_id=state.id, ref=state.ref))
+        client.views_open(trigger_id=click.trigger, view=modals.assign_modal(incident_id=state.id, ref=state.ref))
 
     def on_assign_submit(ack: Ack, body: dict, view: dict) -> None:
         incident_id = metadata_int(metadata(view), "incident_id", minimum=1)

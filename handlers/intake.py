@@ -10,17 +10,7 @@ from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import NewIncident, Severity
 from bot.service import RecoveryService
 from bot.views import ids, modals
-from handlers.payload import (
-    clean,
-    dig,
-    message_ts,
-    metadata,
-    slack_id,
-    text,
-    token,
-    view_value,
-    workspace_of,
-)
+from handlers.payload import clean, dig, message_ts, metadata, slack_id, text, token, view_value, workspace_of
 from handlers.routes import Routes
 
 

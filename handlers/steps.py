@@ -13,42 +13,9 @@ from bot.domain.parsing import parse_amount, parse_csat
 from bot.domain.types import IncidentState, StepKey
 from bot.service import Locator, Outcome, RecoveryService
 from bot.views import ids, modals
-from handlers.payload import (
-    dig,
-    incident_value,
-    metadata,
-    metadata_int,
-    slack_id,
-    text,
-    token,
-    view_value,
-    workspace_of,
-)
+from handlers.click import Click
+from handlers.payload import dig, metadata, metadata_int, slack_id, text, view_value, workspace_of
 from handlers.routes import Routes
-
-
-class Click:
-    """Who pressed which step button, read defensively from the payload."""
-
-    def __init__(self, body: dict, value: str | None = None) -> None:
-        raw = value if value is not None else text(body, "actions", 0, "value")
-        self.parsed = incident_value(raw)
-        self.workspace = workspace_of(body)
-        self.user = slack_id(body, "user", "id")
-        self.channel = slack_id(body, "channel", "id") or slack_id(body, "container", "channel_id")
-        self.trigger = token(body, "trigger_id")
-
-    @property
-    def valid(self) -> bool:
-        return bool(self.parsed and self.parsed[1] is not None and self.workspace and self.user and self.channel)
-
-    @property
-    def where(self) -> Locator:
-        return Locator(self.workspace or "", incident_id=self.parsed[0] if self.parsed else None)
-
-    @property
-    def seq(self) -> int:
-        return self.parsed[1] if self.parsed and self.parsed[1] is not None else -1
 
 
 def _form_target(view: dict) -> tuple[int, int] | None:
@@ -68,7 +35,7 @@ def register(routes: Routes, service: RecoveryService) -> None:
         def listener(ack: Ack, body: dict) -> None:
             ack()
             click = Click(body)
-            if click.valid:
+            if click.on_step:
                 tell_if_refused(click, service.act(click.where, click.user or "", make_action(click.seq)))
         return listener
 
@@ -78,7 +45,7 @@ def register(routes: Routes, service: RecoveryService) -> None:
         where the form fits (a forged or stale click): the person is told, no modal opens."""
         def open_form(body: dict, client: WebClient) -> None:
             click = Click(body)
-            if not (click.valid and click.trigger):
+            if not (click.on_step and click.trigger):
                 return
             check = service.precheck(click.where, click.user or "", seq=click.seq, lead_only=lead_only, verb=verb)
             view = build(check.state, click.seq) if check.ok and check.state else None
@@ -122,7 +89,7 @@ def register(routes: Routes, service: RecoveryService) -> None:
         value, _, choice = (text(body, "actions", 0, "selected_option", "value") or "").partition("/")
         click = Click(body, value)
         until = service.snooze_until(choice)
-        if click.valid and until is not None:
+        if click.on_step and until is not None:
             tell_if_refused(click, service.act(click.where, click.user or "", recovery.Snooze(until)))
 
     def on_submit(read: Callable[[dict, int], recovery.Action | dict[str, str]]) -> Callable[[Ack, dict, dict], None]:
