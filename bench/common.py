@@ -33,8 +33,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bot.fake_slack import Message
-from bot.slack_driver import SlackDriver
+from bot.devkit.slack_double import Message
+from bot.devkit.driver import SlackDriver
 
 REPO = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "bench-signing-secret"
@@ -264,11 +264,11 @@ class Databases:
         self._pg = None
         self.description = "SQLite file (WAL, synchronous=NORMAL) on " + _filesystem(workdir)
         if kind == "postgresql":
-            from tests.pg import start_throwaway_postgres
+            from bot.devkit.postgres import start_throwaway_postgres
 
             self._pg = start_throwaway_postgres(workdir / "pg")
             version = self._admin("SHOW server_version")
-            self.description = f"PostgreSQL {version} (throwaway cluster from tests/pg.py: fsync=off, local TCP)"
+            self.description = f"PostgreSQL {version} (throwaway cluster from bot/devkit/postgres.py: fsync=off, local TCP)"
 
     @property
     def postmaster_pid(self) -> int | None:

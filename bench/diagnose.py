@@ -31,7 +31,8 @@ class _InProcessBot:
     def __init__(self, database: str, *, sender: bool) -> None:
         from bot.runtime import build
         from bot.settings import Settings
-        from bot.web import BackgroundServer, make_wsgi
+        from bot.devkit.server import BackgroundServer
+from bot.web import make_wsgi
 
         self.workdir = Workdir()
         self.double = start_slack_double()

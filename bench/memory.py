@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import SIGNING_SECRET, Databases, Probe, Workdir, descendants, log, machine, start_recovery
-from bot.fake_slack import FakeSlack
-from bot.slack_driver import SlackDriver
+from bot.devkit.slack_double import FakeSlack
+from bot.devkit.driver import SlackDriver
 
 
 def rss_mib(pid: int) -> float:

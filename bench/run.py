@@ -237,7 +237,7 @@ def _method() -> list[str]:
         "(incidents opened through the bot before the timed phases).",
         "- Intake is an open loop: flag i is sent at start + i/rate whether or not the bot kept up. Flag-to-card "
         "is from sending the reaction to the Slack double accepting that incident's card.",
-        "- PostgreSQL is the throwaway cluster of `tests/pg.py` (fsync=off: commits cost less than on a "
+        "- PostgreSQL is the throwaway cluster of `bot/devkit/postgres.py` (fsync=off: commits cost less than on a "
         "production server). SQLite is a file with the bot's own settings (WAL, synchronous=NORMAL).",
         "- CPU figures are read from /proc for the bot's process, the floor's, the Slack double's and (for "
         "PostgreSQL) the whole cluster.",

@@ -24,7 +24,7 @@ from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
 from typing import Any
 
-from bot.fake_slack import FakeSlack, Message, _ApiError, _channel, _is_top_level, _truthy
+from bot.devkit.slack_double import FakeSlack, Message, _ApiError, _channel, _is_top_level, _truthy
 
 JsonDict = dict[str, Any]
 CARD_PREFIX = "Recovery #"

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from bench.common import Databases, log, machine
-from bot.clock import FakeClock
+from bot.devkit.clock import FakeClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK
 from bot.domain.types import StepKey
 from bot.service import RecoveryService

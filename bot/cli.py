@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "demo":
-            from bot.demo import run_demo
+            from bot.devkit.demo import run_demo
             return run_demo()
         settings = load_settings()
         if args.command == "migrate":

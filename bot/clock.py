@@ -1,11 +1,10 @@
 """Where time comes from: the one door the service and the scheduler read it through.
 
-The domain never reads a clock; tests move a FakeClock instead of sleeping.
+The domain never reads a clock; tests move the devkit's FakeClock instead of sleeping.
 """
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Protocol
 
 
@@ -18,24 +17,3 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
-
-
-class FakeClock:
-    """A clock that moves only when told to, shared safely between threads."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 11, 2, 10, 0, tzinfo=timezone.utc)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> datetime:
-        with self._lock:
-            self._now += delta
-            return self._now
-
-    def set(self, moment: datetime) -> None:
-        with self._lock:
-            self._now = moment

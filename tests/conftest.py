@@ -16,13 +16,14 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.clock import FakeClock
-from bot.fake_slack import FakeSlack, Message
+from bot.devkit.clock import FakeClock
+from bot.devkit.slack_double import FakeSlack, Message
 from bot.runtime import Runtime, build
 from bot.settings import Settings
-from bot.web import BackgroundServer, make_wsgi
-from tests.pg import start_throwaway_postgres
-from bot.slack_driver import SlackDriver
+from bot.devkit.server import BackgroundServer
+from bot.web import make_wsgi
+from bot.devkit.postgres import start_throwaway_postgres
+from bot.devkit.driver import SlackDriver
 
 SIGNING_SECRET = "test-signing-secret"
 LEAD = "ULEAD"

@@ -1,7 +1,7 @@
 """Small readers for what the bot posted, shared by the test files."""
 from __future__ import annotations
 
-from bot.fake_slack import Message
+from bot.devkit.slack_double import Message
 
 
 def mrkdwn_texts(message: Message) -> list[str]:

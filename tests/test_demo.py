@@ -1,7 +1,7 @@
 """The newcomer's first command: the offline demo plays a whole recovery without Slack."""
 from __future__ import annotations
 
-from bot.demo import run_demo
+from bot.devkit.demo import run_demo
 
 
 def test_demo_plays_the_whole_recovery_as_a_person_reads_it():

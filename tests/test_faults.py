@@ -29,16 +29,16 @@ from sqlmodel import col, select
 
 from bot.domain.playbook import DEFAULT_PLAYBOOK
 from bot.domain.types import StepKey
-from bot.fake_slack import FakeSlack, Message
-from bot.slack_driver import Answer, SlackDriver
+from bot.devkit.slack_double import FakeSlack, Message
+from bot.devkit.driver import Answer, SlackDriver
 from bot.views import ids
 from bot.web import EVENTS_PATH
 from storage import outbox_store
 from storage.db import Database
 from storage.models import Incident, Notification, OutboxMessage, StepRecord, TimelineEvent
 from tests.conftest import SIGNING_SECRET, ServedBot
-from tests.pg import start_again, start_throwaway_postgres, stop_keeping_data
-from tests.processes import BotProcess, ForkServer
+from bot.devkit.postgres import start_again, start_throwaway_postgres, stop_keeping_data
+from bot.devkit.processes import BotProcess, ForkServer
 
 pytestmark = pytest.mark.fault
 

@@ -46,15 +46,16 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 from sqlmodel import col, select
 
-from bot.clock import FakeClock
+from bot.devkit.clock import FakeClock
 from bot.domain.playbook import ROOT_CAUSES
 from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, Severity
 from bot.settings import _VARIABLES, Settings, SettingsError
-from bot.fake_slack import FakeSlack
+from bot.devkit.slack_double import FakeSlack
 from bot.runtime import build
-from bot.slack_driver import SlackDriver
+from bot.devkit.driver import SlackDriver
 from bot.views import ids, modals
-from bot.web import BackgroundServer, make_wsgi
+from bot.devkit.server import BackgroundServer
+from bot.web import make_wsgi
 from storage.models import Incident, OutboxMessage, StepRecord, TimelineEvent
 from tests.conftest import LEAD, SIGNING_SECRET, ServedBot, _conninfo, _databases
 from tests.helpers import mrkdwn_texts

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import col, delete, select
 
-from bot.fake_slack import Call, Message
+from bot.devkit.slack_double import Call, Message
 from bot.service import Locator
 from bot.views.card import render_card
 from bot.views.ids import OUTBOX_EVENT_TYPE

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.slack_driver import SlackDriver
+from bot.devkit.driver import SlackDriver
 from bot.web import EVENTS_PATH
 from storage.models import Notification
-from tests.processes import BotProcess
+from bot.devkit.processes import BotProcess
 
 INCIDENTS = 40
 

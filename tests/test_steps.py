@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.fake_slack import Message
+from bot.devkit.slack_double import Message
 from tests.conftest import LEAD, ServedBot
 
 OWNER = "U2"

@@ -5,7 +5,7 @@ import html
 import re
 from collections.abc import Mapping
 
-from bot.fake_slack import FakeSlack, Message
+from bot.devkit.slack_double import FakeSlack, Message
 
 _DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")

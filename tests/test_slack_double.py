@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.fake_slack import FakeSlack, Message
+from bot.devkit.slack_double import FakeSlack, Message
 
 METADATA = {"event_type": "recovery_outbox", "event_payload": {"outbox_id": 7}}
 

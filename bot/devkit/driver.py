@@ -15,7 +15,7 @@ from itertools import count
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fake_slack import FakeSlack, Message
+from bot.devkit.slack_double import FakeSlack, Message
 
 TEAM = "T1"
 _ids = count(1)

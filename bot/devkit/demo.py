@@ -15,14 +15,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.clock import FakeClock
-from bot.fake_slack import FakeSlack
+from bot.devkit.clock import FakeClock
+from bot.devkit.slack_double import FakeSlack
 from bot.runtime import Runtime, build
 from bot.service import Locator
 from bot.settings import Settings
-from bot.slack_driver import SlackDriver
-from bot.transcript import Transcript
-from bot.web import BackgroundServer, make_wsgi
+from bot.devkit.driver import SlackDriver
+from bot.devkit.transcript import Transcript
+from bot.devkit.server import BackgroundServer
+from bot.web import make_wsgi
 
 CUSTOMER, AMY, BEN, LEE = "UDANA", "UAMY", "UBEN", "ULEE"
 SUPPORT = "CSUPPORT"

@@ -1,4 +1,4 @@
-"""Real bot processes for the tests that kill and restart them."""
+"""Real bot processes, for the tests that kill and restart them and for the benchmarks."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
