@@ -295,8 +295,6 @@ class OutboxSender:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts, approval=True)
 
     def _send(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
-        if row.kind == "enrich":  # a row from before one row per flag: _enrich did its work
-            return None, None
         if row.kind in POST_KINDS:
             return self._post(row, incident), None
         if row.kind == "update_card":
@@ -381,11 +379,8 @@ class OutboxSender:
 
     def _enrich(self, row: outbox_store.Leased, incident: IncidentState | None) -> _Details | None:
         """Fetch what a reaction event does not carry and the incident still lacks: the message
-        text and its permalink. Any failure just leaves that detail out (see the module docstring).
-
-        Rows of kind "enrich" were queued ahead of their card before a card row carried this
-        request itself; a database may still hold some, so they are still sent, the same way."""
-        request = row.payload if row.kind == "enrich" else row.payload.get("enrich")
+        text and its permalink. Any failure just leaves that detail out (see the module docstring)."""
+        request = row.payload.get("enrich")
         if not request or incident is None:
             return None
         channel, ts = request["channel"], request["ts"]

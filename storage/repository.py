@@ -66,11 +66,6 @@ def _column_values(state: IncidentState) -> dict[str, object]:
     return values
 
 
-def load_by_id(session: Session, incident_id: int) -> tuple[IncidentState, int] | None:
-    row = session.get(Incident, incident_id)
-    return (to_state(row), row.version) if row else None
-
-
 def claim_notification(session: Session, *, incident_id: int, seq: int, kind: str, now: datetime) -> bool:
     """True for exactly one caller per (incident, step instance, kind), ever."""
     result = session.exec(_insert(session, Notification).values(
@@ -234,12 +229,6 @@ def get_many(session: Session, incident_ids: set[int]) -> dict[int, IncidentStat
         return {}
     rows = session.exec(select(Incident).where(col(Incident.id).in_(incident_ids))).all()
     return {row.id: to_state(row) for row in rows}
-
-
-def get_by_number(session: Session, *, workspace_id: str, number: int) -> IncidentState | None:
-    row = session.exec(select(Incident).where(
-        Incident.workspace_id == workspace_id, Incident.number == number)).first()
-    return to_state(row) if row else None
 
 
 def load(session: Session, *, workspace_id: str, incident_id: int | None = None,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from slack_sdk import WebClient
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 
 from bot.devkit.slack_double import Call, Message
 from bot.service import Locator
@@ -170,23 +170,6 @@ def test_an_uncertain_card_post_is_looked_up_not_enriched_or_posted_again(bot):
     assert len(_card_posts(bot)) == 2, "only the failed try and our simulated one"
     assert len(_lookups(bot, bot.fake.attempts())) == 1
     assert len(_enrichment_reads(bot)) == 2, "the text and link were fetched once, not again on the retry"
-
-
-def test_enrichment_rows_queued_before_the_upgrade_are_still_sent_ahead_of_their_card(bot):
-    """A database from before one row per flag may still hold an "enrich" row and a bare card row."""
-    complaint = _flag_by_reaction(bot, "Refund never came")
-    incident = _incident(bot)
-    with bot.runtime.db.transaction() as session:
-        session.exec(delete(OutboxMessage))
-        common = {"workspace_id": incident.workspace_id, "incident_id": incident.id, "now": bot.clock.now()}
-        outbox_store.enqueue(session, kind="enrich", payload={"channel": "C1", "ts": complaint.ts, "need_text": True},
-                             **common)
-        outbox_store.enqueue(session, kind="card", channel="C1", **common)
-    bot.settle()
-    card = bot.card(1)
-    assert "Refund never came" in card.plain() and "https://fake.slack.test/archives/C1/p" in str(card.blocks)
-    assert [(row.kind, row.state) for row in _rows(bot)] == [("enrich", "sent"), ("card", "sent")]
-    assert len(_card_posts(bot)) == 1 and len(_enrichment_reads(bot)) == 2
 
 
 # 2. Server errors and dropped connections ---------------------------------------------

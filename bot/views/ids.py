@@ -25,19 +25,6 @@ def incident_value(incident_id: int, seq: int | None = None) -> str:
     return f"{incident_id}" if seq is None else f"{incident_id}:{seq}"
 
 
-def parse_incident_value(value: str | None) -> tuple[int, int | None] | None:
-    if not value:
-        return None
-    head, _, tail = value.partition(":")
-    try:
-        incident_id = int(head)
-        seq = int(tail) if tail else None
-    except ValueError:
-        return None
-    if incident_id <= 0 or (seq is not None and seq < 0):
-        return None
-    return incident_id, seq
-
 DONE: Final = "recovery.done"
 DONE_FORM: Final = "recovery.done_form"
 SKIP: Final = "recovery.skip"

@@ -28,10 +28,6 @@ def show_blocks(state: IncidentState, events: list[Event], *, playbook: Playbook
     return blocks
 
 
-def show_text(state: IncidentState) -> str:
-    return f"Recovery {state.ref}"
-
-
 def list_blocks(incidents: list[IncidentState], *, scope: str, playbook: Playbook, tz: ZoneInfo,
                 now: datetime) -> list[Block]:
     if not incidents:
