@@ -120,7 +120,11 @@ class Before:
         ephemeral line to the person, saying one of ``told``."""
         bot = self.bot
         if told is not None and wait:  # the refusal of a lazy listener (a form opener) comes later
-            assert bot.fake.wait_for(lambda: bot.settle() >= 0 and len(bot.fake.ephemerals(self.user)) > self.told)
+            def told_more() -> bool:
+                bot.settle()  # the refusal is queued after the ack, and sent from the outbox
+                return len(bot.fake.ephemerals(self.user)) > self.told
+
+            assert bot.fake.wait_for(told_more), "the refusal never reached the person"
         time.sleep(0.05)
         bot.settle()
         assert database(bot) == self.db, "a forged action changed the database"

@@ -210,7 +210,9 @@ class Harness:
     # Checking ------------------------------------------------------------
 
     def check_answer(self, answer, *, context: Any) -> None:  # noqa: ANN001
-        assert answer.status != 500 and answer.status < 500, (answer, context)
+        # Every status bot/web.py and Bolt give a request to the events path: 200 acked, 400
+        # signed but unparseable, 401 unsigned or badly signed, 404 no listener for it.
+        assert answer.status in (200, 400, 401, 404), (answer, context)
         self._check_text(answer.body, f"answer to {context!r}")
         try:
             data = json.loads(answer.body) if answer.body else {}

@@ -182,7 +182,12 @@ def test_bystander_cannot_complete_skip_or_snooze_and_is_told_politely(bot):
     bot.slack.click(prompt, "Done", user="U9")
     bot.slack.choose(prompt, "Snooze", "4 hours", user="U9")
     bot.slack.click(prompt, "Skip", user="U9")
-    assert bot.fake.wait_for(lambda: bot.settle() >= 0 and len(bot.fake.ephemerals("U9")) == 3)
+
+    def all_three_told() -> bool:
+        bot.settle()  # each refusal is queued after its ack, and sent from the outbox
+        return len(bot.fake.ephemerals("U9")) == 3
+
+    assert bot.fake.wait_for(all_three_told), bot.fake.ephemerals("U9")
     assert all("Only the owner of #1 or a lead" in m.text for m in bot.fake.ephemerals("U9"))
     assert "Acknowledge" in _prompt(bot).plain() and _prompt(bot).ts == prompt.ts
     assert len(bot.fake.views()) == 0
