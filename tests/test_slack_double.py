@@ -1,15 +1,20 @@
-"""The fake Slack answers the real WebClient like Slack does, and fails only when told to."""
+"""The Slack double answers the real WebClient like Slack does, refuses what Slack refuses when
+switched to, and fails only when told to."""
 
+import base64
 import http.client
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from urllib.error import URLError
 
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from bot.devkit.clock import FakeClock
 from bot.devkit.slack_double import FakeSlack, Message
 
 METADATA = {"event_type": "recovery_outbox", "event_payload": {"outbox_id": 7}}
@@ -261,3 +266,422 @@ def test_plain_flattens_text_blocks_and_buttons() -> None:
         "Due in 15m",
         "[Claim] [Assign]",
     ]
+
+
+# History and replies, as Slack pages them
+
+
+def _post(client: WebClient, texts: str, **params: object) -> list[str]:
+    return [client.chat_postMessage(channel="C1", text=text, **params)["ts"] for text in texts]
+
+
+def _texts(answer: SlackResponse) -> list[str]:
+    return [m["text"] for m in answer["messages"]]
+
+
+def test_history_honours_latest_oldest_and_inclusive(client: WebClient) -> None:
+    a, b, c, d = _post(client, "abcd")
+
+    assert _texts(client.conversations_history(channel="C1", latest=c)) == ["b", "a"]
+    assert _texts(client.conversations_history(channel="C1", latest=c, inclusive=True)) == ["c", "b", "a"]
+    assert _texts(client.conversations_history(channel="C1", oldest=a, latest=d)) == ["c", "b"]
+    assert _texts(client.conversations_history(channel="C1", oldest=a, latest=d, inclusive=True)) == list("dcba")
+    assert _texts(client.conversations_history(channel="C1", oldest=b)) == ["d", "c"]
+    # The bot's excerpt lookup: exactly one message, by its own ts.
+    one = client.conversations_history(channel="C1", latest=b, oldest=b, inclusive=True, limit=1)
+    assert (_texts(one), one["has_more"]) == (["b"], False)
+
+
+def test_history_pages_follow_the_cursor_newest_first(client: WebClient) -> None:
+    a, b, c, d, e = _post(client, "abcde")
+
+    first = client.conversations_history(channel="C1", limit=2)
+    second = client.conversations_history(channel="C1", limit=2, cursor=first["response_metadata"]["next_cursor"])
+    third = client.conversations_history(channel="C1", limit=2, cursor=second["response_metadata"]["next_cursor"])
+
+    assert (_texts(first), first["has_more"]) == (["e", "d"], True)
+    assert first["response_metadata"]["next_cursor"] == base64.b64encode(f"next_ts:{c}".encode()).decode()
+    assert (_texts(second), second["has_more"]) == (["c", "b"], True)
+    assert (_texts(third), third["has_more"]) == (["a"], False)
+    assert "response_metadata" not in third.data
+    # slack_sdk's own paginator walks the same pages.
+    assert [t for page in client.conversations_history(channel="C1", limit=2) for t in _texts(page)] == list("edcba")
+
+
+def test_history_pages_hold_100_by_default_and_999_at_most(fake: FakeSlack, client: WebClient) -> None:
+    for i in range(1000):
+        fake.add_user_message("C1", user="U9", text=str(i))
+
+    default = client.conversations_history(channel="C1")
+    widest = client.conversations_history(channel="C1", limit=5000)
+
+    assert (len(default["messages"]), default["messages"][0]["text"], default["has_more"]) == (100, "999", True)
+    assert (len(widest["messages"]), widest["messages"][-1]["text"], widest["has_more"]) == (999, "1", True)
+
+
+def test_replies_of_a_reply_return_its_whole_thread_parent_first(fake: FakeSlack, client: WebClient) -> None:
+    """What the bot's excerpt lookup meets (NEXT-WAVE §4.2): limit=1 with a reply's ts is the parent."""
+    parent = fake.add_user_message("C1", user="U9", text="parent")
+    first = fake.add_user_message("C1", user="U8", text="first", thread_ts=parent.ts)
+    fake.add_user_message("C1", user="U9", text="second", thread_ts=parent.ts)
+
+    one = client.conversations_replies(channel="C1", ts=first.ts, limit=1)
+    whole = client.conversations_replies(channel="C1", ts=first.ts)
+
+    assert (_texts(one), one["has_more"]) == (["parent"], True)
+    assert (_texts(whole), whole["has_more"]) == (["parent", "first", "second"], False)
+    assert whole["messages"][0]["reply_count"] == 2
+
+
+def test_replies_continuation_pages_carry_replies_only(fake: FakeSlack, client: WebClient) -> None:
+    parent = fake.add_user_message("C1", user="U9", text="parent")
+    replies = [fake.add_user_message("C1", user="U9", text=f"r{i}", thread_ts=parent.ts) for i in range(1, 5)]
+
+    first = client.conversations_replies(channel="C1", ts=parent.ts, limit=2)
+    second = client.conversations_replies(channel="C1", ts=parent.ts, limit=2,
+                                          cursor=first["response_metadata"]["next_cursor"])
+    third = client.conversations_replies(channel="C1", ts=parent.ts, limit=2,
+                                         cursor=second["response_metadata"]["next_cursor"])
+    after = client.conversations_replies(channel="C1", ts=parent.ts, oldest=replies[1].ts)
+
+    assert (_texts(first), _texts(second), _texts(third)) == (["parent", "r1"], ["r2", "r3"], ["r4"])
+    assert third["has_more"] is False
+    assert _texts(after) == ["parent", "r3", "r4"]
+
+
+def test_replies_of_a_lone_message_is_that_message(fake: FakeSlack, client: WebClient) -> None:
+    lone = fake.add_user_message("C1", user="U9", text="no thread")
+
+    answer = client.conversations_replies(channel="C1", ts=lone.ts)
+
+    assert (_texts(answer), answer["has_more"]) == (["no thread"], False)
+
+
+def test_bad_cursors_and_timestamps_are_refused(client: WebClient) -> None:
+    refusals = []
+    for params in ({"cursor": "not a cursor"}, {"latest": "yesterday"}, {"oldest": "x.y"}):
+        with pytest.raises(SlackApiError) as refused:
+            client.conversations_history(channel="C1", **params)
+        refusals.append(refused.value.response["error"])
+
+    assert refusals == ["invalid_cursor", "invalid_ts_latest", "invalid_ts_oldest"]
+
+
+def test_an_unknown_thread_is_empty_when_lenient_and_not_found_when_strict(fake: FakeSlack, client: WebClient) -> None:
+    lenient = client.conversations_replies(channel="C1", ts="1700000001.000100")
+    fake.add_channel("C1", members=["UBOT"])
+    fake.strict(channels=True)
+
+    with pytest.raises(SlackApiError) as strict:
+        client.conversations_replies(channel="C1", ts="1700000001.000100")
+
+    assert (lenient["messages"], lenient["has_more"]) == ([], False)
+    assert strict.value.response["error"] == "thread_not_found"
+
+
+# Channels, membership and workspaces
+
+
+def _error(call: Callable[[], object]) -> str:
+    with pytest.raises(SlackApiError) as refused:
+        call()
+    return str(refused.value.response["error"])
+
+
+def test_strict_channels_refuse_unknown_archived_and_unjoined_channels(fake: FakeSlack, client: WebClient) -> None:
+    fake.strict(channels=True)
+    fake.add_channel("CJOINED", members=["UBOT", "U2"])
+    fake.add_channel("COUT", members=["U2"])
+    fake.add_channel("COLD", members=["UBOT"], is_archived=True)
+    posted = client.chat_postMessage(channel="CJOINED", text="card")
+
+    assert _error(lambda: client.chat_postMessage(channel="CNOPE", text="x")) == "channel_not_found"
+    assert _error(lambda: client.chat_postMessage(channel="COLD", text="x")) == "is_archived"
+    assert _error(lambda: client.chat_postMessage(channel="COUT", text="x")) == "not_in_channel"
+    assert _error(lambda: client.chat_update(channel="COUT", ts=posted["ts"], text="x")) == "not_in_channel"
+    assert _error(lambda: client.chat_postEphemeral(channel="COUT", user="U2", text="x")) == "not_in_channel"
+    assert _error(lambda: client.reactions_add(channel="COUT", timestamp=posted["ts"], name="eyes")) == "not_in_channel"
+    assert _error(lambda: client.conversations_history(channel="COUT")) == "not_in_channel"
+    # DMs are always open: a user id as channel, or the D… id conversations.open gives.
+    dm = client.conversations_open(users="U2")["channel"]["id"]
+    client.chat_postMessage(channel="U2", text="to U2")
+    client.chat_postMessage(channel=dm, text="again")
+    assert [m.text for m in fake.messages("DU2")] == ["to U2", "again"]
+    assert [m.text for m in fake.all_messages()] == ["card", "to U2", "again"]
+
+
+def test_the_bot_added_to_a_channel_may_post_and_gets_slacks_event(fake: FakeSlack, client: WebClient) -> None:
+    fake.strict(channels=True)
+    fake.add_channel("CPRIV", name="vip-support", members=["U2"], is_private=True)
+    assert _error(lambda: client.chat_postMessage(channel="CPRIV", text="x")) == "not_in_channel"
+
+    event = fake.add_bot_to_channel("CPRIV", inviter="U2")
+    client.chat_postMessage(channel="CPRIV", text="hello")
+
+    assert {k: event[k] for k in ("type", "team_id", "api_app_id")} == {
+        "type": "event_callback", "team_id": "T1", "api_app_id": "A1"}
+    assert {k: v for k, v in event["event"].items() if k != "event_ts"} == {
+        "type": "member_joined_channel", "user": "UBOT", "channel": "CPRIV", "channel_type": "G",
+        "team": "T1", "inviter": "U2"}
+    assert event["event_id"].startswith("Ev") and isinstance(event["event_time"], int)
+    assert [m.text for m in fake.messages("CPRIV")] == ["hello"]
+
+
+def test_an_ephemeral_needs_the_person_in_the_channel(fake: FakeSlack, client: WebClient) -> None:
+    fake.strict(channels=True)
+    fake.add_channel("C1", members=["UBOT", "U2"])
+
+    client.chat_postEphemeral(channel="C1", user="U2", text="Only you")
+
+    assert _error(lambda: client.chat_postEphemeral(channel="C1", user="U3", text="x")) == "user_not_in_channel"
+    assert [m.visible_to for m in fake.ephemerals()] == ["U2"]
+
+
+def test_strict_channels_know_every_message(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_channel("C1", members=["UBOT"])
+    unseen = "1700000009.000100"
+    lenient = client.chat_getPermalink(channel="C1", message_ts=unseen)
+    fake.strict(channels=True)
+
+    assert lenient["permalink"].endswith("/C1/p1700000009000100")
+    assert _error(lambda: client.chat_getPermalink(channel="C1", message_ts=unseen)) == "message_not_found"
+    assert _error(lambda: client.reactions_add(channel="C1", timestamp=unseen, name="eyes")) == "message_not_found"
+
+
+def test_conversations_info_describes_registered_channels(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_channel("CX", name="acme-shared", members=["UBOT"], is_shared=True, is_ext_shared=True)
+    fake.add_channel("CP", name="leads", members=["U2"], is_private=True)
+
+    shared = client.conversations_info(channel="CX")["channel"]
+    lenient = client.conversations_info(channel="CUNKNOWN")["channel"]
+    fake.strict(channels=True)
+
+    assert {k: shared[k] for k in ("id", "name", "is_channel", "is_private", "is_im", "is_archived", "is_member",
+                                   "is_shared", "is_ext_shared", "is_org_shared")} == {
+        "id": "CX", "name": "acme-shared", "is_channel": True, "is_private": False, "is_im": False,
+        "is_archived": False, "is_member": True, "is_shared": True, "is_ext_shared": True, "is_org_shared": False}
+    assert (lenient["is_channel"], lenient["is_private"], lenient["is_member"]) == (True, False, True)
+    assert _error(lambda: client.conversations_info(channel="CUNKNOWN")) == "channel_not_found"
+    assert _error(lambda: client.conversations_info(channel="CP")) == "channel_not_found"
+    assert client.conversations_info(channel="CX")["channel"]["is_member"] is True
+
+
+def test_tokens_speak_for_their_workspace(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_workspace("T2", token="xoxb-t2", bot_user_id="UBOT2")
+    other = WebClient(base_url=fake.api_url, token="xoxb-t2", retry_handlers=[], timeout=2)
+    stranger = WebClient(base_url=fake.api_url, token="xoxb-unknown", retry_handlers=[], timeout=2)
+
+    lenient = stranger.auth_test()
+    fake.strict(tokens=True)
+
+    assert (other.auth_test()["team_id"], other.auth_test()["user_id"]) == ("T2", "UBOT2")
+    assert (lenient["team_id"], lenient["user_id"]) == ("T1", "UBOT")
+    assert _error(stranger.auth_test) == "invalid_auth"
+    assert _error(client.auth_test) == "invalid_auth"  # T1's token was never registered
+    fake.add_workspace("T1", token="xoxb-test")
+    assert client.auth_test()["team_id"] == "T1"
+
+
+def test_a_token_never_sees_another_workspaces_channel(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_workspace("T2", token="xoxb-t2")
+    fake.add_channel("C1", members=["UBOT"])
+    other = WebClient(base_url=fake.api_url, token="xoxb-t2", retry_handlers=[], timeout=2)
+
+    client.chat_postMessage(channel="C1", text="ours")
+
+    assert _error(lambda: other.chat_postMessage(channel="C1", text="theirs")) == "channel_not_found"
+    assert _error(lambda: other.conversations_history(channel="C1")) == "channel_not_found"
+    assert [m.text for m in fake.messages("C1")] == ["ours"]
+
+
+# Rate limits, on a clock the test moves
+
+
+@pytest.fixture
+def limited(clock: FakeClock) -> Iterator[FakeSlack]:
+    with FakeSlack(rate_limits=True, clock=lambda: clock.now().timestamp()) as fake:
+        yield fake
+
+
+def _status(call: Callable[[], object]) -> tuple[int, str | None, str]:
+    with pytest.raises(SlackApiError) as refused:
+        call()
+    response = refused.value.response
+    return response.status_code, response.headers.get("Retry-After"), response["error"]
+
+
+def test_posts_to_a_channel_burst_three_then_one_a_second(limited: FakeSlack, clock: FakeClock) -> None:
+    client = WebClient(base_url=limited.api_url, token="xoxb-test", retry_handlers=[], timeout=2)
+    for text in "abc":
+        client.chat_postMessage(channel="C1", text=text)
+
+    assert _status(lambda: client.chat_postMessage(channel="C1", text="d")) == (429, "1", "ratelimited")
+    client.chat_postMessage(channel="C2", text="elsewhere")
+    clock.advance(timedelta(seconds=1))
+    client.chat_postMessage(channel="C1", text="e")
+
+    assert [m.text for m in limited.messages("C1")] == ["a", "b", "c", "e"]
+    assert limited.rate_limited() == {"chat.postMessage": 1}
+    assert len(limited.attempts("chat.postMessage")) == 6
+
+
+def test_posts_also_meet_a_workspace_wide_limit(limited: FakeSlack) -> None:
+    client = WebClient(base_url=limited.api_url, token="xoxb-test", retry_handlers=[], timeout=2)
+    for i in range(30):
+        client.chat_postMessage(channel=f"C{i // 3}", text="x")
+
+    assert _status(lambda: client.chat_postMessage(channel="CFRESH", text="x")) == (429, "1", "ratelimited")
+
+
+def test_tier_methods_take_their_per_minute_budget_per_workspace(limited: FakeSlack, clock: FakeClock) -> None:
+    limited.add_usergroup("S1", ["U1"])
+    limited.add_workspace("T2", token="xoxb-t2")
+    limited.add_usergroup("S2", ["U7"], team_id="T2")
+    client = WebClient(base_url=limited.api_url, token="xoxb-test", retry_handlers=[], timeout=2)
+    other = WebClient(base_url=limited.api_url, token="xoxb-t2", retry_handlers=[], timeout=2)
+    for _ in range(20):  # Tier 2: 20 a minute
+        client.usergroups_users_list(usergroup="S1")
+
+    # One token comes back every 3 s.
+    assert _status(lambda: client.usergroups_users_list(usergroup="S1")) == (429, "3", "ratelimited")
+    assert other.usergroups_users_list(usergroup="S2")["users"] == ["U7"]
+    assert all(client.auth_test()["ok"] for _ in range(30))  # auth.test is not limited
+    clock.advance(timedelta(seconds=3))
+    assert client.usergroups_users_list(usergroup="S1")["users"] == ["U1"]
+    assert limited.rate_limited() == {"usergroups.users.list": 1}
+
+
+def test_unlisted_apps_get_pages_of_15_and_one_call_a_minute(clock: FakeClock) -> None:
+    with FakeSlack(unlisted_app=True, clock=lambda: clock.now().timestamp()) as fake:
+        client = WebClient(base_url=fake.api_url, token="xoxb-test", retry_handlers=[], timeout=2)
+        parent = fake.add_user_message("C1", user="U9", text="0")
+        for i in range(1, 20):
+            fake.add_user_message("C1", user="U9", text=str(i))
+
+        first = client.conversations_history(channel="C1")
+        refused = _status(lambda: client.conversations_history(channel="C1", limit=100))
+        replies = client.conversations_replies(channel="C1", ts=parent.ts)  # its own budget
+        clock.advance(timedelta(seconds=60))
+        wide = client.conversations_history(channel="C1", limit=100)
+
+        assert (len(first["messages"]), first["has_more"]) == (15, True)
+        assert refused == (429, "60", "ratelimited")
+        assert _texts(replies) == ["0"]
+        assert (len(wide["messages"]), wide["has_more"]) == (15, True)
+        assert fake.rate_limited() == {"conversations.history": 1}
+        assert client.chat_postMessage(channel="C1", text="posts are not limited here")["ok"]
+
+
+# Answered then dropped, and healing
+
+
+def test_a_post_dropped_after_its_answer_is_posted_all_the_same(fake: FakeSlack, client: WebClient) -> None:
+    fake.drop_after_answer("chat.postMessage")
+
+    with pytest.raises((URLError, ConnectionError, http.client.HTTPException)):
+        client.chat_postMessage(channel="C1", text="did it post?", metadata=METADATA)
+    client.chat_postMessage(channel="C1", text="next")
+
+    assert [(m.text, m.metadata) for m in fake.messages("C1")] == [("did it post?", METADATA), ("next", None)]
+    assert len(fake.calls("chat.postMessage")) == 2
+
+
+def test_heal_stops_every_failure_and_keeps_what_slack_holds(fake: FakeSlack, client: WebClient) -> None:
+    client.chat_postMessage(channel="C1", text="before")
+    fake.fail_next("chat.postMessage", status=500, count=5)
+    fake.drop_connections(5)
+    fake.drop_after_answer("chat.postMessage", count=5)
+    fake.stall(None, 30)
+    fake.set_down(True)
+
+    fake.heal()
+    client.chat_postMessage(channel="C1", text="after")
+
+    assert [m.text for m in fake.messages("C1")] == ["before", "after"]
+    assert [c.method for c in fake.calls()] == ["chat.postMessage", "chat.postMessage"]
+
+
+# Methods for the next features
+
+
+def test_reactions_are_kept_per_message(fake: FakeSlack, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel="C1", text="card")["ts"]
+
+    client.reactions_add(channel="C1", timestamp=ts, name="eyes")
+    twice = _error(lambda: client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
+    shown = client.conversations_history(channel="C1")["messages"][0]["reactions"]
+    client.reactions_remove(channel="C1", timestamp=ts, name="eyes")
+    gone = _error(lambda: client.reactions_remove(channel="C1", timestamp=ts, name="eyes"))
+
+    assert twice == "already_reacted"
+    assert shown == [{"name": "eyes", "users": ["UBOT"], "count": 1}]
+    assert gone == "no_reaction"
+    assert fake.reactions("C1", ts) == {}
+
+
+def test_home_tab_publish_honours_the_hash(fake: FakeSlack, client: WebClient) -> None:
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Mine: 0"}}]}
+    first = client.views_publish(user_id="U2", view=home)["view"]
+    second = client.views_publish(user_id="U2", view={**home, "callback_id": "v2"}, hash=first["hash"])["view"]
+
+    stale = _error(lambda: client.views_publish(user_id="U2", view=home, hash=first["hash"]))
+
+    assert stale == "hash_conflict"
+    assert first["hash"] != second["hash"] and first["id"] == second["id"]
+    assert fake.home("U2") == second and fake.home("U3") is None
+    assert fake.views() == []
+
+
+def test_files_upload_v2_shares_the_bytes_in_the_channel(fake: FakeSlack, client: WebClient) -> None:
+    csv = b"number,status\n1,open\n"
+    answer = client.files_upload_v2(channel="C1", content=csv, filename="incidents.csv", title="Incidents",
+                                    initial_comment="Your export")
+    reserved = client.files_getUploadURLExternal(filename="never.csv", length=3)
+
+    assert answer["file"]["name"] == "incidents.csv"
+    assert _error(lambda: client.files_completeUploadExternal(files=[{"id": reserved["file_id"]}])) == "file_not_found"
+    assert fake.files()[0] == {"id": answer["file"]["id"], "name": "incidents.csv", "title": "Incidents",
+                               "bytes": csv, "channel": "C1"}
+    (message,) = fake.messages("C1")
+    assert (message.text, message.files) == ("Your export", (answer["file"]["id"],))
+    assert [c.method for c in fake.calls()] == [
+        "files.getUploadURLExternal", "file_upload", "files.completeUploadExternal", "files.getUploadURLExternal"]
+
+
+def test_usergroup_members_are_listed(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_usergroup("S1", ["U1", "U2"])
+
+    assert client.usergroups_users_list(usergroup="S1")["users"] == ["U1", "U2"]
+    assert _error(lambda: client.usergroups_users_list(usergroup="S9")) == "no_such_subteam"
+
+
+def test_an_oauth_code_is_exchanged_once(fake: FakeSlack) -> None:
+    fake.add_workspace("T2", token="xoxb-t2", bot_user_id="UBOT2", name="Acme")
+    fake.add_oauth_code("code-1", team_id="T2")
+    app = WebClient(base_url=fake.api_url, retry_handlers=[], timeout=2)
+
+    granted = app.oauth_v2_access(client_id="1.2", client_secret="s", code="code-1")
+
+    assert {k: granted[k] for k in ("access_token", "token_type", "bot_user_id", "team")} == {
+        "access_token": "xoxb-t2", "token_type": "bot", "bot_user_id": "UBOT2", "team": {"id": "T2", "name": "Acme"}}
+    assert "refresh_token" not in granted.data
+    assert _error(lambda: app.oauth_v2_access(client_id="1.2", client_secret="s", code="code-1")) == "invalid_code"
+
+
+def test_rotated_tokens_expire_after_12_hours_and_refresh_once(clock: FakeClock) -> None:
+    with FakeSlack(clock=lambda: clock.now().timestamp()) as fake:
+        fake.add_oauth_code("code-1", token_rotation=True)
+        app = WebClient(base_url=fake.api_url, retry_handlers=[], timeout=2)
+        granted = app.oauth_v2_access(client_id="1.2", client_secret="s", code="code-1")
+        bot = WebClient(base_url=fake.api_url, token=granted["access_token"], retry_handlers=[], timeout=2)
+
+        assert (granted["expires_in"], granted["access_token"][:5]) == (43200, "xoxe.")
+        assert bot.auth_test()["team_id"] == "T1"
+        clock.advance(timedelta(hours=12))
+        assert _error(bot.auth_test) == "token_expired"
+        refreshed = app.oauth_v2_access(client_id="1.2", client_secret="s", grant_type="refresh_token",
+                                        refresh_token=granted["refresh_token"])
+        again = _error(lambda: app.oauth_v2_access(client_id="1.2", client_secret="s", grant_type="refresh_token",
+                                                   refresh_token=granted["refresh_token"]))
+        assert WebClient(base_url=fake.api_url, token=refreshed["access_token"]).auth_test()["team_id"] == "T1"
+        assert again == "invalid_refresh_token"
