@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import Block
@@ -15,11 +15,11 @@ from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
 from bot.domain import alerts, recovery
-from bot.domain.access import may_move
 from bot.domain.digest import DIGEST_WINDOW, digest_figures, stats_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
-from bot.domain.sla import due_at
+from bot.domain.rules import Intent, may
+from bot.domain.timing import next_working_day, step_due
 from bot.domain.types import (
     Actor,
     Event,
@@ -103,8 +103,7 @@ class RecoveryService:
             # Insert first, look only on a conflict: a message is flagged once and retried
             # seldom, so reading before every insert would cost every flag a query.
             with self.db.transaction() as session:
-                claim_due = due_at(now, self.playbook.step(StepKey.CLAIM).sla,
-                                   work_hours=self.settings.work_hours, tz=self.tz)
+                claim_due = step_due(StepKey.CLAIM, start=now, playbook=self.playbook, policy=self.policy)
                 state = repository.insert_incident(
                     session, new, card_channel=card_channel, now=now, claim_due=claim_due,
                     next_alert=lambda fresh: next_alert_columns(session, fresh, playbook=self.playbook,
@@ -175,32 +174,20 @@ class RecoveryService:
         """Any playbook action by a person; the outcome's message is for them alone."""
         return self._act(where, self.actor(user_id), action)
 
-    def precheck(self, where: Locator, user_id: str, *, seq: int | None, lead_only: bool = False,
-                 verb: str = "do that") -> Outcome:
-        """Before opening a form: is this person allowed, and is the step still current?
-        Saves them filling in a modal only to be refused."""
+    def precheck(self, where: Locator, user_id: str, intent: Intent, *, seq: int | None) -> Outcome:
+        """Before opening a form: the rule book's answer now, in the words the submission
+        would get. Saves a person filling in a modal only to be refused."""
         state = self.incident(where)
         if state is None:
             return Outcome(False, f"There is no incident {where.describe()}.")
-        if not state.is_open:
-            return Outcome(False, f"Incident {state.ref} is {state.status.value}; nothing more can change on it.",
-                           state)
-        if seq is not None and seq != state.step_seq:
-            return Outcome(False, recovery.STEP_ALREADY_DONE, state)
-        actor = self.actor(user_id)
-        if lead_only and not actor.is_lead:
-            return Outcome(False, f"Only a lead can {verb} on {state.ref}.", state)
-        if not lead_only and not may_move(state, actor):
-            return Outcome(False, f"Only the owner of {state.ref} or a lead can {verb}.", state)
-        return Outcome(True, "", state)
+        refusal = may(state, self.actor(user_id), intent, seq=seq, now=self.clock.now(), playbook=self.playbook)
+        return Outcome(refusal is None, refusal.reason if refusal else "", state)
 
     def snooze_until(self, choice: str) -> datetime | None:
         """`1h`, `4h`, or `tomorrow`: the start of the next working day in the team's zone."""
         now = self.clock.now()
         if choice == "tomorrow":
-            start = self.settings.work_hours.start if self.settings.work_hours else time(9, 0)
-            local = now.astimezone(self.tz)
-            return datetime.combine(local.date() + timedelta(days=1), start, tzinfo=self.tz).astimezone(timezone.utc)
+            return next_working_day(now, policy=self.policy)
         try:
             return now + parse_duration(choice)
         except ValueError:

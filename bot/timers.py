@@ -15,7 +15,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import queue_decision
-from bot.domain import alerts, recovery
+from bot.domain import alerts, recovery, timing
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, Event, EventKind, Refusal
 from bot.service import RecoveryService
@@ -170,7 +170,7 @@ class Timers:
 
     def _queue_alert(self, session, state, *, kind: str, now: datetime) -> None:  # noqa: ANN001
         service = self._service
-        due = alerts.sla_start(state, playbook=service.playbook, policy=service.policy) or now
+        due = timing.deadline(state, playbook=service.playbook, policy=service.policy) or now
         title = service.playbook.step(state.current_step).title
         if kind == alerts.NUDGE:
             text = notices.nudge_text(state, step_title=title, due=due, tz=service.tz)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
-from bot.domain.access import may_move
+from bot.domain.rules import Intent
 from bot.service import Locator, RecoveryService
 from bot.views import ids, modals
 from handlers.click import Click
@@ -27,13 +27,12 @@ def register(routes: Routes, service: RecoveryService) -> None:
         click = Click(body)
         if not (click.on_incident and click.trigger):
             return
-        state = service.incident(click.where)
-        if state is None:
-            return
-        if not may_move(state, service.actor(click.user or "")):
+        check = service.precheck(click.where, click.user or "", Intent.ASSIGN, seq=None)
+        if not (check.ok and check.state):
             service.tell(workspace_id=click.workspace or "", channel=click.channel or "", user_id=click.user or "",
-                         text=f"Only the owner of {state.ref} or a lead can assign it.")
+                         text=check.message)
             return
+        state = check.state
         client.views_open(trigger_id=click.trigger, view=modals.assign_modal(incident_id=state.id, ref=state.ref))
 
     def on_assign_submit(ack: Ack, body: dict, view: dict) -> None:

@@ -10,6 +10,7 @@ from slack_sdk.models.views import View
 
 from bot.domain import recovery
 from bot.domain.parsing import parse_amount, parse_csat
+from bot.domain.rules import Intent
 from bot.domain.types import IncidentState, StepKey
 from bot.service import Locator, Outcome, RecoveryService
 from bot.views import ids, modals
@@ -39,48 +40,38 @@ def register(routes: Routes, service: RecoveryService) -> None:
                 tell_if_refused(click, service.act(click.where, click.user or "", make_action(click.seq)))
         return listener
 
-    def form_opener(build: Callable[[IncidentState, int], View | str | None], *, verb: str,
-                    lead_only: bool = False) -> Callable[[dict, WebClient], None]:
-        """A button that opens a form. A builder answers a string when the incident is not
-        where the form fits (a forged or stale click): the person is told, no modal opens."""
+    def form_opener(build: Callable[[IncidentState, int], View],
+                    intent: Intent) -> Callable[[dict, WebClient], None]:
+        """A button that opens a form, once the rule book says its submission could succeed:
+        a refused person is told why, in the words the submission would get, and no modal opens."""
         def open_form(body: dict, client: WebClient) -> None:
             click = Click(body)
             if not (click.on_step and click.trigger):
                 return
-            check = service.precheck(click.where, click.user or "", seq=click.seq, lead_only=lead_only, verb=verb)
-            view = build(check.state, click.seq) if check.ok and check.state else None
-            if not isinstance(view, View):
-                tell_if_refused(click, check if not check.ok else Outcome(False, view or "That step has no form."))
+            check = service.precheck(click.where, click.user or "", intent, seq=click.seq)
+            if not (check.ok and check.state):
+                tell_if_refused(click, check)
                 return
-            client.views_open(trigger_id=click.trigger, view=view)
+            client.views_open(trigger_id=click.trigger, view=build(check.state, click.seq))
         return open_form
 
-    def step_form(state: IncidentState, seq: int) -> View | None:
+    def step_form(state: IncidentState, seq: int) -> View:
+        """The fix or the remedy form: `Intent.FORM` lets the button through only at those steps."""
         if state.current_step is StepKey.FIX:
             return modals.fix_modal(incident_id=state.id, seq=seq, ref=state.ref,
                                     root_causes=service.playbook.root_causes)
-        if state.current_step is StepKey.MAKE_IT_RIGHT:
-            return modals.remedy_modal(incident_id=state.id, seq=seq, ref=state.ref,
-                                       limit=str(service.settings.empowerment_limit))
-        return None
+        return modals.remedy_modal(incident_id=state.id, seq=seq, ref=state.ref,
+                                   limit=str(service.settings.empowerment_limit))
 
-    def follow_up_form(state: IncidentState, seq: int) -> View | str:
-        if state.current_step is not StepKey.FOLLOW_UP:
-            return f"{state.ref} is not waiting for its follow-up."
-        if state.step_due_at is not None and service.clock.now() < state.step_due_at:
-            return f"The follow-up on {state.ref} is not due yet."
+    def follow_up_form(state: IncidentState, seq: int) -> View:
         return modals.follow_up_modal(incident_id=state.id, seq=seq, ref=state.ref)
 
-    def skip_form(state: IncidentState, seq: int) -> View | str:
-        if state.current_step is StepKey.CLAIM:
-            return f"The claim step on {state.ref} cannot be skipped: claim it or assign it instead."
+    def skip_form(state: IncidentState, seq: int) -> View:
         title = service.playbook.step(state.current_step).title
         return modals.reason_modal(callback_id=ids.SKIP_MODAL, incident_id=state.id, seq=seq,
                                    title=f"Skip on {state.ref}", label=f"Why skip “{title}”?")
 
-    def decline_form(state: IncidentState, seq: int) -> View | str:
-        if state.current_step is not StepKey.MAKE_IT_RIGHT or state.approval != "pending":
-            return f"There is no remedy waiting for approval on {state.ref}."
+    def decline_form(state: IncidentState, seq: int) -> View:
         return modals.reason_modal(callback_id=ids.DECLINE_MODAL, incident_id=state.id, seq=seq,
                                    title=f"Decline on {state.ref}", label="Why? The owner will offer something else.")
 
@@ -159,10 +150,10 @@ def register(routes: Routes, service: RecoveryService) -> None:
     routes.action(ids.NOT_YET, on_button(recovery.NotYet))
     routes.action(ids.APPROVE, on_button(recovery.Approve))
     routes.action(ids.SNOOZE, on_snooze)
-    routes.form(ids.DONE_FORM, form_opener(step_form, verb="complete a step"))
-    routes.form(ids.SKIP, form_opener(skip_form, verb="skip a step"))
-    routes.form(ids.DECLINE, form_opener(decline_form, verb="decline a remedy", lead_only=True))
-    routes.form(ids.RECORD_FOLLOW_UP, form_opener(follow_up_form, verb="record the follow-up"))
+    routes.form(ids.DONE_FORM, form_opener(step_form, Intent.FORM))
+    routes.form(ids.SKIP, form_opener(skip_form, Intent.SKIP))
+    routes.form(ids.DECLINE, form_opener(decline_form, Intent.DECLINE))
+    routes.form(ids.RECORD_FOLLOW_UP, form_opener(follow_up_form, Intent.RECORD_FOLLOW_UP))
     routes.view(ids.FIX_MODAL, on_submit(read_fix))
     routes.view(ids.REMEDY_MODAL, on_submit(read_remedy))
     routes.view(ids.FOLLOW_UP_MODAL, on_submit(read_follow_up))

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from bot.domain import sla
+from bot.domain import sla, timing
 from bot.domain.playbook import Playbook
-from bot.domain.types import IncidentState, Policy, StepKey
+from bot.domain.types import IncidentState, Policy
 
 NUDGE: Final = "nudge"
 ESCALATION: Final = "escalation"
@@ -26,21 +26,12 @@ class Alert:
     at: datetime
 
 
-def sla_start(state: IncidentState, *, playbook: Playbook, policy: Policy) -> datetime | None:
-    """When the step's own SLA is over: its due time, except for the follow-up, whose due
-    time is when it falls due and whose SLA counts from then."""
-    due = state.step_due_at
-    if due is None:
-        return None
-    if state.current_step is StepKey.FOLLOW_UP:
-        return sla.due_at(due, playbook.step(StepKey.FOLLOW_UP).sla, work_hours=policy.work_hours, tz=policy.tz)
-    return due
-
-
 def next_alert(state: IncidentState, *, sent: frozenset[str], playbook: Playbook, policy: Policy) -> Alert | None:
+    """The first level not sent yet: the nudge at the step's deadline, the escalation
+    ESCALATE_FACTOR times its SLA in; never before a snooze ends, never outside working hours."""
     if not state.is_open:
         return None
-    due = sla_start(state, playbook=playbook, policy=policy)
+    due = timing.deadline(state, playbook=playbook, policy=policy)
     if due is None:
         return None
     step_sla = playbook.step(state.current_step).sla
@@ -51,8 +42,5 @@ def next_alert(state: IncidentState, *, sent: frozenset[str], playbook: Playbook
                                                      level=ESCALATION, work_hours=policy.work_hours, tz=policy.tz)
         if state.snoozed_until is not None and at < state.snoozed_until:
             at = state.snoozed_until
-        if policy.work_hours is not None and not sla.is_working_time(at, work_hours=policy.work_hours,
-                                                                      tz=policy.tz):
-            at = sla.next_working_moment(at, work_hours=policy.work_hours, tz=policy.tz)
-        return Alert(kind, at)
+        return Alert(kind, timing.ping_at(at, policy=policy))
     return None

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from bot.domain.timing import is_overdue
 from bot.domain.types import StepKey
 
 WORST_OVERDUE_LIMIT = 10
@@ -244,7 +245,7 @@ def _now_figures(facts: Sequence[IncidentFacts], now: datetime) -> _Now:
     open_facts = [fact for fact in facts if fact.status == "open"]
     overdue = sorted(
         (OverdueIncident(fact.number, fact.owner_id, now - fact.created_at, now - fact.step_due_at)
-         for fact in open_facts if _is_overdue(fact, now)),
+         for fact in open_facts if is_overdue(fact, now)),
         key=lambda line: (-line.overdue_by, line.number),
     )
     return _Now(
@@ -253,13 +254,6 @@ def _now_figures(facts: Sequence[IncidentFacts], now: datetime) -> _Now:
         overdue_now=len(overdue),
         worst_overdue=tuple(overdue[:WORST_OVERDUE_LIMIT]),
     )
-
-
-def _is_overdue(fact: IncidentFacts, now: datetime) -> bool:
-    """Past its due time and not snoozed: a snoozed incident is being waited on on purpose."""
-    if fact.step_due_at is None or not now > fact.step_due_at:
-        return False
-    return fact.snoozed_until is None or fact.snoozed_until <= now
 
 
 def _trend(facts: Sequence[IncidentFacts], start: datetime, end: datetime,

@@ -3,8 +3,8 @@
 No Slack, no database, no clock: the service loads the state, asks here, and persists
 whatever comes back. Races are not decided here but by conditional updates in storage.
 
-`decide` checks what is common to every action (open, claimed, who may act, which step the
-button was drawn for) and dispatches; the steps themselves live in `bot.domain.steps`.
+`decide` asks the rule book (`bot.domain.rules`) whether the actor may take the action now,
+then dispatches; the steps themselves live in `bot.domain.steps`.
 """
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
-from bot.domain import access, steps
+from bot.domain import steps
 from bot.domain.playbook import Playbook
+from bot.domain.rules import ONLY_A_LEAD_APPROVES, ONLY_A_LEAD_DECLINES, STEP_ALREADY_DONE, Intent, may
 from bot.domain.types import (
     BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy, Refusal,
     StepKey, StepOutcome,
@@ -25,12 +26,6 @@ __all__ = [
     "Action", "Agreed", "Approve", "Assign", "Cancel", "Claim", "CompleteStep", "Decline", "NeedHelp", "NotYet",
     "Policy", "PromptFollowUp", "RecordFix", "RecordFollowUp", "RecordRemedy", "Skip", "Snooze", "decide",
 ]
-
-STEP_ALREADY_DONE: Final = "That step is already done."
-"""A button drawn for a step instance that is no longer current: a double click or a stale message."""
-
-ONLY_A_LEAD_APPROVES: Final = "Only a lead can approve a remedy over the limit."
-ONLY_A_LEAD_DECLINES: Final = "Only a lead can decline a remedy over the limit."
 
 
 # --------------------------------------------------------------------------
@@ -131,22 +126,13 @@ StepAction = (CompleteStep | RecordFix | RecordRemedy | Approve | Decline | Agre
               | Skip | NeedHelp)
 Action = Claim | Assign | StepAction | PromptFollowUp | Snooze | Cancel
 
-_STEP_ACTIONS: Final = (CompleteStep, RecordFix, RecordRemedy, Approve, Decline, Agreed, NotYet, RecordFollowUp,
-                        Skip, NeedHelp)
-
-# "Only the owner of #4 or a lead can ..."
-_VERBS: Final[dict[type, str]] = {
-    CompleteStep: "complete a step",
-    RecordFix: "record the fix",
-    RecordRemedy: "record a remedy",
-    Agreed: "record the customer's buy-in",
-    NotYet: "record the customer's buy-in",
-    RecordFollowUp: "record the follow-up",
-    Skip: "skip a step",
-    NeedHelp: "ask for help on it",
-    Snooze: "snooze it",
-    Cancel: "cancel it",
+_INTENTS: Final[dict[type, Intent]] = {
+    Claim: Intent.CLAIM, Assign: Intent.ASSIGN, CompleteStep: Intent.COMPLETE, RecordFix: Intent.RECORD_FIX,
+    RecordRemedy: Intent.RECORD_REMEDY, Approve: Intent.APPROVE, Decline: Intent.DECLINE, Agreed: Intent.AGREED,
+    NotYet: Intent.NOT_YET, RecordFollowUp: Intent.RECORD_FOLLOW_UP, Skip: Intent.SKIP, NeedHelp: Intent.NEED_HELP,
+    Snooze: Intent.SNOOZE, Cancel: Intent.CANCEL, PromptFollowUp: Intent.PROMPT_FOLLOW_UP,
 }
+
 
 
 # --------------------------------------------------------------------------
@@ -155,8 +141,11 @@ _VERBS: Final[dict[type, str]] = {
 
 def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime, playbook: Playbook,
            policy: Policy = Policy()) -> Decision | Refusal:
-    if not state.is_open:
-        return Refusal(f"Incident {state.ref} is {state.status.value}; nothing more can change on it.")
+    intent = _INTENTS.get(type(action))
+    if intent is None:
+        raise TypeError(f"unknown action {action!r}")
+    if refusal := may(state, actor, intent, seq=getattr(action, "seq", None), now=now, playbook=playbook):
+        return refusal
     ctx = steps.Context(state, actor, now, playbook, policy)
     match action:
         case Claim():
@@ -165,9 +154,6 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
             return _assign(ctx, assignee)
         case PromptFollowUp():
             return steps.prompt_follow_up(ctx)
-    if refusal := _check(state, actor, action):
-        return refusal
-    match action:
         case CompleteStep():
             return steps.complete(ctx)
         case RecordFix(_, root_cause, note):
@@ -192,45 +178,21 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
             return steps.snooze(ctx, until)
         case Cancel(reason):
             return steps.cancel(ctx, reason)
-    raise TypeError(f"unknown action {action!r}")
-
-
-def _check(state: IncidentState, actor: Actor, action: Action) -> Refusal | None:
-    """What every action but Claim, Assign and PromptFollowUp must pass, in the order a
-    person would want to hear it: no owner yet, not yours, then a stale button."""
-    on_step = isinstance(action, _STEP_ACTIONS)
-    if on_step and (state.owner_id is None or state.current_step is StepKey.CLAIM):
-        if isinstance(action, Skip):
-            return Refusal(f"The claim step on {state.ref} cannot be skipped: claim it or assign it instead.")
-        return Refusal(f"{state.ref} has no owner yet: claim it first.")
-    if isinstance(action, Approve | Decline):
-        if not actor.is_lead:
-            return Refusal(ONLY_A_LEAD_APPROVES if isinstance(action, Approve) else ONLY_A_LEAD_DECLINES)
-    elif not access.may_move(state, actor):
-        return Refusal(f"Only the owner of {state.ref} or a lead can {_VERBS[type(action)]}.")
-    if on_step and action.seq != state.step_seq:
-        return Refusal(STEP_ALREADY_DONE)
-    return None
+    raise AssertionError(f"an action with an intent but no transition: {action!r}")
 
 
 # --------------------------------------------------------------------------
 # Ownership
 # --------------------------------------------------------------------------
 
-def _claim(ctx: steps.Context) -> Decision | Refusal:
-    state, actor = ctx.state, ctx.actor
-    if state.owner_id == actor.user_id:
-        return Refusal(f"You already own {state.ref}.")
-    if state.owner_id is not None:
-        return Refusal(f"{state.ref} is already owned by <@{state.owner_id}>.")
+def _claim(ctx: steps.Context) -> Decision:
+    actor = ctx.actor
     return _take_ownership(ctx, owner=actor.user_id,
                            event=ctx.event(EventKind.CLAIMED, f"<@{actor.user_id}> claimed it"))
 
 
 def _assign(ctx: steps.Context, assignee: str) -> Decision | Refusal:
     state, actor = ctx.state, ctx.actor
-    if not access.may_move(state, actor):
-        return Refusal(f"Only the owner of {state.ref} or a lead can assign it.")
     if assignee == state.owner_id:
         return Refusal(f"<@{assignee}> already owns {state.ref}.")
     event = ctx.event(EventKind.ASSIGNED, f"<@{actor.user_id}> assigned it to <@{assignee}>"

@@ -59,21 +59,11 @@ def working_time_between(start: datetime, end: datetime, *,
     raise AssertionError("unreachable: there is always another working window")
 
 
-def is_working_time(moment: datetime, *, work_hours: WorkHours | None = None, tz: ZoneInfo | None = None) -> bool:
-    """Whether people may be nudged at ``moment``: always, unless work hours say otherwise.
-
-    A window is half-open: the opening minute is working time, the closing minute is not.
-    """
-    if work_hours is None:
-        return True
-    opens, _ = next(_windows_from(moment, work_hours, tz))
-    return opens <= moment
-
-
 def next_working_moment(moment: datetime, *, work_hours: WorkHours | None = None,
                         tz: ZoneInfo | None = None) -> datetime:
     """``moment`` itself if it is working time, otherwise the next opening: when a nudge
-    that fell due outside working hours may be sent."""
+    that fell due outside working hours may be sent. A window is half-open: the opening
+    minute is working time, the closing minute is not."""
     if work_hours is None:
         return moment
     opens, _ = next(_windows_from(moment, work_hours, tz))
@@ -91,11 +81,6 @@ def alert_due(*, due: datetime, sla: timedelta, factor: float, level: str,
         raise ValueError(f"unknown alert level {level!r}; expected one of {', '.join(ALERT_LEVELS)}")
     extra = sla * max(factor - 1, 0)
     return due_at(due, extra, work_hours=work_hours, tz=tz)
-
-
-def is_overdue(due: datetime | None, now: datetime) -> bool:
-    """Due means "by then": exactly at the due time a step is not yet overdue."""
-    return due is not None and now > due
 
 
 def _windows_from(moment: datetime, work_hours: WorkHours, tz: ZoneInfo | None) -> Iterator[tuple[datetime, datetime]]:

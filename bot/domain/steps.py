@@ -1,8 +1,8 @@
 """The playbook steps as transitions, for `bot.domain.recovery.decide`.
 
-`decide` has already checked that the incident is open and claimed, that the actor may act
-and that the button's step_seq is the current one; each function here checks only what is
-particular to its step and returns the Decision or a one-line Refusal.
+`decide` has already asked the rule book (`bot.domain.rules`) whether the actor may take the
+action at this step now; each function here checks only what the action carries (a reason,
+an amount, a score) and returns the Decision or a one-line Refusal.
 
 Event details and notices are Slack mrkdwn (they carry `<@U…>` mentions), so anything a
 person typed is escaped and cut before it goes into them. StepOutcome notes and state fields
@@ -11,13 +11,13 @@ keep the raw text: the views escape those themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
-from bot.domain.sla import due_at
+from bot.domain.timing import follow_up_due, step_due
 from bot.domain.text import safe
 from bot.domain.types import (
     BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy,
@@ -49,8 +49,8 @@ class Context:
         return self.playbook.step(key or self.state.current_step).title
 
     def due(self, step: StepKey) -> datetime:
-        """When ``step``, starting now, is due: its SLA in working time when hours are set."""
-        return due_at(self.now, self.playbook.step(step).sla, work_hours=self.policy.work_hours, tz=self.policy.tz)
+        """When ``step``, starting now, is due."""
+        return step_due(step, start=self.now, playbook=self.playbook, policy=self.policy)
 
     def event(self, kind: EventKind, detail: str) -> Event:
         return Event(kind, self.now, self.actor.user_id, detail)
@@ -60,25 +60,12 @@ class Context:
 # Plain Done, and the steps with their own forms or buttons
 # --------------------------------------------------------------------------
 
-_NEEDS: Final = {
-    StepKey.FIX: "{title} on {ref} needs its form: the root cause and what was fixed.",
-    StepKey.MAKE_IT_RIGHT: "{title} on {ref} needs its form: the remedy and its amount.",
-    StepKey.BUY_IN: "{title} on {ref} is answered with Agreed or Not yet.",
-    StepKey.FOLLOW_UP: "{title} on {ref} needs the customer's answers: use Record follow-up.",
-}
-
-
-def complete(ctx: Context) -> Decision | Refusal:
-    step = ctx.state.current_step
-    if step in _NEEDS:
-        return Refusal(_NEEDS[step].format(title=ctx.title(), ref=ctx.ref))
+def complete(ctx: Context) -> Decision:
     event = ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()}")
     return _advance(ctx, ctx.state, _ended(ctx, "done"), (event,))
 
 
 def record_fix(ctx: Context, root_cause: str, note: str) -> Decision | Refusal:
-    if refusal := _on(ctx, StepKey.FIX):
-        return refusal
     wanted = root_cause.strip().casefold()
     cause = next((known for known in ctx.playbook.root_causes if known.casefold() == wanted), None)
     if cause is None:
@@ -94,8 +81,6 @@ def record_fix(ctx: Context, root_cause: str, note: str) -> Decision | Refusal:
 def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decision | Refusal:
     """Under the limit the step is done; over it, an agent's remedy waits for a lead, and a
     lead's own counts as approved at once. Recording again while one waits replaces it."""
-    if refusal := _on(ctx, StepKey.MAKE_IT_RIGHT):
-        return refusal
     kind = kind.strip().lower()
     if kind not in REMEDY_KINDS:
         return Refusal(f"Pick a remedy kind: {', '.join(REMEDY_KINDS)}.")
@@ -123,9 +108,7 @@ def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decisi
     return _advance(ctx, replace(state, approval=approval), _ended(ctx, "done", outcome_note), tuple(events))
 
 
-def approve(ctx: Context) -> Decision | Refusal:
-    if refusal := _on(ctx, StepKey.MAKE_IT_RIGHT) or _pending(ctx):
-        return refusal
+def approve(ctx: Context) -> Decision:
     remedy = _current_remedy(ctx.state)
     event = ctx.event(EventKind.REMEDY_APPROVED, f"{ctx.who} approved {said(remedy)}")
     state = replace(ctx.state, approval="approved")
@@ -133,8 +116,6 @@ def approve(ctx: Context) -> Decision | Refusal:
 
 
 def decline(ctx: Context, reason: str) -> Decision | Refusal:
-    if refusal := _on(ctx, StepKey.MAKE_IT_RIGHT) or _pending(ctx):
-        return refusal
     reason = reason.strip()
     owner = f"<@{ctx.state.owner_id}>"
     if not reason:
@@ -146,36 +127,26 @@ def decline(ctx: Context, reason: str) -> Decision | Refusal:
     return _loop_back(ctx, state, _ended(ctx, "declined", reason), (event,), notices=(notice,))
 
 
-def agreed(ctx: Context) -> Decision | Refusal:
-    if refusal := _on(ctx, StepKey.BUY_IN):
-        return refusal
+def agreed(ctx: Context) -> Decision:
     event = ctx.event(EventKind.BUY_IN_AGREED, f"{ctx.who} recorded that the customer agreed with the resolution")
     return _advance(ctx, replace(ctx.state, buy_in_at=ctx.now), _ended(ctx, "done"), (event,))
 
 
-def not_yet(ctx: Context, note: str) -> Decision | Refusal:
-    if refusal := _on(ctx, StepKey.BUY_IN):
-        return refusal
+def not_yet(ctx: Context, note: str) -> Decision:
     note = note.strip()
     detail = f"{ctx.who} recorded that the customer has not agreed yet" + (f": {said(note)}" if note else "")
     state = replace(ctx.state, approval=None, approval_note=None)
     return _loop_back(ctx, state, _ended(ctx, "not_yet", note), (ctx.event(EventKind.BUY_IN_NOT_YET, detail),))
 
 
-def prompt_follow_up(ctx: Context) -> Decision | Refusal:
+def prompt_follow_up(ctx: Context) -> Decision:
     """The scheduler's action: the follow-up fell due, post its prompt (once: storage sees to it)."""
-    if ctx.state.current_step is not StepKey.FOLLOW_UP:
-        return Refusal(f"{ctx.ref} is not waiting for its follow-up.")
-    if refusal := _not_due_yet(ctx):
-        return refusal
     event = Event(EventKind.FOLLOW_UP_PROMPTED, ctx.now, None,
                   f"The follow-up is due: <@{ctx.state.owner_id}> was asked to record it")
     return Decision(state=ctx.state, events=(event,), prompt_now=True)
 
 
 def record_follow_up(ctx: Context, csat: int, buy_again: str, note: str) -> Decision | Refusal:
-    if refusal := _on(ctx, StepKey.FOLLOW_UP) or _not_due_yet(ctx):
-        return refusal
     if isinstance(csat, bool) or not isinstance(csat, int) or not 1 <= csat <= 10:
         return Refusal("Satisfaction must be a whole number from 1 to 10.")
     answer = buy_again.strip().lower()
@@ -255,8 +226,8 @@ def _advance(ctx: Context, state: IncidentState, ended: StepOutcome, events: tup
         events += (Event(EventKind.CLOSED, now, ctx.actor.user_id, f"{ctx.ref} is closed"),)
         return Decision(state=closed, events=events, ended_step=ended, notices=notices)
     if following is StepKey.FOLLOW_UP:
-        # The follow-up's SLA counts from when it falls due, not from now.
-        due = now + ctx.policy.follow_up_after
+        # Asked for later; its SLA counts from then, not from now.
+        due = follow_up_due(now, policy=ctx.policy)
         return Decision(state=_begin(state, following, now, due), events=events, ended_step=ended,
                         new_step=True, notices=notices, prompt_now=False, follow_up_due_at=due)
     due = ctx.due(following)
@@ -276,26 +247,6 @@ def _loop_back(ctx: Context, state: IncidentState, ended: StepOutcome, events: t
 # --------------------------------------------------------------------------
 # Small checks and words
 # --------------------------------------------------------------------------
-
-def _on(ctx: Context, step: StepKey) -> Refusal | None:
-    if ctx.state.current_step is step:
-        return None
-    return Refusal(f"{ctx.ref} is at {ctx.title()}, not {ctx.title(step)}; that answer does not fit this step.")
-
-
-def _pending(ctx: Context) -> Refusal | None:
-    if ctx.state.approval == "pending":
-        return None
-    return Refusal(f"There is no remedy waiting for approval on {ctx.ref}.")
-
-
-def _not_due_yet(ctx: Context) -> Refusal | None:
-    due = ctx.state.step_due_at
-    if due is None or ctx.now >= due:
-        return None
-    return Refusal(f"The follow-up on {ctx.ref} is not due until {utc_text(due)} "
-                   f"(in {format_duration(due - ctx.now)}).")
-
 
 def _amount(amount: object) -> Decimal | Refusal:
     wrong = Refusal("The amount must be a number, 0 or more.")
@@ -328,10 +279,3 @@ def _current_remedy(state: IncidentState) -> str:
 def said(text: str) -> str:
     """What a person typed, made safe for mrkdwn and short."""
     return safe(text, _SAID_LIMIT)
-
-
-def utc_text(moment: datetime) -> str:
-    """A plain UTC time for refusals (which may be shown as plain text in a modal)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -47,12 +47,6 @@ remedy a lead declined, "not_yet" ends a `buy_in` the customer did not agree to;
 back to a new `make_it_right`."""
 
 
-class Role(StrEnum):
-    OWNER = "owner"
-    LEAD = "lead"
-    OTHER = "other"
-
-
 class EventKind(StrEnum):
     CREATED = "created"
     CLAIMED = "claimed"

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.domain.playbook import Playbook
-from bot.domain.sla import is_overdue
+from bot.domain.timing import is_overdue
 from bot.domain.types import Event, IncidentState
 from bot.views.card import card_blocks
 from bot.domain.text import cut, safe
@@ -46,7 +46,7 @@ def _list_line(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo, now: d
         where = state.status.value
     else:
         where = safe(playbook.step(state.current_step).title, 60)
-        if is_overdue(state.step_due_at, now) and not state.snoozed_until:
+        if is_overdue(state, now):
             where += " · ⏰ overdue"
         elif state.step_due_at:
             where += f" · due {local_text(state.step_due_at, tz)}"

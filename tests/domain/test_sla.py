@@ -10,9 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.parsing import parse_work_hours
-from bot.domain.sla import (
-    alert_due, due_at, is_overdue, is_working_time, next_working_moment, working_time_between,
-)
+from bot.domain.sla import alert_due, due_at, next_working_moment, working_time_between
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -33,17 +31,6 @@ def office_due(started: datetime, sla: timedelta, tz: ZoneInfo = LONDON) -> date
 
 
 # --- boundaries -------------------------------------------------------------------------
-
-def test_a_step_is_not_overdue_exactly_at_its_due_time_but_is_one_second_later():
-    due = datetime(2024, 6, 12, 10, 0, tzinfo=UTC)
-    assert not is_overdue(due, due)
-    assert is_overdue(due, due + timedelta(seconds=1))
-    assert not is_overdue(due, due - timedelta(seconds=1))
-
-
-def test_a_step_without_a_due_time_is_never_overdue():
-    assert not is_overdue(None, datetime(2024, 6, 12, tzinfo=UTC))
-
 
 def test_without_work_hours_a_step_is_due_sla_wall_clock_time_later():
     started = datetime(2024, 6, 14, 17, 55, tzinfo=UTC)
@@ -83,13 +70,19 @@ def test_an_aware_start_in_another_zone_is_read_in_the_team_zone():
     assert office_due(new_york(2024, 6, 14, 12, 55), 15 * MINUTES) == london(2024, 6, 17, 9, 10)
 
 
-def test_nobody_is_nudged_outside_working_hours():
-    assert is_working_time(london(2024, 6, 11, 9, 0), work_hours=OFFICE, tz=LONDON)
-    assert is_working_time(london(2024, 6, 11, 17, 59, 59), work_hours=OFFICE, tz=LONDON)
-    assert not is_working_time(london(2024, 6, 11, 18, 0), work_hours=OFFICE, tz=LONDON)
-    assert not is_working_time(london(2024, 6, 11, 8, 59), work_hours=OFFICE, tz=LONDON)
-    assert not is_working_time(london(2024, 6, 15, 12, 0), work_hours=OFFICE, tz=LONDON)
-    assert is_working_time(london(2024, 6, 15, 3, 0))
+@pytest.mark.parametrize(("moment", "sent_at"), [
+    (london(2024, 6, 11, 9, 0), london(2024, 6, 11, 9, 0)),
+    (london(2024, 6, 11, 17, 59, 59), london(2024, 6, 11, 17, 59, 59)),
+    (london(2024, 6, 11, 18, 0), london(2024, 6, 12, 9, 0)),
+    (london(2024, 6, 11, 8, 59), london(2024, 6, 11, 9, 0)),
+    (london(2024, 6, 15, 12, 0), london(2024, 6, 17, 9, 0)),
+], ids=["opening", "last-second", "closing", "before-opening", "saturday"])
+def test_nobody_is_nudged_outside_working_hours(moment, sent_at):
+    assert next_working_moment(moment, work_hours=OFFICE, tz=LONDON) == sent_at
+
+
+def test_without_work_hours_any_moment_is_working_time():
+    assert next_working_moment(london(2024, 6, 15, 3, 0)) == london(2024, 6, 15, 3, 0)
 
 
 def test_a_nudge_due_on_saturday_waits_for_monday_opening():
@@ -256,7 +249,7 @@ SLAS = st.integers(min_value=1, max_value=60 * 24 * 5).map(lambda minutes: minut
 def test_working_time_until_due_is_exactly_the_sla(start, sla, hours, zone):
     work_hours = parse_work_hours(hours)
     start = next_working_moment(start, work_hours=work_hours, tz=zone)
-    assert is_working_time(start, work_hours=work_hours, tz=zone)
+    assert next_working_moment(start, work_hours=work_hours, tz=zone) == start, "a working moment"
     due = due_at(start, sla, work_hours=work_hours, tz=zone)
     assert due.tzinfo is UTC
     assert working_time_between(start, due, work_hours=work_hours, tz=zone) == sla

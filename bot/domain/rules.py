@@ -1,0 +1,178 @@
+"""The rule book: whether a person may take an action on an incident now, and if not, why.
+
+The state machine (`recovery.decide`), the form openers (through `service.precheck`) and the
+commands all ask `may`, so a refusal reads the same whether a button, a form or a command
+was used. It looks only at the incident, the actor, the step the button was drawn for and
+the clock; what an action carries (a reason, an amount) is checked by the step that takes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum, StrEnum
+from typing import Final
+
+from bot.domain.parsing import format_duration
+from bot.domain.playbook import Playbook
+from bot.domain.types import Actor, IncidentState, Refusal, StepKey
+
+
+class Intent(StrEnum):
+    """What a person asks to do; a form opener asks before the form (and its fields) exist."""
+
+    CLAIM = "claim"
+    ASSIGN = "assign"
+    COMPLETE = "complete"
+    """Plain Done."""
+    FORM = "form"
+    """Done on a step answered by a form: the fix or the remedy, whichever step is current."""
+    RECORD_FIX = "record_fix"
+    RECORD_REMEDY = "record_remedy"
+    APPROVE = "approve"
+    DECLINE = "decline"
+    AGREED = "agreed"
+    NOT_YET = "not_yet"
+    RECORD_FOLLOW_UP = "record_follow_up"
+    SKIP = "skip"
+    NEED_HELP = "need_help"
+    SNOOZE = "snooze"
+    CANCEL = "cancel"
+    PROMPT_FOLLOW_UP = "prompt_follow_up"
+    """The scheduler's, once the follow-up falls due."""
+
+
+class Who(Enum):
+    ANYONE = "anyone"
+    OWNER_OR_LEAD = "owner or lead"
+    LEAD = "lead"
+
+
+STEP_ALREADY_DONE: Final = "That step is already done."
+"""A button drawn for a step instance that is no longer current: a double click or a stale message."""
+ONLY_A_LEAD_APPROVES: Final = "Only a lead can approve a remedy over the limit."
+ONLY_A_LEAD_DECLINES: Final = "Only a lead can decline a remedy over the limit."
+NO_OWNER: Final = "{ref} has no owner yet: claim it first."
+CLAIM_NOT_SKIPPABLE: Final = "The claim step on {ref} cannot be skipped: claim it or assign it instead."
+NOT_YOURS: Final = "Only the owner of {ref} or a lead can {verb}."
+WRONG_STEP: Final = "{ref} is at {current}, not {wanted}; that answer does not fit this step."
+NO_PENDING_REMEDY: Final = "There is no remedy waiting for approval on {ref}."
+NOT_DUE: Final = "The follow-up on {ref} is not due until {due} (in {wait})."
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the rule book.
+
+    ``steps``: the steps it fits (None: any, the incident as a whole); ``on_step``: it is
+    pressed on a step's message, so it needs an owner and must be for the current step
+    instance; ``wrong_step``: what to say at a step it does not fit (the default names both
+    steps); ``lead_only``: the sentence for anyone but a lead."""
+
+    who: Who
+    verb: str = ""
+    steps: frozenset[StepKey] | None = None
+    on_step: bool = True
+    wrong_step: str = WRONG_STEP
+    lead_only: str = ""
+    unclaimed: str = NO_OWNER
+    needs_pending_remedy: bool = False
+    needs_due: bool = False
+
+
+_FORM_STEPS: Final = {StepKey.FIX: Intent.RECORD_FIX, StepKey.MAKE_IT_RIGHT: Intent.RECORD_REMEDY}
+_PLAIN_STEPS: Final = frozenset({StepKey.ACKNOWLEDGE, StepKey.APOLOGIZE})
+_NEEDS: Final = {
+    StepKey.FIX: "{current} on {ref} needs its form: the root cause and what was fixed.",
+    StepKey.MAKE_IT_RIGHT: "{current} on {ref} needs its form: the remedy and its amount.",
+    StepKey.BUY_IN: "{current} on {ref} is answered with Agreed or Not yet.",
+    StepKey.FOLLOW_UP: "{current} on {ref} needs the customer's answers: use Record follow-up.",
+}
+_ANY_STEP_BUT_CLAIM: Final = frozenset(StepKey) - {StepKey.CLAIM}
+
+RULES: Final[dict[Intent, Rule]] = {
+    Intent.CLAIM: Rule(Who.ANYONE, on_step=False),
+    Intent.ASSIGN: Rule(Who.OWNER_OR_LEAD, "assign it", on_step=False),
+    Intent.COMPLETE: Rule(Who.OWNER_OR_LEAD, "complete a step", _PLAIN_STEPS),
+    Intent.FORM: Rule(Who.OWNER_OR_LEAD, "complete a step", frozenset(_FORM_STEPS),
+                      wrong_step="{current} on {ref} has no form: press its Done button."),
+    Intent.RECORD_FIX: Rule(Who.OWNER_OR_LEAD, "record the fix", frozenset({StepKey.FIX})),
+    Intent.RECORD_REMEDY: Rule(Who.OWNER_OR_LEAD, "record a remedy", frozenset({StepKey.MAKE_IT_RIGHT})),
+    Intent.APPROVE: Rule(Who.LEAD, steps=frozenset({StepKey.MAKE_IT_RIGHT}), lead_only=ONLY_A_LEAD_APPROVES,
+                         needs_pending_remedy=True),
+    Intent.DECLINE: Rule(Who.LEAD, steps=frozenset({StepKey.MAKE_IT_RIGHT}), lead_only=ONLY_A_LEAD_DECLINES,
+                         needs_pending_remedy=True),
+    Intent.AGREED: Rule(Who.OWNER_OR_LEAD, "record the customer's buy-in", frozenset({StepKey.BUY_IN})),
+    Intent.NOT_YET: Rule(Who.OWNER_OR_LEAD, "record the customer's buy-in", frozenset({StepKey.BUY_IN})),
+    Intent.RECORD_FOLLOW_UP: Rule(Who.OWNER_OR_LEAD, "record the follow-up", frozenset({StepKey.FOLLOW_UP}),
+                                  needs_due=True),
+    Intent.SKIP: Rule(Who.OWNER_OR_LEAD, "skip a step", _ANY_STEP_BUT_CLAIM, unclaimed=CLAIM_NOT_SKIPPABLE),
+    Intent.NEED_HELP: Rule(Who.OWNER_OR_LEAD, "ask for help on it", _ANY_STEP_BUT_CLAIM),
+    Intent.SNOOZE: Rule(Who.OWNER_OR_LEAD, "snooze it", on_step=False),
+    Intent.CANCEL: Rule(Who.OWNER_OR_LEAD, "cancel it", on_step=False),
+    Intent.PROMPT_FOLLOW_UP: Rule(Who.ANYONE, steps=frozenset({StepKey.FOLLOW_UP}), on_step=False,
+                                  wrong_step="{ref} is not waiting for its follow-up.", needs_due=True),
+}
+
+
+def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None = None, now: datetime,
+        playbook: Playbook) -> Refusal | None:
+    """None if ``actor`` may do ``intent`` on ``state`` now, else the one sentence that says why not.
+
+    ``seq`` is the step instance a button or form was drawn for. The checks come in the order
+    a person would want to hear them: the incident is over, someone else has it, you are not
+    the one who may, the button is stale, the step does not take this, it is not time yet."""
+    ref = state.ref
+    if not state.is_open:
+        return Refusal(f"Incident {ref} is {state.status.value}; nothing more can change on it.")
+    if intent is Intent.CLAIM:
+        return _claimable(state, actor)
+    if intent is Intent.FORM:
+        intent = _FORM_STEPS.get(state.current_step, intent)
+    rule = RULES[intent]
+    if rule.on_step and (state.owner_id is None or state.current_step is StepKey.CLAIM):
+        return Refusal(rule.unclaimed.format(ref=ref))
+    if refusal := _who(rule, state, actor):
+        return refusal
+    if rule.on_step and seq != state.step_seq:
+        return Refusal(STEP_ALREADY_DONE)
+    if rule.steps is not None and state.current_step not in rule.steps:
+        return Refusal(_wrong_step(intent, rule, state, playbook))
+    if rule.needs_pending_remedy and state.approval != "pending":
+        return Refusal(NO_PENDING_REMEDY.format(ref=ref))
+    if rule.needs_due and state.step_due_at is not None and now < state.step_due_at:
+        return Refusal(NOT_DUE.format(ref=ref, due=utc_text(state.step_due_at),
+                                      wait=format_duration(state.step_due_at - now)))
+    return None
+
+
+def is_owner_or_lead(state: IncidentState, actor: Actor) -> bool:
+    return actor.is_lead or (state.owner_id is not None and actor.user_id == state.owner_id)
+
+
+def utc_text(moment: datetime) -> str:
+    """A plain UTC time for refusals (which may be shown as plain text in a modal)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _claimable(state: IncidentState, actor: Actor) -> Refusal | None:
+    if state.owner_id == actor.user_id:
+        return Refusal(f"You already own {state.ref}.")
+    if state.owner_id is not None:
+        return Refusal(f"{state.ref} is already owned by <@{state.owner_id}>.")
+    return None
+
+
+def _who(rule: Rule, state: IncidentState, actor: Actor) -> Refusal | None:
+    if rule.who is Who.LEAD and not actor.is_lead:
+        return Refusal(rule.lead_only)
+    if rule.who is Who.OWNER_OR_LEAD and not is_owner_or_lead(state, actor):
+        return Refusal(NOT_YOURS.format(ref=state.ref, verb=rule.verb))
+    return None
+
+
+def _wrong_step(intent: Intent, rule: Rule, state: IncidentState, playbook: Playbook) -> str:
+    current = playbook.step(state.current_step).title
+    if intent is Intent.COMPLETE and state.current_step in _NEEDS:
+        return _NEEDS[state.current_step].format(current=current, ref=state.ref)
+    wanted = " or ".join(step.title for step in playbook.steps if step.key in (rule.steps or ()))
+    return rule.wrong_step.format(ref=state.ref, current=current, wanted=wanted)
