@@ -44,35 +44,21 @@ import json
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import count as counter
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.devkit.slack_files import FileStore
-from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
+from bot.devkit.slack_history import Message
 from bot.devkit.slack_limits import UNLISTED_APP_METHODS, RateLimiter
-from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, decode_params, dm_channel, truthy
-from bot.devkit.slack_workspaces import Channel, Directory, Workspace
+from bot.devkit.slack_methods import Strictness, WebApi
+from bot.devkit.slack_protocol import JsonDict, conversation_id, decode_params
+from bot.devkit.slack_workspaces import Channel, Workspace
 
-__all__ = ["Call", "Channel", "FakeSlack", "Message", "Workspace"]
-
-_FIRST_TS_MICROS = 1_700_000_000_000_000
-_PERMALINK_BASE = "https://fake.slack.test/archives"
-# (default, maximum) page sizes: docs.slack.dev conversations.history says 100 and 999; for
-# conversations.replies the libraries' 1000 (not confirmed on Slack's page).
-_HISTORY_LIMIT = (100, 999)
-_REPLIES_LIMIT = (1000, 1000)
-_UNLISTED_APP_LIMIT = (15, 15)
-# No bot token: a response_url and an upload URL are their own credential; oauth.v2.access
-# authenticates the app with its client id and secret.
-_NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
-
-Handler = Callable[[JsonDict, Workspace], JsonDict]
+__all__ = ["Call", "Channel", "FakeSlack", "Message", "Strictness", "Workspace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,55 +125,22 @@ class FakeSlack:
     ) -> None:
         self.bot_user_id = bot_user_id
         self.team_id = team_id
-        self._clock = clock
         self._cond = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._attempts: list[Call] = []
         self._calls: list[Call] = []
-        self._store = MessageStore()
-        self._ephemerals: list[Message] = []
-        self._views: dict[str, JsonDict] = {}
-        self._homes: dict[str, JsonDict] = {}
-        self._reactions: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(dict)
-        self._files = FileStore()
-        self._directory = Directory(team_id=team_id, bot_user_id=bot_user_id)
+        self._strictness = Strictness(channels=strict_channels, tokens=strict_tokens, rate_limits=rate_limits,
+                                      unlisted_app=unlisted_app)
+        self._api = WebApi(team_id=team_id, bot_user_id=bot_user_id, strictness=self._strictness, clock=clock,
+                           base_url=lambda: self._base)
+        self._directory = self._api.directory
         self._limiter = RateLimiter(clock)
-        self._ts = counter(1)
-        self._view_ids = counter(1)
         self._failures: dict[str, deque[_Failure]] = {}
         self._drops_after: dict[str, int] = {}
         self._stalls: dict[str | None, float] = {}
         self._drops = 0
         self._down = False
-        self._strict_channels = strict_channels
-        self._strict_tokens = strict_tokens
-        self._rate_limits = rate_limits
-        self._unlisted_app = unlisted_app
-        self._methods: dict[str, Handler] = {
-            "auth.test": self._auth_test,
-            "chat.postMessage": self._chat_post_message,
-            "chat.update": self._chat_update,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "chat.getPermalink": self._chat_get_permalink,
-            "conversations.history": self._conversations_history,
-            "conversations.replies": self._conversations_replies,
-            "conversations.info": self._conversations_info,
-            "conversations.open": self._conversations_open,
-            "views.open": self._views_open,
-            "views.push": self._views_open,
-            "views.update": self._views_update,
-            "views.publish": self._views_publish,
-            "users.info": self._users_info,
-            "reactions.add": self._reactions_add,
-            "reactions.remove": self._reactions_remove,
-            "files.getUploadURLExternal": self._files_get_upload_url,
-            "file_upload": self._file_upload,
-            "files.completeUploadExternal": self._files_complete_upload,
-            "usergroups.users.list": self._usergroups_users_list,
-            "oauth.v2.access": lambda params, _: self._directory.exchange(params, now=self._clock()),
-            "response_url": lambda params, _: {},
-        }
 
     # Life cycle
 
@@ -311,11 +264,11 @@ class FakeSlack:
         unlisted_app: bool | None = None,
     ) -> FakeSlack:
         """Turn Slack's refusals on (or off) on a running double; None leaves a switch as it is."""
+        wanted = {"channels": channels, "tokens": tokens, "rate_limits": rate_limits, "unlisted_app": unlisted_app}
         with self._cond:
-            self._strict_channels = self._strict_channels if channels is None else channels
-            self._strict_tokens = self._strict_tokens if tokens is None else tokens
-            self._rate_limits = self._rate_limits if rate_limits is None else rate_limits
-            self._unlisted_app = self._unlisted_app if unlisted_app is None else unlisted_app
+            for name, on in wanted.items():
+                if on is not None:
+                    setattr(self._strictness, name, on)
         return self
 
     def add_workspace(
@@ -388,63 +341,58 @@ class FakeSlack:
         with self._cond:
             self._attempts.clear()
             self._calls.clear()
-            self._store.clear()
-            self._ephemerals.clear()
-            self._views.clear()
-            self._homes.clear()
-            self._reactions.clear()
-            self._files.clear()
+            self._api.clear()
             self._limiter.clear()
         self.heal()
 
     def messages(self, channel: str) -> list[Message]:
         """Top-level messages of a channel, oldest first."""
         with self._cond:
-            return self._store.top_level(channel)
+            return self._api.store.top_level(channel)
 
     def thread(self, channel: str, ts: str) -> list[Message]:
         """Replies under the message ``ts``, oldest first, without the parent."""
         with self._cond:
-            return self._store.replies(channel, ts)
+            return self._api.store.replies(channel, ts)
 
     def all_messages(self) -> list[Message]:
         """Every stored message, replies included, in the order they were posted."""
         with self._cond:
-            return self._store.all()
+            return self._api.store.all()
 
     def ephemerals(self, user: str | None = None) -> list[Message]:
         """Ephemeral messages, optionally only those shown to ``user``."""
         with self._cond:
-            return [m for m in self._ephemerals if user is None or m.visible_to == user]
+            return [m for m in self._api.ephemerals if user is None or m.visible_to == user]
 
     def views(self) -> list[JsonDict]:
         """Opened or pushed views as last updated, each with its ``id``."""
         with self._cond:
-            return list(self._views.values())
+            return list(self._api.views.values())
 
     def home(self, user: str) -> JsonDict | None:
         """The Home tab last published for ``user``, with its ``hash``."""
         with self._cond:
-            return self._homes.get(user)
+            return self._api.homes.get(user)
 
     def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
         """Reaction name -> users who added it, on one message."""
         with self._cond:
-            return {name: list(users) for name, users in self._reactions.get((channel, ts), {}).items()}
+            return {name: list(users) for name, users in self._api.reactions.get((channel, ts), {}).items()}
 
     def files(self) -> list[JsonDict]:
         """Completed and pending uploads: name, title, bytes and the channel shared to."""
         with self._cond:
             return [{"id": f.id, "name": f.name, "title": f.title, "bytes": f.data, "channel": f.channel}
-                    for f in self._files.all()]
+                    for f in self._api.files.all()]
 
     def add_user_message(
         self, channel: str, *, user: str, text: str, thread_ts: str | None = None
     ) -> Message:
         """Store a message written by a person, such as the customer complaint that gets flagged."""
         with self._cond:
-            message = Message(channel=channel, ts=self._next_ts(), text=text, thread_ts=thread_ts, user=user)
-            self._store.add(message)
+            message = Message(channel=channel, ts=self._api.next_ts(), text=text, thread_ts=thread_ts, user=user)
+            self._api.store.add(message)
             return message
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -462,14 +410,11 @@ class FakeSlack:
         url = urlsplit(request.path)
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
-        if url.path.startswith("/api/"):
-            method = url.path.removeprefix("/api/")
-            params = decode_params(url.query, raw, request.headers.get("Content-Type") or "")
-        elif url.path.startswith("/response/"):
-            method = "response_url"
-            params = decode_params(url.query, raw, request.headers.get("Content-Type") or "")
-        elif url.path.startswith("/upload/"):
+        if url.path.startswith("/upload/"):
             method, params = "file_upload", {"file_id": url.path.removeprefix("/upload/"), "data": raw}
+        elif url.path.startswith(("/api/", "/response/")):
+            method = url.path.removeprefix("/api/") if url.path.startswith("/api/") else "response_url"
+            params = decode_params(url.query, raw, request.headers.get("Content-Type") or "")
         else:
             self._send(request, 404, {"ok": False, "error": "not_found"})
             return
@@ -500,11 +445,11 @@ class FakeSlack:
         queue = self._failures.get(method)
         if queue:
             return queue.popleft()
-        if self._rate_limits or (self._unlisted_app and method in UNLISTED_APP_METHODS):
-            channel = str(params.get("channel") or "")
+        strictness = self._strictness
+        if strictness.rate_limits or (strictness.unlisted_app and method in UNLISTED_APP_METHODS):
             wait = self._limiter.retry_after(
-                method, team=self._directory.team_of(token), unlisted_app=self._unlisted_app,
-                channel=dm_channel(channel) if channel[:1] in ("U", "W") else channel,
+                method, team=self._directory.team_of(token), unlisted_app=strictness.unlisted_app,
+                channel=conversation_id(str(params.get("channel") or "")),
             )
             if wait is not None:
                 return _Failure(429, wait, "ratelimited")
@@ -521,18 +466,9 @@ class FakeSlack:
             seconds = self._stalls.get(method, self._stalls.get(None))
             if seconds is not None:
                 self._cond.wait_for(lambda: not self._is_stalled(method), timeout=seconds)
-            handler = self._methods.get(method)
-            if handler is None:
-                return {"ok": False, "error": "unknown_method"}
-            if not token and method not in _NO_TOKEN:
-                return {"ok": False, "error": "not_authed"}
-            try:
-                workspace = (self._directory.default if method in _NO_TOKEN else
-                             self._directory.workspace_for(token, strict=self._strict_tokens, now=self._clock()))
-                body = {"ok": True, **handler(params, workspace)}
-            except ApiError as e:
-                return {"ok": False, "error": str(e)}
-            self._calls.append(Call(method, params, time.monotonic()))
+            body = self._api.answer(method, params, token=token)
+            if body["ok"]:
+                self._calls.append(Call(method, params, time.monotonic()))
             return body
 
     def _is_stalled(self, method: str) -> bool:
@@ -553,258 +489,6 @@ class FakeSlack:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(data)
-
-    # Methods: each runs under the lock and returns the body without "ok", or raises ApiError.
-
-    def _next_ts(self) -> str:
-        micros = _FIRST_TS_MICROS + next(self._ts) * 100
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
-    def _as_api(self, message: Message, *, with_metadata: bool) -> JsonDict:
-        out: JsonDict = {"type": "message", "user": message.user, "text": message.text, "ts": message.ts}
-        bot_id = self._directory.bot_ids.get(message.user)
-        if bot_id:
-            out["bot_id"] = bot_id
-        if message.thread_ts:
-            out["thread_ts"] = message.thread_ts
-        replies = self._store.reply_count(message.channel, message.ts)
-        if replies:
-            out["thread_ts"] = message.ts
-            out["reply_count"] = replies
-        if message.blocks:
-            out["blocks"] = message.blocks
-        if message.files:
-            out["files"] = [{"id": file_id} for file_id in message.files]
-        reactions = self._reactions.get((message.channel, message.ts))
-        if reactions:
-            out["reactions"] = [{"name": n, "users": u, "count": len(u)} for n, u in reactions.items()]
-        if with_metadata and message.metadata:
-            out["metadata"] = message.metadata
-        return out
-
-    def _render(self, page: Page, params: JsonDict) -> JsonDict:
-        with_metadata = truthy(params.get("include_all_metadata"))
-        return page.answer([self._as_api(m, with_metadata=with_metadata) for m in page.messages])
-
-    def _check(self, channel: str, workspace: Workspace, *, writing: bool) -> None:
-        self._directory.check_channel(channel, workspace, strict=self._strict_channels, writing=writing)
-
-    def _known(self, channel: str, ts: str, error: str = "message_not_found") -> Message | None:
-        """The stored message; in strict mode a ts the double does not hold is refused."""
-        message = self._store.get(channel, ts)
-        if message is None and self._strict_channels:
-            raise ApiError(error)
-        return message
-
-    def _auth_test(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        return {
-            "url": "https://fake.slack.test/",
-            "team": workspace.name,
-            "user": "recovery-bot",
-            "team_id": workspace.team_id,
-            "user_id": workspace.bot_user_id,
-            "bot_id": workspace.bot_id,
-        }
-
-    def _chat_post_message(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=True)
-        if not params.get("text") and not params.get("blocks"):
-            raise ApiError("no_text")
-        message = Message(
-            channel=channel,
-            ts=self._next_ts(),
-            text=params.get("text") or "",
-            thread_ts=params.get("thread_ts") or None,
-            blocks=params.get("blocks") or [],
-            metadata=params.get("metadata") or None,
-            user=workspace.bot_user_id,
-        )
-        self._store.add(message)
-        return {"channel": channel, "ts": message.ts, "message": self._as_api(message, with_metadata=True)}
-
-    def _chat_update(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """Replace only the fields given, as Slack does: an absent field keeps its old value."""
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=True)
-        old = self._store.get(channel, str(params.get("ts", "")))
-        if old is None:
-            raise ApiError("message_not_found")
-        new = replace(
-            old,
-            text=params["text"] if "text" in params else old.text,
-            blocks=params["blocks"] if "blocks" in params else old.blocks,
-            metadata=(params["metadata"] or None) if "metadata" in params else old.metadata,
-        )
-        self._store.replace(new)
-        return {
-            "channel": channel,
-            "ts": new.ts,
-            "text": new.text,
-            "message": self._as_api(new, with_metadata=True),
-        }
-
-    def _chat_post_ephemeral(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=True)
-        user = str(params.get("user") or "")
-        self._directory.check_member(channel, user, strict=self._strict_channels)
-        message = Message(
-            channel=channel,
-            ts=self._next_ts(),
-            text=params.get("text") or "",
-            thread_ts=params.get("thread_ts") or None,
-            blocks=params.get("blocks") or [],
-            user=workspace.bot_user_id,
-            visible_to=user or None,
-        )
-        self._ephemerals.append(message)
-        return {"message_ts": message.ts}
-
-    def _chat_get_permalink(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """Lenient: any ts, since the flagged message may be a person's that the double never saw."""
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=False)
-        ts = str(params.get("message_ts", ""))
-        self._known(channel, ts)
-        return {"channel": channel, "permalink": f"{_PERMALINK_BASE}/{channel}/p{ts.replace('.', '')}"}
-
-    def _page_limits(self, regular: tuple[int, int]) -> dict[str, int]:
-        default, maximum = _UNLISTED_APP_LIMIT if self._unlisted_app else regular
-        return {"default_limit": default, "max_limit": maximum}
-
-    def _conversations_history(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=False)
-        window = Window.read(params, **self._page_limits(_HISTORY_LIMIT))
-        return self._render(history_page(self._store, channel, window), params)
-
-    def _conversations_replies(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """The whole thread of ``ts``, even when ``ts`` is a reply: parent first, then replies."""
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=False)
-        ts = str(params.get("ts") or "")
-        if not ts:
-            raise ApiError("thread_not_found")
-        window = Window.read(params, **self._page_limits(_REPLIES_LIMIT))
-        page = replies_page(self._store, channel, ts, window)
-        if page is None:
-            self._known(channel, ts, "thread_not_found")
-            page = Page([], None)
-        return self._render(page, params)
-
-    def _conversations_info(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        channel = channel_param(params)
-        return {"channel": self._directory.channel_info(channel, workspace, strict=self._strict_channels)}
-
-    def _conversations_open(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        first = str(params.get("users") or "").split(",")[0]
-        if not first:
-            raise ApiError("user_not_found")
-        return {"channel": {"id": dm_channel(first)}}
-
-    def _views_open(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        view = {**(params.get("view") or {}), "id": f"V{next(self._view_ids)}", "team_id": workspace.team_id}
-        self._views[view["id"]] = view
-        return {"view": view}
-
-    def _views_update(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        view_id = params.get("view_id")
-        if not view_id:
-            external_id = params.get("external_id")
-            view_id = next((i for i, v in self._views.items() if v.get("external_id") == external_id), None)
-        if view_id not in self._views:
-            raise ApiError("not_found")
-        view = {**(params.get("view") or {}), "id": view_id, "team_id": workspace.team_id}
-        self._views[view_id] = view
-        return {"view": view}
-
-    def _views_publish(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """A Home tab per user. A ``hash`` that is not the current view's is stale: ``hash_conflict``."""
-        user = str(params.get("user_id") or "")
-        if not user or not isinstance(params.get("view"), dict):
-            raise ApiError("invalid_arguments")
-        current = self._homes.get(user)
-        if params.get("hash") and (current is None or current["hash"] != params["hash"]):
-            raise ApiError("hash_conflict")
-        serial = next(self._view_ids)
-        view = {**params["view"], "id": current["id"] if current else f"V{serial}", "team_id": workspace.team_id,
-                "hash": f"{_FIRST_TS_MICROS // 1_000_000 + serial}.{serial:08x}"}
-        self._homes[user] = view
-        return {"view": view}
-
-    def _users_info(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        user = str(params.get("user") or "")
-        if not user:
-            raise ApiError("user_not_found")
-        name = f"User {user}"
-        return {
-            "user": {
-                "id": user,
-                "team_id": workspace.team_id,
-                "name": user.lower(),
-                "real_name": name,
-                "tz": "UTC",
-                "tz_offset": 0,
-                "is_bot": user == workspace.bot_user_id,
-                "profile": {"real_name": name, "display_name": name},
-            }
-        }
-
-    def _reaction_target(self, params: JsonDict, workspace: Workspace) -> tuple[dict[str, list[str]], str]:
-        channel = channel_param(params)
-        self._check(channel, workspace, writing=True)
-        ts, name = str(params.get("timestamp") or ""), str(params.get("name") or "")
-        if not ts:
-            raise ApiError("no_item_specified")
-        if not name:
-            raise ApiError("invalid_name")
-        self._known(channel, ts)
-        return self._reactions[(channel, ts)], name
-
-    def _reactions_add(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        reactions, name = self._reaction_target(params, workspace)
-        users = reactions.setdefault(name, [])
-        if workspace.bot_user_id in users:
-            raise ApiError("already_reacted")
-        users.append(workspace.bot_user_id)
-        return {}
-
-    def _reactions_remove(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        reactions, name = self._reaction_target(params, workspace)
-        users = reactions.get(name, [])
-        if workspace.bot_user_id not in users:
-            raise ApiError("no_reaction")
-        users.remove(workspace.bot_user_id)
-        if not users:
-            del reactions[name]
-        return {}
-
-    def _files_get_upload_url(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        stored = self._files.reserve(params)
-        return {"upload_url": f"{self._base}/upload/{stored.id}", "file_id": stored.id}
-
-    def _file_upload(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        self._files.upload(str(params["file_id"]), params["data"])
-        return {}
-
-    def _files_complete_upload(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """Share the files in ``channel_id`` (or the first of ``channels``) as one message, as Slack shows it."""
-        target = str(params.get("channel_id") or params.get("channels") or "").split(",")[0] or None
-        channel = channel_param({"channel": target}) if target else None
-        if channel is not None:
-            self._check(channel, workspace, writing=True)
-        done = self._files.complete(params, channel=channel)
-        if channel is not None:
-            self._store.add(Message(
-                channel=channel, ts=self._next_ts(), text=params.get("initial_comment") or "",
-                thread_ts=params.get("thread_ts") or None, user=workspace.bot_user_id,
-                files=tuple(f.id for f in done),
-            ))
-        return {"files": [f.as_api() for f in done]}
-
-    def _usergroups_users_list(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        return {"users": self._directory.usergroup_users(str(params.get("usergroup") or ""), workspace)}
 
 
 def _token(request: _Handler, params: JsonDict) -> str | None:

@@ -25,12 +25,17 @@ def truthy(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true")
 
 
-def channel_param(params: JsonDict, name: str = "channel") -> str:
+def channel_param(params: JsonDict) -> str:
     """The channel param; a user id means a DM with that user, as Slack allows for chat.*."""
-    channel = str(params.get(name) or "")
+    channel = str(params.get("channel") or "")
     if not channel:
         raise ApiError("channel_not_found")
-    return dm_channel(channel) if channel[0] in "UW" else channel
+    return conversation_id(channel)
+
+
+def conversation_id(channel: str) -> str:
+    """Where a post to ``channel`` lands: a user id stands for the bot's DM with that user."""
+    return dm_channel(channel) if channel[:1] in ("U", "W") else channel
 
 
 def dm_channel(user: str) -> str:

@@ -1,0 +1,362 @@
+"""The Web API methods of the Slack double, over the state Slack would hold for the app.
+
+Apart from the HTTP server (slack_double.py) so that each file has one job: here, what each
+method answers and refuses; there, how requests arrive, fail and get recorded. Every method
+runs under the double's lock and returns the body without ``ok``, or raises ApiError.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from itertools import count as counter
+
+from bot.devkit.slack_files import FileStore
+from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
+from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, conversation_id, dm_channel, truthy
+from bot.devkit.slack_workspaces import Directory, Workspace
+
+FIRST_TS_MICROS = 1_700_000_000_000_000
+_PERMALINK_BASE = "https://fake.slack.test/archives"
+# (default, maximum) page sizes: docs.slack.dev conversations.history says 100 and 999; for
+# conversations.replies the libraries' 1000 (not confirmed on Slack's page).
+_HISTORY_LIMIT = (100, 999)
+_REPLIES_LIMIT = (1000, 1000)
+_UNLISTED_APP_LIMIT = (15, 15)
+# No bot token: a response_url and an upload URL are their own credential; oauth.v2.access
+# authenticates the app with its client id and secret.
+NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
+
+Handler = Callable[[JsonDict, Workspace], JsonDict]
+
+
+@dataclass(slots=True)
+class Strictness:
+    """Which of Slack's refusals are on (see slack_double's docstring); all off is today's lenient double."""
+
+    channels: bool = False
+    tokens: bool = False
+    rate_limits: bool = False
+    unlisted_app: bool = False
+
+
+class WebApi:
+    """Messages, views, reactions, files and workspaces, and the methods that read and change them."""
+
+    def __init__(
+        self, *, team_id: str, bot_user_id: str, strictness: Strictness, clock: Callable[[], float],
+        base_url: Callable[[], str],
+    ) -> None:
+        self.strictness = strictness
+        self._clock = clock
+        self._base_url = base_url
+        self.store = MessageStore()
+        self.ephemerals: list[Message] = []
+        self.views: dict[str, JsonDict] = {}
+        self.homes: dict[str, JsonDict] = {}
+        self.reactions: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(dict)
+        self.files = FileStore()
+        self.directory = Directory(team_id=team_id, bot_user_id=bot_user_id)
+        self._ts = counter(1)
+        self._view_ids = counter(1)
+        self._handlers: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
+            "views.open": self._views_open,
+            "views.push": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "users.info": self._users_info,
+            "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "file_upload": self._file_upload,
+            "files.completeUploadExternal": self._files_complete_upload,
+            "usergroups.users.list": self._usergroups_users_list,
+            "oauth.v2.access": lambda params, _: self.directory.exchange(params, now=self._clock()),
+            "response_url": lambda params, _: {},
+        }
+
+    def clear(self) -> None:
+        """Forget what Slack holds; registered workspaces, channels and groups stay (the test's setup)."""
+        self.store.clear()
+        self.ephemerals.clear()
+        self.views.clear()
+        self.homes.clear()
+        self.reactions.clear()
+        self.files.clear()
+
+    def answer(self, method: str, params: JsonDict, *, token: str | None) -> JsonDict:
+        """The body of a call: ``ok`` and its fields, or ``ok: false`` and Slack's error code."""
+        handler = self._handlers.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        if not token and method not in NO_TOKEN:
+            return {"ok": False, "error": "not_authed"}
+        try:
+            workspace = (self.directory.default if method in NO_TOKEN else
+                         self.directory.workspace_for(token, strict=self.strictness.tokens, now=self._clock()))
+            return {"ok": True, **handler(params, workspace)}
+        except ApiError as e:
+            return {"ok": False, "error": str(e)}
+
+
+    def next_ts(self) -> str:
+        """Increasing ts, so that posting order is ts order (the message index relies on it)."""
+        micros = FIRST_TS_MICROS + next(self._ts) * 100
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _as_api(self, message: Message, *, with_metadata: bool) -> JsonDict:
+        out: JsonDict = {"type": "message", "user": message.user, "text": message.text, "ts": message.ts}
+        bot_id = self.directory.bot_ids.get(message.user)
+        if bot_id:
+            out["bot_id"] = bot_id
+        if message.thread_ts:
+            out["thread_ts"] = message.thread_ts
+        replies = self.store.reply_count(message.channel, message.ts)
+        if replies:
+            out["thread_ts"] = message.ts
+            out["reply_count"] = replies
+        if message.blocks:
+            out["blocks"] = message.blocks
+        if message.files:
+            out["files"] = [{"id": file_id} for file_id in message.files]
+        reactions = self.reactions.get((message.channel, message.ts))
+        if reactions:
+            out["reactions"] = [{"name": n, "users": u, "count": len(u)} for n, u in reactions.items()]
+        if with_metadata and message.metadata:
+            out["metadata"] = message.metadata
+        return out
+
+    def _render(self, page: Page, params: JsonDict) -> JsonDict:
+        with_metadata = truthy(params.get("include_all_metadata"))
+        return page.answer([self._as_api(m, with_metadata=with_metadata) for m in page.messages])
+
+    def _check(self, channel: str, workspace: Workspace, *, writing: bool) -> None:
+        self.directory.check_channel(channel, workspace, strict=self.strictness.channels, writing=writing)
+
+    def _known(self, channel: str, ts: str, error: str = "message_not_found") -> Message | None:
+        """The stored message; in strict mode a ts the double does not hold is refused."""
+        message = self.store.get(channel, ts)
+        if message is None and self.strictness.channels:
+            raise ApiError(error)
+        return message
+
+    def _auth_test(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        return {
+            "url": "https://fake.slack.test/",
+            "team": workspace.name,
+            "user": "recovery-bot",
+            "team_id": workspace.team_id,
+            "user_id": workspace.bot_user_id,
+            "bot_id": workspace.bot_id,
+        }
+
+    def _chat_post_message(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=True)
+        if not params.get("text") and not params.get("blocks"):
+            raise ApiError("no_text")
+        message = Message(
+            channel=channel,
+            ts=self.next_ts(),
+            text=params.get("text") or "",
+            thread_ts=params.get("thread_ts") or None,
+            blocks=params.get("blocks") or [],
+            metadata=params.get("metadata") or None,
+            user=workspace.bot_user_id,
+        )
+        self.store.add(message)
+        return {"channel": channel, "ts": message.ts, "message": self._as_api(message, with_metadata=True)}
+
+    def _chat_update(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """Replace only the fields given, as Slack does: an absent field keeps its old value."""
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=True)
+        old = self.store.get(channel, str(params.get("ts", "")))
+        if old is None:
+            raise ApiError("message_not_found")
+        new = replace(
+            old,
+            text=params["text"] if "text" in params else old.text,
+            blocks=params["blocks"] if "blocks" in params else old.blocks,
+            metadata=(params["metadata"] or None) if "metadata" in params else old.metadata,
+        )
+        self.store.replace(new)
+        return {
+            "channel": channel,
+            "ts": new.ts,
+            "text": new.text,
+            "message": self._as_api(new, with_metadata=True),
+        }
+
+    def _chat_post_ephemeral(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=True)
+        user = str(params.get("user") or "")
+        self.directory.check_member(channel, user, strict=self.strictness.channels)
+        message = Message(
+            channel=channel,
+            ts=self.next_ts(),
+            text=params.get("text") or "",
+            thread_ts=params.get("thread_ts") or None,
+            blocks=params.get("blocks") or [],
+            user=workspace.bot_user_id,
+            visible_to=user or None,
+        )
+        self.ephemerals.append(message)
+        return {"message_ts": message.ts}
+
+    def _chat_get_permalink(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """Lenient: any ts, since the flagged message may be a person's that the double never saw;
+        strict channels: only a message the double holds."""
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=False)
+        ts = str(params.get("message_ts", ""))
+        self._known(channel, ts)
+        return {"channel": channel, "permalink": f"{_PERMALINK_BASE}/{channel}/p{ts.replace('.', '')}"}
+
+    def _page_limits(self, regular: tuple[int, int]) -> dict[str, int]:
+        default, maximum = _UNLISTED_APP_LIMIT if self.strictness.unlisted_app else regular
+        return {"default_limit": default, "max_limit": maximum}
+
+    def _conversations_history(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=False)
+        window = Window.read(params, **self._page_limits(_HISTORY_LIMIT))
+        return self._render(history_page(self.store, channel, window), params)
+
+    def _conversations_replies(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """The whole thread of ``ts``, even when ``ts`` is a reply: parent first, then replies."""
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=False)
+        ts = str(params.get("ts") or "")
+        if not ts:
+            raise ApiError("thread_not_found")
+        window = Window.read(params, **self._page_limits(_REPLIES_LIMIT))
+        page = replies_page(self.store, channel, ts, window)
+        if page is None:
+            self._known(channel, ts, "thread_not_found")
+            page = Page([], None)
+        return self._render(page, params)
+
+    def _conversations_info(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        channel = channel_param(params)
+        return {"channel": self.directory.channel_info(channel, workspace, strict=self.strictness.channels)}
+
+    def _conversations_open(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        first = str(params.get("users") or "").split(",")[0]
+        if not first:
+            raise ApiError("user_not_found")
+        return {"channel": {"id": dm_channel(first)}}
+
+    def _views_open(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        view = {**(params.get("view") or {}), "id": f"V{next(self._view_ids)}", "team_id": workspace.team_id}
+        self.views[view["id"]] = view
+        return {"view": view}
+
+    def _views_update(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        view_id = params.get("view_id")
+        if not view_id:
+            external_id = params.get("external_id")
+            view_id = next((i for i, v in self.views.items() if v.get("external_id") == external_id), None)
+        if view_id not in self.views:
+            raise ApiError("not_found")
+        view = {**(params.get("view") or {}), "id": view_id, "team_id": workspace.team_id}
+        self.views[view_id] = view
+        return {"view": view}
+
+    def _views_publish(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """A Home tab per user. A ``hash`` that is not the current view's is stale: ``hash_conflict``."""
+        user = str(params.get("user_id") or "")
+        if not user or not isinstance(params.get("view"), dict):
+            raise ApiError("invalid_arguments")
+        current = self.homes.get(user)
+        if params.get("hash") and (current is None or current["hash"] != params["hash"]):
+            raise ApiError("hash_conflict")
+        serial = next(self._view_ids)
+        view = {**params["view"], "id": current["id"] if current else f"V{serial}", "team_id": workspace.team_id,
+                "hash": f"1700000000.{serial:08d}"}
+        self.homes[user] = view
+        return {"view": view}
+
+    def _users_info(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        user = str(params.get("user") or "")
+        if not user:
+            raise ApiError("user_not_found")
+        name = f"User {user}"
+        return {
+            "user": {
+                "id": user,
+                "team_id": workspace.team_id,
+                "name": user.lower(),
+                "real_name": name,
+                "tz": "UTC",
+                "tz_offset": 0,
+                "is_bot": user == workspace.bot_user_id,
+                "profile": {"real_name": name, "display_name": name},
+            }
+        }
+
+    def _reaction_target(self, params: JsonDict, workspace: Workspace) -> tuple[dict[str, list[str]], str]:
+        channel = channel_param(params)
+        self._check(channel, workspace, writing=True)
+        ts, name = str(params.get("timestamp") or ""), str(params.get("name") or "")
+        if not ts:
+            raise ApiError("no_item_specified")
+        if not name:
+            raise ApiError("invalid_name")
+        self._known(channel, ts)
+        return self.reactions[(channel, ts)], name
+
+    def _reactions_add(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        reactions, name = self._reaction_target(params, workspace)
+        users = reactions.setdefault(name, [])
+        if workspace.bot_user_id in users:
+            raise ApiError("already_reacted")
+        users.append(workspace.bot_user_id)
+        return {}
+
+    def _reactions_remove(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        reactions, name = self._reaction_target(params, workspace)
+        users = reactions.get(name, [])
+        if workspace.bot_user_id not in users:
+            raise ApiError("no_reaction")
+        users.remove(workspace.bot_user_id)
+        if not users:
+            del reactions[name]
+        return {}
+
+    def _files_get_upload_url(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        stored = self.files.reserve(params)
+        return {"upload_url": f"{self._base_url()}/upload/{stored.id}", "file_id": stored.id}
+
+    def _file_upload(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        self.files.upload(str(params["file_id"]), params["data"])
+        return {}
+
+    def _files_complete_upload(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """Share the files in ``channel_id`` (or the first of ``channels``) as one message, as Slack shows it."""
+        target = str(params.get("channel_id") or params.get("channels") or "").split(",")[0] or None
+        channel = conversation_id(target) if target else None
+        if channel is not None:
+            self._check(channel, workspace, writing=True)
+        done = self.files.complete(params, channel=channel)
+        if channel is not None:
+            self.store.add(Message(
+                channel=channel, ts=self.next_ts(), text=params.get("initial_comment") or "",
+                thread_ts=params.get("thread_ts") or None, user=workspace.bot_user_id,
+                files=tuple(f.id for f in done),
+            ))
+        return {"files": [f.as_api() for f in done]}
+
+    def _usergroups_users_list(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        return {"users": self.directory.usergroup_users(str(params.get("usergroup") or ""), workspace)}
