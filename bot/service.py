@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import Block
-
 from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
 from bot.domain import alerts, recovery
-from bot.domain.digest import DIGEST_WINDOW, digest_figures, stats_figures
+from bot.domain.digest import DIGEST_WINDOW, DigestFigures, StatsFigures, digest_figures, stats_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.rules import Intent, may
@@ -31,8 +29,6 @@ from bot.domain.types import (
     StepKey,
 )
 from bot.settings import Settings
-from bot.views import digest as digest_view
-from bot.views import timeline
 from storage import outbox_store, repository
 from storage.db import Database
 
@@ -110,8 +106,7 @@ class RecoveryService:
                                                                 policy=self.policy, sent=frozenset()))
                 if state is None:
                     raise _AlreadyFlagged
-                repository.add_events(session, state.id, [Event(
-                    EventKind.CREATED, now, new.flagged_by, f"<@{new.flagged_by}> flagged it")])
+                repository.add_events(session, state.id, [Event(EventKind.CREATED, now, new.flagged_by)])
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
                                      incident_id=state.id, channel=card_channel,
                                      payload=_enrichment(new) if fetch_details else None)
@@ -154,21 +149,20 @@ class RecoveryService:
                                  channel=channel, user_id=user_id, payload={"text": text})
         self._after_commit()
 
-    def list_blocks(self, *, workspace_id: str, user_id: str, scope: str) -> list[Block]:
-        now = self.clock.now()
+    def list_incidents(self, *, workspace_id: str, user_id: str, scope: str, now: datetime) -> list[IncidentState]:
+        """`/recovery list`: newest first; ``now`` decides what counts as overdue."""
         with self.db.read() as session:
-            incidents = repository.list_incidents(session, workspace_id=workspace_id, scope=scope,
-                                                  user_id=user_id, now=now)
-        return timeline.list_blocks(incidents, scope=scope, playbook=self.playbook, tz=self.tz, now=now)
+            return repository.list_incidents(session, workspace_id=workspace_id, scope=scope, user_id=user_id,
+                                             now=now)
 
-    def show_blocks(self, where: Locator) -> list[Block] | None:
+    def timeline(self, where: Locator) -> tuple[IncidentState, list[Event]] | None:
+        """`/recovery show`: the incident and its events, oldest first."""
         with self.db.read() as session:
             loaded = repository.load(session, workspace_id=where.workspace_id, incident_id=where.incident_id,
                                      number=where.number)
             if loaded is None:
                 return None
-            events = repository.events_of(session, loaded[0].id)
-        return timeline.show_blocks(loaded[0], events, playbook=self.playbook, tz=self.tz)
+            return loaded[0], repository.events_of(session, loaded[0].id)
 
     def act(self, where: Locator, user_id: str, action: recovery.Action) -> Outcome:
         """Any playbook action by a person; the outcome's message is for them alone."""
@@ -193,21 +187,20 @@ class RecoveryService:
         except ValueError:
             return None
 
-    def digest_preview(self, channel: str) -> list[Block]:
-        """This channel's digest as it would read now, for `/recovery digest`."""
+    def digest_preview(self, channel: str) -> DigestFigures:
+        """This channel's digest figures as they are now, for `/recovery digest`."""
         now = self.clock.now()
         with self.db.read() as session:
             facts = repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel)
-        return digest_view.digest_blocks(digest_figures(facts, now=now, tz=self.tz), channel=channel)
+        return digest_figures(facts, now=now, tz=self.tz)
 
-    def stats(self, *, workspace_id: str, days: int) -> list[Block]:
+    def stats(self, *, workspace_id: str, days: int) -> StatsFigures:
         """The workspace's figures over the last ``days`` against the ``days`` before."""
         now = self.clock.now()
         with self.db.read() as session:
             facts = repository.incident_facts(session, since=now - timedelta(days=2 * days),
                                               workspace_id=workspace_id, with_steps=True)
-        figures = stats_figures(facts, now=now, days=days, tz=self.tz)
-        return digest_view.stats_blocks(figures, playbook=self.playbook)
+        return stats_figures(facts, now=now, days=days, tz=self.tz)
 
     def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         now = self.clock.now()
@@ -231,7 +224,8 @@ class RecoveryService:
                 if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
                                                  next_alert=alert):
                     raise _LostRace
-                queue_decision(session, decision, playbook=self.playbook, settings=self.settings, now=now)
+                queue_decision(session, decision, playbook=self.playbook, settings=self.settings, policy=self.policy,
+                               now=now)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)
         self._after_commit()

@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import queue_decision
-from bot.domain import alerts, recovery, timing
+from bot.domain import recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
-from bot.domain.types import Actor, Event, EventKind, Refusal
+from bot.domain.types import Actor, Refusal
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
 from bot.views import notices
@@ -139,7 +138,8 @@ class Timers:
                 if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
                                                  next_alert=alert):
                     raise _Skip
-                queue_decision(session, decision, playbook=service.playbook, settings=service.settings, now=now)
+                queue_decision(session, decision, playbook=service.playbook, settings=service.settings,
+                               policy=service.policy, now=now)
         except _Skip:
             return False
         service.notify_sender()
@@ -155,33 +155,26 @@ class Timers:
                     raise _Skip
                 state = loaded[0]
                 sent = repository.sent_notifications(session, incident_id=incident_id, seq=seq)
-                alert = alerts.next_alert(state, sent=sent, playbook=service.playbook, policy=service.policy)
-                if alert is None or alert.kind != kind or alert.at >= now:
+                reminder = reminders.reminder_for(state, kind, sent=sent, now=now, playbook=service.playbook,
+                                                  policy=service.policy)
+                if reminder is None:
                     refresh_alert(session, state, playbook=service.playbook, policy=service.policy)
                     return False
                 if not repository.claim_notification(session, incident_id=incident_id, seq=seq, kind=kind, now=now):
                     raise _Skip
-                self._queue_alert(session, state, kind=kind, now=now)
+                repository.add_events(session, state.id, [reminder.event])
+                text = notices.reminder_text(reminder, playbook=service.playbook,
+                                             leads=service.settings.lead_user_ids, tz=service.tz)
+                outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="reply", now=now,
+                                     incident_id=state.id, channel=state.card_channel, payload={"text": text})
+                # The step is overdue from now on: redraw the card, which says so (drawn when sent).
+                outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="update_card", now=now,
+                                     incident_id=state.id, channel=state.card_channel)
                 refresh_alert(session, state, playbook=service.playbook, policy=service.policy)
         except _Skip:
             return False
         service.notify_sender()
         return True
-
-    def _queue_alert(self, session, state, *, kind: str, now: datetime) -> None:  # noqa: ANN001
-        service = self._service
-        due = timing.deadline(state, playbook=service.playbook, policy=service.policy) or now
-        title = service.playbook.step(state.current_step).title
-        if kind == alerts.NUDGE:
-            text = notices.nudge_text(state, step_title=title, due=due, tz=service.tz)
-            event = Event(EventKind.NUDGED, now, None, f"Nudged: {title} was due")
-        else:
-            text = notices.escalation_text(state, step_title=title, due=due, leads=service.settings.lead_user_ids,
-                                           tz=service.tz)
-            event = Event(EventKind.ESCALATED, now, None, f"Escalated to the leads: {title} is overdue")
-        repository.add_events(session, state.id, [event])
-        outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="reply", now=now, incident_id=state.id,
-                             channel=state.card_channel, payload={"text": text})
 
 
 def _each(due: list[tuple], do: Callable[[tuple], bool], *, what: str) -> int:

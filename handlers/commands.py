@@ -10,7 +10,7 @@ from bot.domain import parsing, recovery
 from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
 from bot.service import Locator, RecoveryService
-from bot.views import ids, modals
+from bot.views import digest, ids, modals, timeline
 from handlers.payload import clean, slack_id, token, workspace_of
 
 
@@ -75,10 +75,14 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.Assign(number, assignee):
             return service.assign(Locator(workspace, number=number), user, assignee).message
         case parsing.ListIncidents(scope):
-            return service.list_blocks(workspace_id=workspace, user_id=user, scope=scope)
+            now = service.clock.now()
+            incidents = service.list_incidents(workspace_id=workspace, user_id=user, scope=scope, now=now)
+            return timeline.list_blocks(incidents, scope=scope, playbook=service.playbook, tz=service.tz, now=now)
         case parsing.Show(number):
-            blocks = service.show_blocks(Locator(workspace, number=number))
-            return blocks if blocks is not None else f"There is no incident #{number}."
+            shown = service.timeline(Locator(workspace, number=number))
+            if shown is None:
+                return f"There is no incident #{number}."
+            return timeline.show_blocks(*shown, playbook=service.playbook, tz=service.tz, now=service.clock.now())
         case parsing.Snooze(number, duration):
             outcome = service.act(Locator(workspace, number=number), user,
                                   recovery.Snooze(service.clock.now() + duration))
@@ -87,7 +91,7 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
             outcome = service.act(Locator(workspace, number=number), user, recovery.Cancel(reason))
             return f"#{number} is cancelled." if outcome.ok else outcome.message
         case parsing.Digest():
-            return service.digest_preview(channel)
+            return digest.digest_blocks(service.digest_preview(channel), channel=channel)
         case parsing.Stats(days):
-            return service.stats(workspace_id=workspace, days=days)
+            return digest.stats_blocks(service.stats(workspace_id=workspace, days=days), playbook=service.playbook)
     return parsing.USAGE

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Numeric, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -158,6 +158,9 @@ class DigestRun(SQLModel, table=True):
 
 
 class TimelineEvent(SQLModel, table=True):
+    """An `Event`: its kind, time and actor as columns, its typed fields as JSON
+    (`Event.to_data`), never Slack text: the views render it per surface."""
+
     __tablename__ = "timeline_event"
     __table_args__ = (Index("ix_timeline_event_incident", "incident_id", "id"),)
 
@@ -166,7 +169,7 @@ class TimelineEvent(SQLModel, table=True):
     at: datetime = _when()
     actor: str | None = Field(default=None, max_length=32)
     kind: str = Field(max_length=32)
-    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class OutboxMessage(SQLModel, table=True):

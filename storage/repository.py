@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.domain.types import (
-    Decision, Event, EventKind, IncidentState, NewIncident, Severity, Status, StepKey,
+    Decision, Event, IncidentState, NewIncident, Severity, Status, StepKey,
 )
 from bot.domain.digest import IncidentFacts, StepTiming
 from storage.models import (
@@ -377,13 +377,13 @@ def add_events(session: Session, incident_id: int, events: tuple[Event, ...] | l
     if events:
         session.connection().execute(_INSERT_EVENT, [
             {"incident_id": incident_id, "at": event.at, "actor": event.actor, "kind": event.kind.value,
-             "detail": event.detail} for event in events])
+             "data": event.to_data()} for event in events])
 
 
 def events_of(session: Session, incident_id: int) -> list[Event]:
     rows = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
                         .order_by(col(TimelineEvent.id))).all()
-    return [Event(kind=EventKind(row.kind), at=row.at, actor=row.actor, detail=row.detail) for row in rows]
+    return [Event.from_data(row.kind, row.at, row.actor, row.data) for row in rows]
 
 
 def step_message_ts(session: Session, incident_id: int, seq: int, *, approval: bool = False) -> str | None:

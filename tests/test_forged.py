@@ -92,7 +92,7 @@ def database(bot: ServedBot) -> tuple:
     """Everything a forged action could change: every incident, timeline event and step record."""
     with bot.runtime.db.transaction() as session:
         incidents = [row.model_dump() for row in session.exec(select(Incident).order_by(col(Incident.id))).all()]
-        events = [(e.incident_id, e.kind, e.detail) for e in session.exec(
+        events = [(e.incident_id, e.kind, e.data) for e in session.exec(
             select(TimelineEvent).order_by(col(TimelineEvent.id))).all()]
         records = [(r.incident_id, r.seq, r.status, r.ended_by, r.note) for r in session.exec(
             select(StepRecord).order_by(col(StepRecord.id))).all()]

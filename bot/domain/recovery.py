@@ -134,7 +134,6 @@ _INTENTS: Final[dict[type, Intent]] = {
 }
 
 
-
 # --------------------------------------------------------------------------
 # The decision
 # --------------------------------------------------------------------------
@@ -188,15 +187,14 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
 def _claim(ctx: steps.Context) -> Decision:
     actor = ctx.actor
     return _take_ownership(ctx, owner=actor.user_id,
-                           event=ctx.event(EventKind.CLAIMED, f"<@{actor.user_id}> claimed it"))
+                           event=ctx.event(EventKind.CLAIMED, owner_after=actor.user_id))
 
 
 def _assign(ctx: steps.Context, assignee: str) -> Decision | Refusal:
     state, actor = ctx.state, ctx.actor
     if assignee == state.owner_id:
         return Refusal(f"<@{assignee}> already owns {state.ref}.")
-    event = ctx.event(EventKind.ASSIGNED, f"<@{actor.user_id}> assigned it to <@{assignee}>"
-                      + (f" (was <@{state.owner_id}>)" if state.owner_id else ""))
+    event = ctx.event(EventKind.ASSIGNED, owner_before=state.owner_id, owner_after=assignee)
     if state.owner_id is None:
         return _take_ownership(ctx, owner=assignee, event=event)
     return Decision(state=replace(state, owner_id=assignee), events=(event,),

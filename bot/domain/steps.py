@@ -4,16 +4,17 @@
 action at this step now; each function here checks only what the action carries (a reason,
 an amount, a score) and returns the Decision or a one-line Refusal.
 
-Event details and notices are Slack mrkdwn (they carry `<@U…>` mentions), so anything a
-person typed is escaped and cut before it goes into them. StepOutcome notes and state fields
-keep the raw text: the views escape those themselves.
+Events are data (`Event`'s typed fields, raw text): `bot.views.events` renders them. Notices
+are Slack mrkdwn (they carry `<@U…>` mentions), so anything a person typed is escaped and cut
+before it goes into them. StepOutcome notes and state fields keep the raw text: the views
+escape those themselves.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
@@ -52,8 +53,8 @@ class Context:
         """When ``step``, starting now, is due."""
         return step_due(step, start=self.now, playbook=self.playbook, policy=self.policy)
 
-    def event(self, kind: EventKind, detail: str) -> Event:
-        return Event(kind, self.now, self.actor.user_id, detail)
+    def event(self, kind: EventKind, **fields: Any) -> Event:  # noqa: ANN401 - Event's typed fields
+        return Event(kind, self.now, self.actor.user_id, **fields)
 
 
 # --------------------------------------------------------------------------
@@ -61,7 +62,7 @@ class Context:
 # --------------------------------------------------------------------------
 
 def complete(ctx: Context) -> Decision:
-    event = ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()}")
+    event = ctx.event(EventKind.STEP_DONE, step=ctx.state.current_step)
     return _advance(ctx, ctx.state, _ended(ctx, "done"), (event,))
 
 
@@ -74,7 +75,7 @@ def record_fix(ctx: Context, root_cause: str, note: str) -> Decision | Refusal:
     if not note:
         return Refusal("Say what was fixed: the note cannot be empty.")
     state = replace(ctx.state, root_cause=cause, fix_note=note)
-    event = ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()} ({said(cause)}): {said(note)}")
+    event = ctx.event(EventKind.STEP_DONE, step=StepKey.FIX, root_cause=cause, note=note)
     return _advance(ctx, state, _ended(ctx, "done", f"{cause}: {note}"), (event,))
 
 
@@ -93,24 +94,23 @@ def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decisi
     limit = ctx.policy.empowerment_limit
     remedy = describe_remedy(kind, checked)
     state = replace(ctx.state, remedy_kind=kind, remedy_amount=checked, approval_note=None)
-    remark = f" ({said(note)})" if note else ""
+    given = {"remedy_kind": kind, "amount": checked}
     if checked > limit and not ctx.actor.is_lead:
-        event = ctx.event(EventKind.APPROVAL_REQUESTED,
-                          f"{ctx.who} asked a lead to approve {said(remedy)} (over the {limit} limit){remark}")
+        event = ctx.event(EventKind.APPROVAL_REQUESTED, **given, limit=limit, note=note or None)
         # No notice: approval_requested makes the service post the Approve / Decline message.
         return Decision(state=replace(state, approval="pending"), events=(event,), approval_requested=True)
-    events = [ctx.event(EventKind.STEP_DONE, f"{ctx.who} completed {ctx.title()}: {said(remedy)}{remark}")]
+    events = [ctx.event(EventKind.STEP_DONE, step=StepKey.MAKE_IT_RIGHT, **given, note=note or None)]
     approval = None
     if checked > limit:
         approval = "approved"
-        events.append(ctx.event(EventKind.REMEDY_APPROVED, f"{ctx.who} approved {said(remedy)}"))
+        events.append(ctx.event(EventKind.REMEDY_APPROVED, **given))
     outcome_note = remedy + (f" ({note})" if note else "")
     return _advance(ctx, replace(state, approval=approval), _ended(ctx, "done", outcome_note), tuple(events))
 
 
 def approve(ctx: Context) -> Decision:
     remedy = _current_remedy(ctx.state)
-    event = ctx.event(EventKind.REMEDY_APPROVED, f"{ctx.who} approved {said(remedy)}")
+    event = ctx.event(EventKind.REMEDY_APPROVED, **_remedy_fields(ctx.state))
     state = replace(ctx.state, approval="approved")
     return _advance(ctx, state, _ended(ctx, "done", f"{remedy}, approved"), (event,))
 
@@ -121,28 +121,27 @@ def decline(ctx: Context, reason: str) -> Decision | Refusal:
     if not reason:
         return Refusal(f"Say why you are declining, so {owner} can offer something else.")
     remedy = said(_current_remedy(ctx.state))
-    event = ctx.event(EventKind.REMEDY_DECLINED, f"{ctx.who} declined {remedy}: {said(reason)}")
+    event = ctx.event(EventKind.REMEDY_DECLINED, **_remedy_fields(ctx.state), reason=reason)
     notice = f"{owner}, {ctx.who} declined {remedy} on {ctx.ref}: {said(reason)}. Please offer something else."
     state = replace(ctx.state, approval="declined", approval_note=reason)
     return _loop_back(ctx, state, _ended(ctx, "declined", reason), (event,), notices=(notice,))
 
 
 def agreed(ctx: Context) -> Decision:
-    event = ctx.event(EventKind.BUY_IN_AGREED, f"{ctx.who} recorded that the customer agreed with the resolution")
+    event = ctx.event(EventKind.BUY_IN_AGREED)
     return _advance(ctx, replace(ctx.state, buy_in_at=ctx.now), _ended(ctx, "done"), (event,))
 
 
 def not_yet(ctx: Context, note: str) -> Decision:
     note = note.strip()
-    detail = f"{ctx.who} recorded that the customer has not agreed yet" + (f": {said(note)}" if note else "")
     state = replace(ctx.state, approval=None, approval_note=None)
-    return _loop_back(ctx, state, _ended(ctx, "not_yet", note), (ctx.event(EventKind.BUY_IN_NOT_YET, detail),))
+    event = ctx.event(EventKind.BUY_IN_NOT_YET, reason=note or None)
+    return _loop_back(ctx, state, _ended(ctx, "not_yet", note), (event,))
 
 
 def prompt_follow_up(ctx: Context) -> Decision:
     """The scheduler's action: the follow-up fell due, post its prompt (once: storage sees to it)."""
-    event = Event(EventKind.FOLLOW_UP_PROMPTED, ctx.now, None,
-                  f"The follow-up is due: <@{ctx.state.owner_id}> was asked to record it")
+    event = Event(EventKind.FOLLOW_UP_PROMPTED, ctx.now, None, owner=ctx.state.owner_id)
     return Decision(state=ctx.state, events=(event,), prompt_now=True)
 
 
@@ -154,10 +153,9 @@ def record_follow_up(ctx: Context, csat: int, buy_again: str, note: str) -> Deci
         return Refusal("Would they buy from us again? Answer yes, maybe or no.")
     note = note.strip()
     answers = f"satisfaction {csat}/10, would buy again: {answer}"
-    detail = f"{ctx.who} recorded the follow-up: {answers}" + (f" ({said(note)})" if note else "")
     state = replace(ctx.state, csat=csat, buy_again=answer, follow_up_note=note or None)
-    return _advance(ctx, state, _ended(ctx, "done", answers),
-                    (ctx.event(EventKind.FOLLOW_UP_RECORDED, detail),))
+    event = ctx.event(EventKind.FOLLOW_UP_RECORDED, csat=csat, buy_again=answer, note=note or None)
+    return _advance(ctx, state, _ended(ctx, "done", answers), (event,))
 
 
 # --------------------------------------------------------------------------
@@ -173,7 +171,7 @@ def skip(ctx: Context, reason: str) -> Decision | Refusal:
     state = ctx.state
     if state.current_step is StepKey.MAKE_IT_RIGHT and state.approval == "pending":
         state = replace(state, approval=None, approval_note=None, remedy_kind=None, remedy_amount=None)
-    event = ctx.event(EventKind.STEP_SKIPPED, f"{ctx.who} skipped {ctx.title()}: {said(reason)}")
+    event = ctx.event(EventKind.STEP_SKIPPED, step=ctx.state.current_step, reason=reason)
     return _advance(ctx, state, _ended(ctx, "skipped", reason), (event,))
 
 
@@ -181,13 +179,13 @@ def snooze(ctx: Context, until: datetime) -> Decision | Refusal:
     if until <= ctx.now:
         return Refusal("Snooze until a time after now.")
     length = format_duration(until - ctx.now)
-    event = ctx.event(EventKind.SNOOZED, f"{ctx.who} snoozed {ctx.ref} for {length}")
+    event = ctx.event(EventKind.SNOOZED, until=until)
     return Decision(state=replace(ctx.state, snoozed_until=until), events=(event,),
                     notices=(f"{ctx.who} snoozed nudges on {ctx.ref} for {length}.",))
 
 
 def need_help(ctx: Context) -> Decision:
-    event = ctx.event(EventKind.HELP_REQUESTED, f"{ctx.who} asked the leads for help with {ctx.title()}")
+    event = ctx.event(EventKind.HELP_REQUESTED, step=ctx.state.current_step)
     return Decision(state=ctx.state, events=(event,), escalate_now=True)
 
 
@@ -197,8 +195,8 @@ def cancel(ctx: Context, reason: str) -> Decision | Refusal:
         return Refusal(f"Say why {ctx.ref} is being cancelled: a reason is required.")
     state = replace(ctx.state, status=Status.CANCELLED, cancel_reason=reason, closed_at=ctx.now,
                     step_due_at=None, snoozed_until=None)
-    detail = f"{ctx.who} cancelled {ctx.ref}: {said(reason)}"
-    return Decision(state=state, events=(ctx.event(EventKind.CANCELLED, detail),), notices=(detail + ".",))
+    return Decision(state=state, events=(ctx.event(EventKind.CANCELLED, reason=reason),),
+                    notices=(f"{ctx.who} cancelled {ctx.ref}: {said(reason)}.",))
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +221,7 @@ def _advance(ctx: Context, state: IncidentState, ended: StepOutcome, events: tup
     now = ctx.now
     if following is None:
         closed = replace(state, status=Status.CLOSED, closed_at=now, step_due_at=None, snoozed_until=None)
-        events += (Event(EventKind.CLOSED, now, ctx.actor.user_id, f"{ctx.ref} is closed"),)
+        events += (ctx.event(EventKind.CLOSED),)
         return Decision(state=closed, events=events, ended_step=ended, notices=notices)
     if following is StepKey.FOLLOW_UP:
         # Asked for later; its SLA counts from then, not from now.
@@ -274,6 +272,11 @@ def describe_remedy(kind: str | None, amount: Decimal | None) -> str:
 
 def _current_remedy(state: IncidentState) -> str:
     return describe_remedy(state.remedy_kind, state.remedy_amount)
+
+
+def _remedy_fields(state: IncidentState) -> dict[str, Any]:
+    """The remedy waiting for a lead, as an approval or decline event records it."""
+    return {"remedy_kind": state.remedy_kind, "amount": state.remedy_amount}
 
 
 def said(text: str) -> str:

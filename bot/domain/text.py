@@ -27,6 +27,15 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape_mrkdwn(text: str) -> str:
+    """The inverse of `escape_mrkdwn`: old timeline lines were stored escaped, and plain
+    text must show what was typed."""
+    return _ENTITY_RE.sub(lambda entity: _UNESCAPED[entity[0]], text)
+
+
+_UNESCAPED: Final = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+
+
 def cut(text: str, limit: int) -> str:
     """Shorten `text` to at most `limit` characters, ending in `…` when shortened.
 

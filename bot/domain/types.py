@@ -1,10 +1,12 @@
 """The values the recovery domain works with: plain, frozen, and free of Slack and SQL."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.parsing import WorkHours
@@ -76,10 +78,65 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One line of an incident's timeline, as data: who did what, when, with which values.
+
+    No Slack markup: what a person typed is kept raw and escaped by each surface that shows
+    it (`bot.views.events`), and a step is stored by key, its title read from the playbook
+    when shown. ``actor`` is a Slack user id, None for the bot's own doings (nudges...).
+    """
+
     kind: EventKind
     at: datetime
     actor: str | None
-    detail: str = ""
+    _: KW_ONLY
+    step: StepKey | None = None
+    owner_before: str | None = None
+    owner_after: str | None = None
+    owner: str | None = None
+    """The owner a reminder or the follow-up prompt went to (None: the channel, unclaimed)."""
+    reason: str | None = None
+    """Why a step was skipped, an incident cancelled, a remedy declined; the not-yet note."""
+    note: str | None = None
+    """The fix, remedy or follow-up note."""
+    root_cause: str | None = None
+    remedy_kind: str | None = None
+    amount: Decimal | None = None
+    limit: Decimal | None = None
+    """The empowerment limit a remedy asked approval for was over."""
+    until: datetime | None = None
+    csat: int | None = None
+    buy_again: str | None = None
+    legacy_text: str | None = None
+    """A migrated row whose old Slack text could not be read back into fields: kept as it was."""
+
+    def to_data(self) -> dict[str, object]:
+        """The typed fields that are set, JSON-safe: what storage keeps and the export shows."""
+        data: dict[str, object] = {}
+        for name in _EVENT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = _ENCODE.get(name, _same)(value)
+        return data
+
+    @classmethod
+    def from_data(cls, kind: EventKind | str, at: datetime, actor: str | None, data: dict[str, object]) -> Event:
+        """The inverse of `to_data`; an unknown field is an error, not silently dropped."""
+        fields = {name: _DECODE.get(name, _same)(value) for name, value in data.items() if value is not None}
+        return cls(EventKind(kind), at, actor, **fields)
+
+
+def _same(value: object) -> object:
+    return value
+
+
+_EVENT_FIELDS: tuple[str, ...] = tuple(name for name in Event.__dataclass_fields__
+                                       if name not in ("kind", "at", "actor"))
+_ENCODE: dict[str, Callable[[Any], object]] = {
+    "step": lambda key: key.value, "amount": str, "limit": str, "until": lambda moment: moment.isoformat(),
+}
+_DECODE: dict[str, Callable[[Any], object]] = {
+    "step": StepKey, "amount": Decimal, "limit": Decimal, "until": datetime.fromisoformat,
+}
 
 
 @dataclass(frozen=True, slots=True)

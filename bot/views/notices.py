@@ -1,5 +1,5 @@
 """Thread messages that are not step prompts: the approval request, help calls, the
-follow-up schedule and the follow-up DM."""
+follow-up schedule, the follow-up DM, nudges and escalations."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownTextObject, SectionBlock
 
+from bot.domain.alerts import ESCALATION
+from bot.domain.playbook import Playbook
+from bot.domain.reminders import Reminder
 from bot.domain.steps import describe_remedy
 from bot.domain.types import IncidentState
 from bot.views import ids
@@ -73,16 +76,15 @@ def follow_up_dm_blocks(state: IncidentState) -> list[Block]:
     ]
 
 
-def nudge_text(state: IncidentState, *, step_title: str, due: datetime, tz: ZoneInfo) -> str:
+def reminder_text(reminder: Reminder, *, playbook: Playbook, leads: frozenset[str], tz: ZoneInfo) -> str:
+    """A nudge mentions who must act (the channel while nobody owns it); an escalation, the leads."""
+    state, due = reminder.state, slack_time(reminder.due, tz)
+    title = safe(playbook.step(reminder.step).title, 200)
+    if reminder.kind == ESCALATION:
+        owner = f"owner <@{state.owner_id}>" if state.owner_id else "no owner yet"
+        return f"🚨 {mention_all(leads)}: {state.ref} is stuck at *{title}* ({owner}), due {due}. Please step in."
     if state.owner_id is None:
-        return (f"⏰ <!here> {state.ref} has no owner yet and was due to be claimed {slack_time(due, tz)}. "
+        return (f"⏰ <!here> {state.ref} has no owner yet and was due to be claimed {due}. "
                 f"Press *{ids.LABEL_CLAIM}* on the card: the longer it waits, the less likely the customer stays.")
-    return (f"⏰ <@{state.owner_id}>, *{safe(step_title, 200)}* on {state.ref} was due {slack_time(due, tz)}. "
+    return (f"⏰ <@{state.owner_id}>, *{title}* on {state.ref} was due {due}. "
             "The longer it takes, the less likely the customer stays.")
-
-
-def escalation_text(state: IncidentState, *, step_title: str, due: datetime, leads: frozenset[str],
-                    tz: ZoneInfo) -> str:
-    owner = f"owner <@{state.owner_id}>" if state.owner_id else "no owner yet"
-    return (f"🚨 {mention_all(leads)}: {state.ref} is stuck at *{safe(step_title, 200)}* ({owner}), "
-            f"due {slack_time(due, tz)}. Please step in.")

@@ -10,6 +10,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.timing import is_overdue
 from bot.domain.types import Event, IncidentState
 from bot.views.card import card_blocks
+from bot.views.events import slack_line
 from bot.domain.text import cut, safe
 from bot.views.when import local_text
 
@@ -18,10 +19,12 @@ SCOPE_TITLES = {"open": "Open incidents", "mine": "Your open incidents", "unclai
                 "overdue": "Overdue incidents"}
 
 
-def show_blocks(state: IncidentState, events: list[Event], *, playbook: Playbook, tz: ZoneInfo) -> list[Block]:
-    blocks = [block for block in card_blocks(state, playbook=playbook, tz=tz) if block.type != "actions"]
+def show_blocks(state: IncidentState, events: list[Event], *, playbook: Playbook, tz: ZoneInfo,
+                now: datetime) -> list[Block]:
+    blocks = [block for block in card_blocks(state, playbook=playbook, tz=tz, now=now) if block.type != "actions"]
     shown = events[-MAX_EVENT_LINES:]
-    lines = [f"• {local_text(event.at, tz)} · {event.detail}" for event in shown]
+    lines = [f"• {local_text(event.at, tz)} · {slack_line(event, ref=state.ref, playbook=playbook)}"
+             for event in shown]
     if len(events) > len(shown):
         lines.insert(0, f"_{len(events) - len(shown)} earlier events not shown_")
     blocks.append(SectionBlock(text=MarkdownTextObject(text=cut("*Timeline*\n" + "\n".join(lines), 3000))))
