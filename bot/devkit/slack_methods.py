@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import count as counter
+from typing import Any
 
 from bot.devkit.slack_files import FileStore
 from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
@@ -150,6 +151,12 @@ class WebApi:
             raise ApiError(error)
         return message
 
+    def _compose(self, channel: str, params: JsonDict, workspace: Workspace, **extra: Any) -> Message:
+        """A new message from the bot, from the text, blocks and thread of a chat.* call."""
+        return Message(channel=channel, ts=self.next_ts(), text=params.get("text") or "",
+                       thread_ts=params.get("thread_ts") or None, blocks=params.get("blocks") or [],
+                       user=workspace.bot_user_id, **extra)
+
     def _auth_test(self, params: JsonDict, workspace: Workspace) -> JsonDict:
         return {
             "url": "https://fake.slack.test/",
@@ -165,15 +172,7 @@ class WebApi:
         self._check(channel, workspace, writing=True)
         if not params.get("text") and not params.get("blocks"):
             raise ApiError("no_text")
-        message = Message(
-            channel=channel,
-            ts=self.next_ts(),
-            text=params.get("text") or "",
-            thread_ts=params.get("thread_ts") or None,
-            blocks=params.get("blocks") or [],
-            metadata=params.get("metadata") or None,
-            user=workspace.bot_user_id,
-        )
+        message = self._compose(channel, params, workspace, metadata=params.get("metadata") or None)
         self.store.add(message)
         return {"channel": channel, "ts": message.ts, "message": self._as_api(message, with_metadata=True)}
 
@@ -203,15 +202,7 @@ class WebApi:
         self._check(channel, workspace, writing=True)
         user = str(params.get("user") or "")
         self.directory.check_member(channel, user, strict=self.strictness.channels)
-        message = Message(
-            channel=channel,
-            ts=self.next_ts(),
-            text=params.get("text") or "",
-            thread_ts=params.get("thread_ts") or None,
-            blocks=params.get("blocks") or [],
-            user=workspace.bot_user_id,
-            visible_to=user or None,
-        )
+        message = self._compose(channel, params, workspace, visible_to=user or None)
         self.ephemerals.append(message)
         return {"message_ts": message.ts}
 
