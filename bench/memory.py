@@ -1,109 +1,66 @@
 """Resident memory of `python -m bot serve` as incidents pile up, and across repeated
 rounds of the same load. Targets: at most 5 MB more per 10,000 incidents, and flat from
-round to round (no leak)."""
+round to round (no leak).
+
+Memory is not latency: the Slack double runs in this process, and flags go through the
+test kit's driver from 16 threads.
+"""
 from __future__ import annotations
 
-import argparse
 import sys
-import threading
 import time
-from pathlib import Path
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from bench.common import SIGNING_SECRET, Databases, Probe, Workdir, descendants, log, machine, start_recovery
-from bot.devkit.slack_double import FakeSlack
+from bench import cli
+from bench.load import EVENTS_PATH, SIGNING_SECRET
+from bench.meter import rss_mib
+from bench.rig import Rig, log
 from bot.devkit.driver import SlackDriver
+from bot.devkit.slack_double import FakeSlack
+
+WARM_UP = 200
 
 
-def rss_mib(pid: int) -> float:
-    """The server's resident memory plus its background process's (`serve` forks one)."""
-    return sum(_own_rss_mib(one) for one in [pid, *descendants(pid)])
+@dataclass
+class Config:
+    database: str = cli.database_field()
+    per_round: int = 10_000
+    rounds: int = 3
+    quick: bool = False
+    QUICK: ClassVar[dict[str, Any]] = dict(per_round=500, rounds=2)
 
 
-def _own_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def _flag_many(driver: SlackDriver, fake: FakeSlack, count: int, *, threads: int = 16) -> int:
+def _flag_many(driver: SlackDriver, fake: FakeSlack, count: int) -> int:
+    """Flag ``count`` new messages; returns how many were not answered 200."""
     messages = [fake.add_user_message("C1", user="UCUST", text=f"complaint {n}") for n in range(count)]
-    errors = []
-
-    def work(part: list) -> None:
-        for message in part:
-            if driver.react(channel="C1", ts=message.ts).status != 200:
-                errors.append(message.ts)
-
-    workers = [threading.Thread(target=work, args=(messages[n::threads],)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return len(errors)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda message: driver.react(channel="C1", ts=message.ts).status, messages))
+    return sum(1 for status in statuses if status != 200)
 
 
-def run(kind: str = "sqlite", *, per_round: int, rounds: int) -> dict[str, Any]:
-    workdir = Workdir()
-    databases = Databases(kind, workdir.path)
-    fake = FakeSlack().start()
-    try:
-        url = databases.new("memory")
-        served = start_recovery(database_url=url, api_url=fake.api_url, workdir=workdir.path)
-        probe = Probe(url)
-        driver = SlackDriver(url=f"http://127.0.0.1:{served.port}/slack/events", signing_secret=SIGNING_SECRET,
-                             fake=fake)
-        errors = _flag_many(driver, fake, 200)
+def run(config: Config) -> dict[str, Any]:
+    with FakeSlack() as fake, Rig(config.database) as rig:
+        url = rig.database("memory")
+        served = rig.bot(url, api_url=fake.api_url).wait_healthy(60)
+        probe = rig.probe(url)
+        driver = SlackDriver(url=served.url + EVENTS_PATH, signing_secret=SIGNING_SECRET, fake=fake)
+        errors = _flag_many(driver, fake, WARM_UP)
         probe.wait_drained(60)
         samples = [rss_mib(served.pid)]
         log(f"memory: after warm-up {samples[0]:.1f} MiB")
-        for round_ in range(rounds):
-            errors += _flag_many(driver, fake, per_round)
+        for round_ in range(config.rounds):
+            errors += _flag_many(driver, fake, config.per_round)
             drained, _ = probe.wait_drained(300)
             time.sleep(0.5)
             samples.append(rss_mib(served.pid))
-            log(f"memory: round {round_ + 1}: {per_round:,} more incidents, {samples[-1]:.1f} MiB "
-                f"(drained: {drained})")
-        incidents = int(probe.scalar("SELECT count(*) FROM incident"))
-        served.stop()
-        probe.dispose()
-    finally:
-        fake.stop()
-        databases.close()
-        workdir.close()
-    growth = [(after - before) / per_round * 10_000 for before, after in zip(samples, samples[1:])]
-    return {"database": kind, "per_round": per_round, "rounds": rounds, "samples_mib": samples,
-            "growth_mib_per_10k": growth, "first_round_mib_per_10k": growth[0],
-            "later_rounds_mib_per_10k": max(growth[1:]) if len(growth) > 1 else None,
-            "incidents": incidents, "errors": errors}
-
-
-def markdown(result: dict[str, Any]) -> str:
-    samples = " → ".join(f"{value:.1f}" for value in result["samples_mib"])
-    growth = ", ".join(f"{value:.2f}" for value in result["growth_mib_per_10k"])
-    return "\n".join([
-        "## Memory", "",
-        f"`serve` on {result['database']}: a warm-up of 200 flags, then {result['rounds']} rounds of "
-        f"{result['per_round']:,} flags on new messages, each drained to Slack before RSS is read.", "",
-        f"- RSS (MiB): {samples}",
-        f"- growth per 10,000 incidents, round by round (MiB): {growth} (target ≤ 5, and flat)",
-        f"- incidents stored: {result['incidents']:,}; failed requests: {result['errors']}", "",
-    ])
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--per-round", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-    result = run(args.database, per_round=500 if args.quick else args.per_round, rounds=2 if args.quick else args.rounds)
-    print(f"machine: {machine()}")
-    print(markdown(result))
-    return 0
+            log(f"memory: round {round_ + 1}: {samples[-1]:.1f} MiB (drained: {drained})")
+        incidents = probe.count("incident")
+    growth = [(after - before) / config.per_round * 10_000 for before, after in zip(samples, samples[1:])]
+    return {"database": config.database, "per_round": config.per_round, "rounds": config.rounds,
+            "samples_mib": samples, "growth_mib_per_10k": growth, "incidents": incidents, "errors": errors}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main("memory", Config, run, __doc__))

@@ -5,25 +5,23 @@ queued in the tick). Targets: at most 10 ms with 100,000 open and none due; with
 at most 2x the cost at 1,000. Digest: the figures for one channel holding 100,000
 incidents, 10,000 of them in the last 14 days with their step records; target 1 s.
 
-The tick is measured in-process (Timers over a real database; nothing is sent to Slack,
-the outbox rows are only queued), medians of several rounds.
+Measured in-process (Timers over a real database; nothing is sent to Slack, the outbox rows
+are only queued), medians of several rounds.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import insert, update
 
-from bench.common import Databases, log, machine
+from bench import cli
+from bench.rig import Rig, log
 from bot.devkit.clock import FakeClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK
 from bot.domain.types import StepKey
@@ -36,11 +34,23 @@ from storage.models import Incident, StepRecord
 
 NOW = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)  # before DIGEST_TIME: ticks post no digest
 CHANNEL = "CBENCH"
-STEPS = [key for key in StepKey]
-NOT_RUN = "–"
 
 
-def _incident_rows(start: int, count: int, *, now: datetime, recent: bool, open_: bool) -> list[dict]:
+@dataclass
+class Config:
+    database: str = cli.database_field("both")
+    only: str = field(default="", metadata={"choices": ("tick", "digest"), "help": "run one part only"})
+    sizes: tuple[int, ...] = field(default=(1000, 10000, 100000), metadata={"help": "open incidents per tick run"})
+    tick_rounds: int = 7
+    digest_incidents: int = 100_000
+    digest_recent: int = field(default=10_000, metadata={"help": "of those, in the last 14 days"})
+    digest_rounds: int = 5
+    quick: bool = False
+    QUICK: ClassVar[dict[str, Any]] = dict(sizes=(1000, 5000), tick_rounds=3, digest_incidents=5000,
+                                           digest_recent=1000, digest_rounds=2)
+
+
+def _incident_rows(start: int, count: int, *, now: datetime, recent: bool, open_: bool) -> list[dict[str, Any]]:
     rows = []
     for number in range(start, start + count):
         created = now - (timedelta(minutes=random.randint(10, 14 * 24 * 60)) if recent
@@ -67,10 +77,9 @@ def _incident_rows(start: int, count: int, *, now: datetime, recent: bool, open_
 def seed(db: Database, *, open_count: int = 0, old_count: int = 0, recent_count: int = 0,
          now: datetime = NOW) -> None:
     """Bulk rows straight into the tables: the benchmark measures reading them, not making them."""
-    batches = [(open_count, True, True), (old_count, False, False), (recent_count, True, False)]
     number = 1
     with db.engine.begin() as connection:
-        for count, recent, open_ in batches:
+        for count, recent, open_ in [(open_count, True, True), (old_count, False, False), (recent_count, True, False)]:
             for offset in range(0, count, 5000):
                 size = min(5000, count - offset)
                 rows = _incident_rows(number, size, now=now, recent=recent, open_=open_)
@@ -81,122 +90,78 @@ def seed(db: Database, *, open_count: int = 0, old_count: int = 0, recent_count:
                          "started_at": row["created_at"] + timedelta(hours=seq),
                          "due_at": row["created_at"] + timedelta(hours=seq, minutes=30),
                          "ended_at": row["created_at"] + timedelta(hours=seq, minutes=random.randint(5, 60))}
-                        for incident_id, row in zip(ids, rows) for seq, step in enumerate(STEPS)])
+                        for incident_id, row in zip(ids, rows) for seq, step in enumerate(StepKey)])
                 number += size
 
 
-def _service(url: str, clock: FakeClock) -> RecoveryService:
+def _service(url: str) -> RecoveryService:
     settings = replace(Settings(), database_url=url, lead_user_ids=frozenset({"ULEAD"}))
-    return RecoveryService(db=Database.from_url(url), settings=settings, playbook=DEFAULT_PLAYBOOK, clock=clock)
+    service = RecoveryService(db=Database.from_url(url), settings=settings, playbook=DEFAULT_PLAYBOOK,
+                              clock=FakeClock(NOW))
+    upgrade(service.db.engine)
+    return service
 
 
-def tick_cost(databases: Databases, *, sizes: tuple[int, ...], rounds: int) -> dict[int, dict[str, float]]:
+def _ms(timings: list[float]) -> float:
+    return statistics.median(timings) * 1000
+
+
+def tick_cost(rig: Rig, config: Config) -> dict[int, dict[str, float]]:
     results: dict[int, dict[str, float]] = {}
-    for size in sizes:
-        url = databases.new(f"tick_{size}")
-        clock = FakeClock(NOW)
-        service = _service(url, clock)
-        upgrade(service.db.engine)
+    for size in config.sizes:
+        service = _service(rig.database(f"tick_{size}"))
         log(f"tick: seeding {size:,} open incidents")
         seed(service.db, open_count=size)
         timers = Timers(service)
         timers.run_due()
         idle, busy = [], []
-        for round_ in range(rounds):
+        for round_ in range(config.tick_rounds):
             started = time.perf_counter()
-            report = timers.run_due()
+            if timers.run_due().total != 0:
+                raise RuntimeError("a tick with nothing due found something due")
             idle.append(time.perf_counter() - started)
-            assert report.total == 0
-            chosen = random.sample(range(1, size + 1), 100)
             with service.db.engine.begin() as connection:
-                connection.execute(update(Incident).where(Incident.id.in_(chosen)).values(
-                    step_due_at=NOW - timedelta(minutes=1), next_alert_at=NOW - timedelta(minutes=1),
-                    next_alert_kind="nudge", step_seq=10 + round_))
+                connection.execute(update(Incident).where(Incident.id.in_(random.sample(range(1, size + 1), 100)))
+                                   .values(step_due_at=NOW - timedelta(minutes=1), next_alert_kind="nudge",
+                                           next_alert_at=NOW - timedelta(minutes=1), step_seq=10 + round_))
             started = time.perf_counter()
-            report = timers.run_due()
+            if (alerts := timers.run_due().alerts) != 100:
+                raise RuntimeError(f"a tick with 100 due sent {alerts} alerts")
             busy.append(time.perf_counter() - started)
-            assert report.alerts == 100, report
         service.db.dispose()
-        results[size] = {"none_due_ms": statistics.median(idle) * 1000, "due_100_ms": statistics.median(busy) * 1000}
-        log(f"tick: {size:,} open: none due {results[size]['none_due_ms']:.2f} ms, "
-            f"100 due {results[size]['due_100_ms']:.1f} ms")
+        results[size] = {"none_due_ms": _ms(idle), "due_100_ms": _ms(busy)}
+        log(f"tick: {size:,} open: none due {results[size]['none_due_ms']:.2f} ms, 100 due "
+            f"{results[size]['due_100_ms']:.1f} ms")
     return results
 
 
-def digest_cost(databases: Databases, *, total: int, recent: int, rounds: int) -> dict[str, float]:
-    url = databases.new("digest")
-    clock = FakeClock(NOW)
-    service = _service(url, clock)
-    upgrade(service.db.engine)
-    log(f"digest: seeding {total:,} incidents ({recent:,} in the last 14 days)")
-    seed(service.db, old_count=total - recent - 200, recent_count=recent, open_count=200)
+def digest_cost(rig: Rig, config: Config) -> dict[str, float]:
+    service = _service(rig.database("digest"))
+    log(f"digest: seeding {config.digest_incidents:,} incidents ({config.digest_recent:,} in the last 14 days)")
+    seed(service.db, old_count=config.digest_incidents - config.digest_recent - 200,
+         recent_count=config.digest_recent, open_count=200)
     timings = []
-    for _ in range(rounds):
+    for _ in range(config.digest_rounds):
         started = time.perf_counter()
-        blocks = service.digest_preview(CHANNEL)
+        if not service.digest_preview(CHANNEL):
+            raise RuntimeError("the digest came out empty")
         timings.append(time.perf_counter() - started)
-        assert blocks
     service.db.dispose()
-    result = {"median_s": statistics.median(timings), "best_s": min(timings)}
-    log(f"digest: {result['median_s'] * 1000:.0f} ms median")
-    return result
+    return {"median_s": statistics.median(timings), "best_s": min(timings)}
 
 
-def run(kind: str, *, quick: bool, only: str | None = None) -> dict[str, Any]:
-    """Both parts, or ``only`` one ("tick" or "digest"); a part not run has no figures."""
+def run(config: Config) -> dict[str, Any]:
+    """Both parts, or ``only`` one; a part not run has no figures."""
     random.seed(7)
-    result: dict[str, Any] = {"database": kind, "ticks": {}, "digest": None}
-    with tempfile.TemporaryDirectory(prefix="bench-timers-") as workdir:
-        databases = Databases(kind, Path(workdir))
-        try:
-            if only in (None, "tick"):
-                sizes = (1000, 5000) if quick else (1000, 10000, 100000)
-                result["ticks"] = tick_cost(databases, sizes=sizes, rounds=3 if quick else 7)
-            if only in (None, "digest"):
-                result["digest"] = digest_cost(databases, total=5000 if quick else 100000,
-                                               recent=1000 if quick else 10000, rounds=2 if quick else 5)
-        finally:
-            databases.close()
-    ticks = result["ticks"]
+    with Rig(config.database) as rig:
+        ticks = tick_cost(rig, config) if config.only in ("", "tick") else {}
+        digest = digest_cost(rig, config) if config.only in ("", "digest") else None
+    result: dict[str, Any] = {"database": config.database, "ticks": ticks, "digest": digest}
     if ticks:
-        largest, smallest = max(ticks), min(ticks)
-        result["none_due_at_largest_ms"] = ticks[largest]["none_due_ms"]
-        result["due_ratio_largest_vs_smallest"] = ticks[largest]["due_100_ms"] / ticks[smallest]["due_100_ms"]
+        result["none_due_at_largest_ms"] = ticks[max(ticks)]["none_due_ms"]
+        result["due_ratio_largest_vs_smallest"] = ticks[max(ticks)]["due_100_ms"] / ticks[min(ticks)]["due_100_ms"]
     return result
-
-
-def markdown(results: list[dict[str, Any]]) -> str:
-    lines = ["## Scheduler tick and digest", "",
-             "In-process, medians of several rounds; the tick queues nudges but sends nothing.", ""]
-    if any(result["ticks"] for result in results):
-        lines += ["| database | open incidents | tick, none due | tick, 100 due |", "| --- | ---: | ---: | ---: |"]
-        for result in results:
-            for size, figures in result["ticks"].items():
-                lines.append(f"| {result['database']} | {size:,} | {figures['none_due_ms']:.2f} ms "
-                             f"| {figures['due_100_ms']:.1f} ms |")
-        lines.append("")
-    lines += ["| database | tick none due at largest (target ≤ 10 ms) | 100 due: largest / 1,000 (target ≤ 2x) "
-              "| digest, 100k incidents (target ≤ 1 s) |", "| --- | ---: | ---: | ---: |"]
-    for result in results:
-        none_due = f"{result['none_due_at_largest_ms']:.2f} ms" if result["ticks"] else NOT_RUN
-        ratio = f"{result['due_ratio_largest_vs_smallest']:.2f}x" if result["ticks"] else NOT_RUN
-        digest = f"{result['digest']['median_s'] * 1000:.0f} ms" if result["digest"] else NOT_RUN
-        lines.append(f"| {result['database']} | {none_due} | {ratio} | {digest} |")
-    return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=("tick", "digest"), help="run one part only (default both)")
-    args = parser.parse_args(argv)
-    kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
-    results = [run(kind, quick=args.quick, only=args.only) for kind in kinds]
-    print(f"machine: {machine()}")
-    print(markdown(results))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main("timers_cost", Config, run, __doc__))

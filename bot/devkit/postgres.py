@@ -8,7 +8,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from bot.devkit.processes import free_port
 
 DATABASE = "recovery_test"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -71,7 +72,7 @@ def start_throwaway_postgres(base_dir: Path) -> ThrowawayPostgres:
     run_prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
     if as_root:
         shutil.chown(directory, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     server = ThrowawayPostgres(
         url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}",
         port=port,
@@ -110,12 +111,6 @@ def start_throwaway_postgres(base_dir: Path) -> ThrowawayPostgres:
 
 def _bin(name: str) -> str:
     return shutil.which(name) or str(PG_BIN / name)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(command: list[str], *, cwd: Path, log: Path) -> None:

@@ -1,68 +1,113 @@
-"""Real bot processes, for the tests that kill and restart them and for the benchmarks."""
+"""Real processes for the tests that kill and restart the bot, and for the benchmarks: a
+server in a subprocess on a free port, started, waited for and stopped by its own pid."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every variable Settings reads: none may leak into a bot process from the caller's shell.
+BOT_VARIABLES = (
+    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "DATABASE_URL",
+    "RECOVERY_CHANNEL", "FLAG_EMOJI", "LEAD_USER_IDS", "EMPOWERMENT_LIMIT", "FOLLOW_UP_AFTER", "ESCALATE_FACTOR",
+    "TZ", "DIGEST_TIME", "DIGEST_CHANNELS", "WORK_HOURS", "PLAYBOOK_FILE", "SCHEDULER_TICK",
+)
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
-class BotProcess:
-    """`python -m bot serve` in a subprocess: the real thing, with the system clock."""
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the bot's variables, able to import the repository."""
+    env = {key: value for key, value in os.environ.items() if key not in BOT_VARIABLES}
+    return env | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"} | dict(extra or {})
 
-    def __init__(self, settings: Settings, *, log: Path, tick: str = "1s") -> None:
-        self.port = free_port()
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "DATABASE_"))}
-        env |= {
-            "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": settings.slack_bot_token or "xoxb-test",
-            "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "secret",
-            "SLACK_API_URL": settings.slack_api_url, "DATABASE_URL": settings.database_url,
-            "SCHEDULER_TICK": tick, "LEAD_USER_IDS": ",".join(sorted(settings.lead_user_ids)),
-        }
+
+def bot_env(settings: Settings, *, tick: str | None = "1s", extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a bot process gets: the connection settings, the tick (None: the bot's
+    default) and the leads from ``settings``, plus ``extra`` variables."""
+    env = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token or "xoxb-test",
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "secret",
+        "SLACK_API_URL": settings.slack_api_url, "DATABASE_URL": settings.database_url,
+        "LEAD_USER_IDS": ",".join(sorted(settings.lead_user_ids)),
+    } | ({"SCHEDULER_TICK": tick} if tick else {})
+    return clean_env(env | dict(extra or {}))
+
+
+def _wait_healthy(url: str, alive: Callable[[], bool], timeout: float, log: Path | None = None) -> None:
+    """Until ``url`` answers below 500 (GET /healthz is 503 while the database is unreachable)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"the process serving {url} died while starting{_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError as error:
+            if error.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s{_tail(log)}")
+
+
+def _tail(log: Path | None, chars: int = 3000) -> str:
+    return f":\n{log.read_text(errors='replace')[-chars:]}" if log is not None and log.exists() else ""
+
+
+class ServedProcess:
+    """An HTTP server in a subprocess on ``port``, its output in ``log``; ready when ``ready_path``
+    answers. The bot and the benchmarks' bare Bolt floor are both started this way."""
+
+    def __init__(self, argv: list[str], *, env: Mapping[str, str], log: Path, port: int, cwd: Path = ROOT,
+                 ready_path: str = "/healthz") -> None:
+        self.port = port
+        self.log_path = log
+        self._ready_url = self.url + ready_path
         self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(argv, env=dict(env), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_healthy(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the bot process died while starting"
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("the bot process did not become healthy")
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_healthy(self, timeout: float = 30) -> ServedProcess:
+        _wait_healthy(self._ready_url, self.alive, timeout, self.log_path)
+        return self
 
     def kill(self) -> None:
         """kill -9: no clean-up, no flush, exactly like a crash."""
-        if self.process.poll() is None:
+        if self.alive():
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
         self._log.close()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.alive():
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
@@ -72,15 +117,15 @@ class BotProcess:
         self._log.close()
 
 
-def bot_env(settings: Settings, *, tick: str = "1s") -> dict[str, str]:
-    """The environment a bot process gets: what BotProcess passes, as a dict."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "DATABASE_"))}
-    return env | {
-        "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": settings.slack_bot_token or "xoxb-test",
-        "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "secret",
-        "SLACK_API_URL": settings.slack_api_url, "DATABASE_URL": settings.database_url,
-        "SCHEDULER_TICK": tick, "LEAD_USER_IDS": ",".join(sorted(settings.lead_user_ids)),
-    }
+class BotProcess(ServedProcess):
+    """`python -m bot serve` in a subprocess: the real thing, with the system clock."""
+
+    def __init__(self, settings: Settings, *, log: Path, tick: str | None = "1s", threads: int | None = None,
+                 env: Mapping[str, str] | None = None, cwd: Path = ROOT) -> None:
+        port = free_port()
+        argv = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        super().__init__(argv + (["--threads", str(threads)] if threads else []),
+                         env=bot_env(settings, tick=tick, extra=env), log=log, port=port, cwd=cwd)
 
 
 # A Python that has imported the bot and forks a child per start. Each child runs exactly what
@@ -134,16 +179,7 @@ class ForkedBot:
         return True
 
     def wait_healthy(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.alive(), "the bot process died while starting"
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise AssertionError("the bot process did not become healthy")
+        _wait_healthy(self.url + "/healthz", self.alive, timeout)
 
     def _signal_and_wait(self, signum: int, timeout: float) -> bool:
         try:
@@ -171,14 +207,11 @@ class ForkServer:
     that crash and restart the bot dozens of times. Use as a context manager."""
 
     def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self._process = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, cwd=ROOT, env=env, text=True)
+                                         stdout=subprocess.PIPE, cwd=ROOT, env=clean_env(), text=True)
         self._started: list[ForkedBot] = []
 
     def start(self, settings: Settings, *, log: Path, tick: str = "1s") -> ForkedBot:
-        import json
-
         port = free_port()
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(json.dumps({"env": bot_env(settings, tick=tick), "port": port,
