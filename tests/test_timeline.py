@@ -2,16 +2,20 @@
 and drawn as plain text and JSON from the same sentence."""
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+import bot.domain.reminders
+import bot.service
 from bot.domain import alerts
 from bot.domain.playbook import DEFAULT_PLAYBOOK
 from bot.domain.reminders import reminder_for
@@ -193,6 +197,22 @@ def test_an_unclaimed_incident_escalates_to_the_leads():
     assert reminder.event.kind is EventKind.ESCALATED and reminder.event.step is StepKey.CLAIM
     assert reminder_text(reminder, playbook=DEFAULT_PLAYBOOK, leads=frozenset({LEAD}), tz=UTC).startswith(
         "🚨 <@ULEAD>: #4 is stuck at *Claim* (no owner yet), due <!date^")
+
+
+def _imports(module: object) -> set[str]:
+    tree = ast.parse(Path(module.__file__).read_text())
+    return ({node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+            | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names})
+
+
+def test_the_service_and_the_reminder_rules_know_nothing_of_slack():
+    """Layers: the service returns domain values and the handlers draw them; what a reminder
+    says and records is decided in the pure domain."""
+    assert not {name for name in _imports(bot.service) if name.startswith(("slack_sdk", "slack_bolt", "bot.views"))}
+    assert {name.split(".")[0] for name in _imports(bot.domain.reminders)} <= {"__future__", "dataclasses",
+                                                                             "datetime", "bot"}
+    assert not {name for name in _imports(bot.domain.reminders) if name.startswith("bot.")
+                and not name.startswith("bot.domain")}
 
 
 # --- through the real app ------------------------------------------------------------
