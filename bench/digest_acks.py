@@ -1,55 +1,41 @@
 """Acks while the digest runs: one channel with 100,000 incidents, and the ack mix meanwhile.
 
 The requirement: "Digest: figures for one channel with 100,000 incidents ... with acks
-unaffected while it runs". ``bench.timers_cost`` times the digest alone, in-process; this
-measures what it does to the acks of the real ``python -m bot serve``.
-
-Set-up: a fresh database seeded by ``bench.timers_cost.seed`` with 100,000 closed incidents in
-channel CBENCH (90,000 old, 10,000 in the last 14 days with their step records), the
-workspace's incident counter moved past them; the bot with ``SCHEDULER_TICK=1s``,
-``DIGEST_CHANNELS=CBENCH``, ``DIGEST_TIME=00:00`` in ``TZ=UTC`` (due at once) and a lead. Its
-own first tick posts today's digest; we wait for it, and check that with the claim deleted
-it posts no second one (``Timers`` remembers in the process that it did today's digests).
-
-Then rounds of three phases at concurrency 16 with ack_latency's mix in CBENCH, the order
-rotating, the outbox drained before and after each:
-
-- A, baseline: nothing else runs.
-- B, scheduled digest: a worker process runs the bot's own ``Timers.post_digest(CBENCH,
-  today)`` back to back at nice 10 like serve's background, freeing the day's claim and
-  dedupe key before each; the bot's background sends those digests. Counted: digests the
-  double received, and the share of the phase a digest was being computed (above 0, or the
-  phase measured nothing, and says so).
-- C, lead previews the digest: besides the 16 clients, one more sends ``/recovery digest`` as
-  the lead, back to back (computed in the server, inside the ack); its latencies are
-  reported apart (each must be 2xx within 3 s).
-
-Target: acks unaffected = p99 at most 1.5x the baseline's in the same round (median of rounds).
+unaffected while it runs". One channel seeded with 100,000 incidents
+(`bench.timers_cost.seed`), the bot's tick every second with that channel's digest due;
+rounds of three phases at concurrency 16 with ack latency's mix, order rotating: A, no
+digest; B, the tick's digest work (`Timers.post_digest`) looped back to back at nice 10 in
+a worker process (the bot's tick does a channel's digest once a day per process, so it
+cannot be made to repeat it), the bot's background sending the digests; C, the lead
+sending `/recovery digest` back to back beside the 16 clients (answered in the ack). Ratios
+are each phase's p99 over the no-digest phase's in the same round, median of rounds.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from types import TracebackType
+from multiprocessing import get_context
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from typing import Any, ClassVar
 
 from sqlalchemy import Engine, text
 
 from bench import cli, timers_cost
-from bench.ack_latency import Bench, Phase, claims_in, figures, round_ratios
+from bench.phases import Bench, Phase, claims_in, figures, round_ratios
 from bench.load import Connection, Result, closed_loop, median, percentile, summarize
 from bench.meter import loadavg, product_digest
 from bench.rig import SERVE_THREADS, Rig, log, wait_until
-from bot.devkit.processes import clean_env
+from bot.clock import SystemClock
+from bot.runtime import load_playbook_file
+from bot.service import RecoveryService
+from bot.settings import Settings
+from bot.timers import Timers
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -95,65 +81,52 @@ def _free_todays_digest(engine: Engine) -> None:
                            {"key": key, "new": f"{key}#{time.time_ns()}"})
 
 
-def digest_worker() -> int:
-    """Phase B's worker, with the bot's settings in the environment: the tick's digest work, back
-    to back, until SIGTERM; then its (start, end, posted) intervals as JSON on stdout."""
-    from bot.clock import SystemClock
-    from bot.runtime import load_playbook_file
-    from bot.service import RecoveryService
-    from bot.settings import Settings
-    from bot.timers import Timers
-
+def _digest_loop(settings: Settings, ready: Event, stopping: Event, out: Queue) -> None:
+    """Phase B's worker process: the tick's digest work, back to back, until told to stop; then
+    its (start, end, posted) intervals."""
     os.nice(10)  # bot/background.py's niceness
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    settings = Settings.from_env(os.environ)
     db = Database.from_url(settings.database_url)
     timers = Timers(RecoveryService(db=db, settings=settings, playbook=load_playbook_file(settings.playbook_file),
                                     clock=SystemClock()))
     intervals: list[tuple[float, float, bool]] = []
-    print("ready", flush=True)
+    ready.set()
     while not stopping.is_set():
         started = time.monotonic()
         _free_todays_digest(db.engine)
         posted = timers.post_digest(CHANNEL, _today())
         intervals.append((started, time.monotonic(), posted))
     db.dispose()
-    print(json.dumps({"intervals": intervals}), flush=True)
-    return 0
+    out.put(intervals)
 
 
 class _Worker:
-    """The digest worker's process, beside a phase: started on entering, stopped on leaving."""
+    """The digest worker's process beside a phase: started on entering, stopped on leaving."""
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
-        self._args = (database_url, workdir)
+    def __init__(self, database_url: str) -> None:
+        self.settings = Settings.from_env(BOT_ENV | {"DATABASE_URL": database_url})
         self.intervals: list[tuple[float, float, bool]] = []
 
     def __enter__(self) -> dict[str, int]:
-        database_url, workdir = self._args
-        self._log = (workdir / "digest_worker.log").open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "bench.digest_acks", "--digest-worker"],
-                                        env=clean_env(BOT_ENV | {"DATABASE_URL": database_url}), cwd=workdir,
-                                        stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, text=True)
-        if self.process.stdout.readline().strip() != "ready":
-            self.__exit__(RuntimeError, None, None)
-            raise RuntimeError(f"digest worker did not start; see {workdir / 'digest_worker.log'}")
+        context = get_context("spawn")
+        self._ready, self._stop, self._out = context.Event(), context.Event(), context.Queue()
+        self.process = context.Process(target=_digest_loop, args=(self.settings, self._ready, self._stop, self._out),
+                                       name="digest-worker", daemon=True)
+        self.process.start()
+        if not self._ready.wait(60):
+            self.__exit__(RuntimeError)
+            raise RuntimeError("the digest worker did not start")
         time.sleep(0.2)  # its first digest under way
         return {"digest_worker": self.process.pid}
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._stop.set()
         try:
             if kind is None:
-                self.process.send_signal(signal.SIGTERM)
-                out, _ = self.process.communicate(timeout=120)
-                lines = [line for line in out.splitlines() if line.startswith("{")]
-                self.intervals = [tuple(i) for i in json.loads(lines[-1])["intervals"]] if lines else []
+                self.intervals = self._out.get(timeout=120)
         finally:
-            if self.process.poll() is None:
+            self.process.join(timeout=10)
+            if self.process.is_alive():
                 self.process.kill()
-                self.process.communicate()
-            self._log.close()
 
 
 class _Previewer:
@@ -218,7 +191,7 @@ def run(config: Config) -> dict[str, Any]:
         setup = _setup(bench, config, bot_started)
         for round_ in range(config.rounds):
             for name in PHASES[round_ % 3:] + PHASES[:round_ % 3]:
-                _phase(bench, config, name, round_, rig.path)
+                _phase(bench, config, name, round_)
         return _aggregate(config, bench.phases) | {
             "setup": setup, "seeded": seeded, "database": rig.description, "product_digest": code,
             "loadavg_start": loadavg_start, "loadavg_end": loadavg(), "seconds": round(time.monotonic() - started, 1)}
@@ -246,9 +219,9 @@ def _setup(bench: Bench, config: Config, bot_started: float) -> dict[str, Any]:
             "warm_preview_status": warm.status}
 
 
-def _phase(bench: Bench, config: Config, name: str, round_: int, workdir: Path) -> None:
+def _phase(bench: Bench, config: Config, name: str, round_: int) -> None:
     prepared = bench.mix(bench.bot, config.requests, tag=f"r{round_}{name}")
-    worker = _Worker(bench.url, workdir) if name == "B" else None
+    worker = _Worker(bench.url) if name == "B" else None
     previewer = _Previewer(bench) if name == "C" else None
     worker_started = time.monotonic()
     phase = bench.phase(name, round_, config.concurrency, bench.bot, prepared, during=worker or previewer)
@@ -309,4 +282,4 @@ def _aggregate(config: Config, phases: list[Phase]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(digest_worker() if sys.argv[1:] == ["--digest-worker"] else cli.main("digest_acks", Config, run, __doc__))
+    sys.exit(cli.main("digest_acks", Config, run, __doc__))

@@ -1,15 +1,12 @@
 """Intake throughput: flags per second the bot takes in and turns into cards, end to end.
 
-Load: ``reaction_added`` (the flag emoji) on distinct customer messages that exist in the
-Slack double, sent open-loop at a fixed rate, Slack-signed, against ``python -m bot serve``.
-Counted: acks, incidents stored (database), cards posted (the double), each flag's time from
-sending to its card being accepted by Slack, and the drain: how long after the last ack the
-last card went out.
-
-A rate holds when every flag was acked 2xx within 3 s, the client kept to the schedule
-(>= 95 % of the rate), every flag became exactly one incident and one card, and the backlog
-drained within 5 s of the load stopping. The target is 100 flags/s. The step run starts low
-and raises the rate until one fails to hold, on a fresh bot and database of its own.
+An open loop of `reaction_added` on distinct messages: flag i is sent at start + i/rate
+whether or not the bot kept up. Flag-to-card is from sending the reaction to the Slack
+double accepting that incident's card. A rate holds when every flag was acked 2xx within
+3 s, the client kept to the schedule (>= 95 % of the rate), every flag became exactly one
+incident and one card, and the backlog drained within 5 s of the load stopping. The target
+is 100 flags/s; the step run raises the rate until one fails to hold, on a fresh bot and
+database of its own.
 """
 from __future__ import annotations
 

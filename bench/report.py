@@ -9,7 +9,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from bench import digest_acks, intake_throughput
+import bench
+from bench import ack_latency, digest_acks, intake_throughput
 from bench.load import STALE_SECONDS
 
 ANALYSIS_START, ANALYSIS_END = "<!-- analysis:start -->", "<!-- analysis:end -->"
@@ -20,7 +21,13 @@ DEGRADED_LABELS = {
     "slack_drops": "every connection dropped without an answer",
     "slack_stall": "every answer held (the bot's client times out at 10 s)",
 }
+METHOD = (bench, ack_latency, intake_throughput, digest_acks)  # their docstrings say how they measure
 TITLES = {"ack": "Ack latency", "intake": "Intake throughput", "digest": "Acks while the digest runs"}
+
+
+def _bullet(doc: str) -> str:
+    """A docstring as one markdown bullet, as the rest of the report writes its lines."""
+    return "- " + " ".join(doc.split())
 
 
 def _nan(value: float | None) -> bool:
@@ -295,7 +302,7 @@ def document(info: dict[str, Any], command: str, results: dict[str, dict[str, An
            "digest of the code it measured." if len(digests) > 1 else ""), "",
         "## Targets", "", _targets(results), "",
         *(["## Analysis", ""] if analysis else []), ANALYSIS_START, *([analysis] if analysis else []), ANALYSIS_END, "",
-        "## How it is measured", "", *METHOD, ""]
+        "## How it is measured", "", *(_bullet(module.__doc__) for module in METHOD), ""]
     renderers = {"ack": ack, "intake": intake, "digest": digest, "memory": memory}
     for kind, group in results.items():
         if kind == "timers" and group:
@@ -365,34 +372,3 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
             row("Acks while the digest of a 100,000-incident channel runs (p99 / no digest, same round)",
                 f"<= {digest_acks.TARGET_RATIO:g}x; previews 2xx within 3 s", "digest", digest_cell)]
     return table(["what", "target"] + [NAMES[d] for d in databases], rows)
-
-
-METHOD = [
-    "- The benchmarks drive the real `python -m bot serve` (a subprocess, waitress, 8 threads as `serve`'s default) "
-    "with Slack-signed HTTP requests shaped as `bot/devkit/driver.py` shapes them, on keep-alive connections from a "
-    "Python client on the same machine. `SLACK_API_URL` points at the Slack double (`bot/devkit/slack_double.py`'s "
-    "`FakeSlack`, with indexed lookups and `conversations.history` honouring `latest`/`oldest` as Slack does) in a "
-    "process of its own (`bench/double.py`).",
-    "- The floor is `bench/bare_app.py`: Bolt with the same settings, secret, adapter, waitress and thread count, "
-    "listeners that only ack. Bot and floor run alternately (bot, bare, bot, bare...) at each concurrency, each "
-    "round; a ratio is taken within a round and the median of rounds is reported. Before every bot phase and after "
-    "it, the benchmark waits until the bot's outbox owes nothing, so the floor is never measured while the bot "
-    "still works in the background.",
-    "- Ack latency is from sending the request to reading the whole answer. The load is a closed loop at the given "
-    "concurrency. The mix is a quarter each of `/recovery list`, `/recovery new <summary>`, `reaction_added` on a "
-    "message never flagged before, and Claim on a card of an incident nobody claimed (incidents opened through the "
-    "bot before the timed phases).",
-    "- Intake is an open loop: flag i is sent at start + i/rate whether or not the bot kept up. Flag-to-card is from "
-    "sending the reaction to the Slack double accepting that incident's card.",
-    "- PostgreSQL is the throwaway cluster of `bot/devkit/postgres.py` (fsync=off: commits cost less than on a "
-    "production server). SQLite is a file with the bot's own settings (WAL, synchronous=NORMAL).",
-    "- CPU figures are read from /proc for the bot's server and background processes, the floor's, the Slack "
-    "double's and (for PostgreSQL) the whole cluster.",
-    "- Acks while the digest runs (`bench/digest_acks.py`): one channel seeded with 100,000 incidents "
-    "(`bench.timers_cost.seed`), the bot's tick every second with that channel's digest due; rounds of three phases "
-    "at concurrency 16 with the ack mix above, order rotating: no digest; the tick's digest work "
-    "(`Timers.post_digest`) looped back to back at nice 10 in a worker process (the bot's tick does a channel's "
-    "digest once a day per process, so it cannot be made to repeat it); and the lead sending `/recovery digest` back "
-    "to back beside the 16 clients. Ratios are each phase's p99 over the no-digest phase's in the same round, median "
-    "of rounds.",
-]
