@@ -31,6 +31,8 @@ BOT_TOKEN = "xoxb-bench"
 
 
 class Rig:
+    """One benchmark's world, on SQLite files or a throwaway PostgreSQL cluster."""
+
     def __init__(self, database: str, *, keep: bool = False) -> None:
         if database not in ("sqlite", "postgresql"):
             raise ValueError(f"database must be sqlite or postgresql, not {database!r}")
@@ -45,7 +47,11 @@ class Rig:
 
     def __enter__(self) -> Rig:
         if self.kind == "postgresql":
-            self._pg = start_throwaway_postgres(self.path / "pg")
+            try:
+                self._pg = start_throwaway_postgres(self.path / "pg")
+            except BaseException:
+                self._stack.close()
+                raise
             self._stack.callback(self._pg.stop)
             self.description = (f"PostgreSQL {self._admin('SHOW server_version')} (throwaway cluster from "
                                 "bot/devkit/postgres.py: fsync=off, local TCP)")
