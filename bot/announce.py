@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.playbook import Playbook
-from bot.domain.types import Decision, EventKind, StepKey
+from bot.domain.timing import deadline
+from bot.domain.types import Decision, EventKind, Policy, StepKey
 from bot.settings import Settings
 from bot.views import notices, step
 from storage import outbox_store
@@ -21,7 +22,7 @@ def _dicts(blocks: list) -> list[dict]:
 
 
 def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, settings: Settings,
-                   now: datetime) -> None:
+                   policy: Policy, now: datetime) -> None:
     state = decision.state
     tz = settings.tz
     common = {"workspace_id": state.workspace_id, "incident_id": state.id, "now": now,
@@ -58,7 +59,8 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
     if decision.follow_up_due_at is not None:
         reply(notices.follow_up_scheduled_text(state, due=decision.follow_up_due_at, tz=tz))
     if decision.posts_prompt:
-        reply(step.prompt_text(state, playbook=playbook), step.prompt_blocks(state, playbook=playbook, tz=tz),
+        due = deadline(state, playbook=playbook, policy=policy)
+        reply(step.prompt_text(state, playbook=playbook), step.prompt_blocks(state, playbook=playbook, tz=tz, due=due),
               kind="step", step_seq=state.step_seq)
     if EventKind.FOLLOW_UP_PROMPTED in kinds and state.owner_id:
         reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -75,7 +74,8 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
         upgrade(db.engine)
     client = make_client(settings)
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
-                          render_card=partial(render_card, playbook=playbook, tz=settings.tz))
+                          render_card=lambda state: render_card(state, playbook=playbook, tz=settings.tz,
+                                                                now=clock.now()))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")

@@ -408,6 +408,8 @@ def set_card(session: Session, incident_id: int, *, channel: str, ts: str) -> No
 
 def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: str,
                    now: datetime) -> list[IncidentState]:
+    """Open incidents of a scope, newest first; "overdue" is `timing.is_overdue` in SQL: past
+    the due time and not snoozed, a snooze whose end has passed counting as none."""
     query = select(Incident).where(Incident.workspace_id == workspace_id, Incident.status == Status.OPEN.value)
     if scope == "mine":
         query = query.where(Incident.owner_id == user_id)

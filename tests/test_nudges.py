@@ -2,6 +2,7 @@
 whatever restarts or replicas happen."""
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -178,3 +179,88 @@ def test_follow_up_not_recorded_within_its_sla_is_nudged_then_escalated(bot):
     bot.clock.advance(timedelta(hours=24))
     assert _tick(bot) == 1
     assert f"<@{LEAD}>" in _alerts(bot)[-1]
+
+
+# --- WORK_HOURS: one due time for the prompt, the DM, the nudge and snooze ---------------
+
+LONDON = ZoneInfo("Europe/London")
+OFFICE = parse_work_hours("09:00-18:00 Mon-Fri")
+
+
+def _set_london(clock, *when: int) -> None:  # noqa: ANN001
+    clock.set(datetime(*when, tzinfo=LONDON).astimezone(timezone.utc))
+
+
+def _epochs(text: str) -> list[str]:
+    """The moments a message names, as the `<!date^epoch^...>` Slack renders for each reader."""
+    return re.findall(r"<!date\^(\d+)\^", text)
+
+
+def test_a_follow_up_falling_due_on_saturday_is_asked_for_on_monday_at_opening(make_bot, settings, clock):
+    from tests.test_steps import _prompt, _remedy, _through_fix
+    bot = make_bot(replace(settings, tz=LONDON, work_hours=OFFICE, follow_up_after=timedelta(days=1)))
+    _set_london(clock, 2026, 11, 6, 10, 0)
+    _through_fix(bot)
+    _remedy(bot, "gift", "10")
+    _set_london(clock, 2026, 11, 6, 17, 0)
+    bot.slack.click(_prompt(bot), "Agreed", user=OWNER)
+    bot.settle()
+    scheduled = [m.plain() for m in bot.thread(bot.card(1)) if "follow-up on #1 is due" in m.plain()]
+    assert len(scheduled) == 1 and "Mon 09 Nov 09:00 GMT" in scheduled[0], "a day after Friday 17:00 is Saturday"
+
+    for when in ((2026, 11, 7, 17, 0), (2026, 11, 8, 23, 59), (2026, 11, 9, 8, 59)):
+        _set_london(clock, *when)
+        assert bot.runtime.ticker.tick().follow_ups == 0, f"not asked for at {when}"
+    bot.settle()
+    assert bot.fake.messages(f"D{OWNER}") == []
+    assert all("[Record follow-up]" not in m.plain() for m in bot.thread(bot.card(1)))
+
+    _set_london(clock, 2026, 11, 9, 9, 0)
+    assert bot.runtime.ticker.tick().follow_ups == 1
+    bot.settle()
+    prompt = _prompt(bot)
+    assert "[Record follow-up]" in prompt.plain() and len(bot.fake.messages(f"D{OWNER}")) == 1
+    # Its 24 h SLA counts from Monday 09:00 in working time: 9 h Monday, 9 h Tuesday, 6 h Wednesday.
+    assert "Due <!date^" in prompt.plain() and "Wed 11 Nov 15:00 GMT" in prompt.plain()
+
+    _set_london(clock, 2026, 11, 11, 15, 0)
+    assert _tick(bot) == 0, "exactly at the due time is not late yet"
+    _set_london(clock, 2026, 11, 11, 15, 1)
+    assert _tick(bot) == 1
+    nudge = _alerts(bot)[-1]
+    assert "Follow up" in nudge and _epochs(nudge) == _epochs(prompt.plain()), "the nudge names the prompt's due time"
+
+
+def test_snooze_until_tomorrow_on_a_friday_ends_monday_at_opening(make_bot, settings, clock):
+    from tests.test_steps import _prompt
+    bot = make_bot(replace(settings, tz=LONDON, work_hours=OFFICE))
+    _set_london(clock, 2026, 11, 6, 15, 0)
+    _flag(bot)
+    _claim(bot)
+    bot.slack.choose(_prompt(bot), "Snooze", "Until tomorrow", user=OWNER)
+    bot.settle()
+    card = bot.card(1).plain()
+    assert "Snoozed until" in card and "Mon 09 Nov 09:00 GMT" in card
+    _set_london(clock, 2026, 11, 9, 9, 0)
+    assert _tick(bot) == 0, "still snoozed at the very minute it ends"
+    _set_london(clock, 2026, 11, 9, 9, 1)
+    assert _tick(bot) == 2, "the step was due on Friday: nudged and escalated once the snooze is over"
+
+
+def test_an_expired_snooze_shows_as_overdue_on_the_card_the_list_and_the_digest(bot):
+    _flag(bot)
+    _claim(bot)
+    bot.slack.command("/recovery snooze 1 1h", user=OWNER)
+    bot.settle()
+    bot.clock.advance(timedelta(minutes=30))
+    assert "overdue" not in bot.slack.command("/recovery list").text, "snoozed, though past its 15 minutes"
+    assert "No overdue incidents" in bot.slack.command("/recovery list overdue").text
+    assert "0 overdue" in bot.slack.command("/recovery digest", channel="C1").text
+    bot.clock.advance(timedelta(minutes=31))
+    assert "Acknowledge and take ownership · ⏰ overdue" in bot.slack.command("/recovery list").text
+    assert "*#1*" in bot.slack.command("/recovery list overdue").text
+    digest = bot.slack.command("/recovery digest", channel="C1").text
+    assert "1 open · 0 unclaimed · 1 overdue" in digest and "#1" in digest.split("worst first")[1]
+    assert _tick(bot) == 2
+    card = bot.card(1).plain()
+    assert "Snoozed until" not in card and "⏰ overdue" in card, "the card is redrawn when the nudge goes out"

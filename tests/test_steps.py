@@ -263,3 +263,51 @@ def test_playbook_file_changes_the_prompt_and_its_due_time(make_bot, settings, t
     prompt = _prompt(custom).plain()
     assert "Call the customer back" in prompt
     assert "10:05" in prompt, "claimed at 10:00, due five minutes later"
+
+
+# --- one rule book: the same refusal whichever way a person asks ------------------------
+
+
+def _told(bot: ServedBot, user: str, count: int) -> list[str]:
+    """The ephemeral lines ``user`` has been shown, once there are ``count`` of them."""
+    assert bot.fake.wait_for(lambda: bot.settle() >= 0 and len(bot.fake.ephemerals(user)) >= count)
+    return [m.text for m in bot.fake.ephemerals(user)]
+
+
+def test_a_cancelled_incident_refuses_a_button_a_form_and_a_command_in_the_same_words(bot):
+    _flag_and_claim(bot)
+    prompt = _prompt(bot)
+    bot.slack.command("/recovery cancel 1 duplicate", user=OWNER)
+    bot.settle()
+    said = "Incident #1 is cancelled; nothing more can change on it."
+    bot.slack.click(prompt, "Done", user=OWNER)
+    bot.slack.click(prompt, "Skip", user=OWNER)
+    assert _told(bot, OWNER, 2) == [said, said]
+    assert bot.slack.command("/recovery snooze 1 1h", user=OWNER).text == said
+    assert bot.slack.command("/recovery assign 1 <@U3>", user=OWNER).text == said
+    assert len(bot.fake.views()) == 0
+
+
+def test_a_bystander_is_refused_in_the_same_words_by_button_form_and_command(bot):
+    _flag_and_claim(bot)
+    bot.slack.choose(_prompt(bot), "Snooze", "1 hour", user="U9")
+    bot.slack.click(bot.card(1), "Assign", user="U9")
+    assert sorted(_told(bot, "U9", 2)) == ["Only the owner of #1 or a lead can assign it.",
+                                           "Only the owner of #1 or a lead can snooze it."]
+    assert bot.slack.command("/recovery snooze 1 1h", user="U9").text == "Only the owner of #1 or a lead can snooze it."
+    assert bot.slack.command("/recovery assign 1 <@U9>", user="U9").text == \
+        "Only the owner of #1 or a lead can assign it."
+    assert len(bot.fake.views()) == 0
+
+
+def test_a_form_opened_before_a_reassignment_is_refused_as_its_button_now_is(bot):
+    _flag_and_claim(bot)
+    view = _open_form(bot, _prompt(bot), "Skip")
+    bot.slack.command("/recovery assign 1 <@U3>", user=LEAD)
+    bot.settle()
+    bot.slack.click(_prompt(bot), "Skip", user=OWNER)
+    said = "Only the owner of #1 or a lead can skip a step."
+    assert _told(bot, OWNER, 1) == [said]
+    answer = bot.slack.submit(view, {"reason": "customer called us"}, user=OWNER).json()
+    assert answer == {"response_action": "errors", "errors": {"reason": said}}
+    assert len(bot.fake.views()) == 1

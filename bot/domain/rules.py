@@ -66,13 +66,14 @@ class Rule:
     ``steps``: the steps it fits (None: any, the incident as a whole); ``on_step``: it is
     pressed on a step's message, so it needs an owner and must be for the current step
     instance; ``wrong_step``: what to say at a step it does not fit (the default names both
-    steps); ``lead_only``: the sentence for anyone but a lead."""
+    steps; None says how the current step is answered); ``lead_only``: the sentence for
+    anyone but a lead."""
 
     who: Who
     verb: str = ""
     steps: frozenset[StepKey] | None = None
     on_step: bool = True
-    wrong_step: str = WRONG_STEP
+    wrong_step: str | None = WRONG_STEP
     lead_only: str = ""
     unclaimed: str = NO_OWNER
     needs_pending_remedy: bool = False
@@ -81,7 +82,9 @@ class Rule:
 
 _FORM_STEPS: Final = {StepKey.FIX: Intent.RECORD_FIX, StepKey.MAKE_IT_RIGHT: Intent.RECORD_REMEDY}
 _PLAIN_STEPS: Final = frozenset({StepKey.ACKNOWLEDGE, StepKey.APOLOGIZE})
-_NEEDS: Final = {
+_ANSWERED: Final = {
+    StepKey.ACKNOWLEDGE: "{current} on {ref} is done with its Done button; it has no form.",
+    StepKey.APOLOGIZE: "{current} on {ref} is done with its Done button; it has no form.",
     StepKey.FIX: "{current} on {ref} needs its form: the root cause and what was fixed.",
     StepKey.MAKE_IT_RIGHT: "{current} on {ref} needs its form: the remedy and its amount.",
     StepKey.BUY_IN: "{current} on {ref} is answered with Agreed or Not yet.",
@@ -92,9 +95,8 @@ _ANY_STEP_BUT_CLAIM: Final = frozenset(StepKey) - {StepKey.CLAIM}
 RULES: Final[dict[Intent, Rule]] = {
     Intent.CLAIM: Rule(Who.ANYONE, on_step=False),
     Intent.ASSIGN: Rule(Who.OWNER_OR_LEAD, "assign it", on_step=False),
-    Intent.COMPLETE: Rule(Who.OWNER_OR_LEAD, "complete a step", _PLAIN_STEPS),
-    Intent.FORM: Rule(Who.OWNER_OR_LEAD, "complete a step", frozenset(_FORM_STEPS),
-                      wrong_step="{current} on {ref} has no form: press its Done button."),
+    Intent.COMPLETE: Rule(Who.OWNER_OR_LEAD, "complete a step", _PLAIN_STEPS, wrong_step=None),
+    Intent.FORM: Rule(Who.OWNER_OR_LEAD, "complete a step", frozenset(_FORM_STEPS), wrong_step=None),
     Intent.RECORD_FIX: Rule(Who.OWNER_OR_LEAD, "record the fix", frozenset({StepKey.FIX})),
     Intent.RECORD_REMEDY: Rule(Who.OWNER_OR_LEAD, "record a remedy", frozenset({StepKey.MAKE_IT_RIGHT})),
     Intent.APPROVE: Rule(Who.LEAD, steps=frozenset({StepKey.MAKE_IT_RIGHT}), lead_only=ONLY_A_LEAD_APPROVES,
@@ -136,7 +138,7 @@ def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None =
     if rule.on_step and seq != state.step_seq:
         return Refusal(STEP_ALREADY_DONE)
     if rule.steps is not None and state.current_step not in rule.steps:
-        return Refusal(_wrong_step(intent, rule, state, playbook))
+        return Refusal(_wrong_step(rule, state, playbook))
     if rule.needs_pending_remedy and state.approval != "pending":
         return Refusal(NO_PENDING_REMEDY.format(ref=ref))
     if rule.needs_due and state.step_due_at is not None and now < state.step_due_at:
@@ -170,9 +172,9 @@ def _who(rule: Rule, state: IncidentState, actor: Actor) -> Refusal | None:
     return None
 
 
-def _wrong_step(intent: Intent, rule: Rule, state: IncidentState, playbook: Playbook) -> str:
+def _wrong_step(rule: Rule, state: IncidentState, playbook: Playbook) -> str:
     current = playbook.step(state.current_step).title
-    if intent is Intent.COMPLETE and state.current_step in _NEEDS:
-        return _NEEDS[state.current_step].format(current=current, ref=state.ref)
+    if rule.wrong_step is None:
+        return _ANSWERED[state.current_step].format(current=current, ref=state.ref)
     wanted = " or ".join(step.title for step in playbook.steps if step.key in (rule.steps or ()))
     return rule.wrong_step.format(ref=state.ref, current=current, wanted=wanted)

@@ -1,6 +1,7 @@
 """The incident card: the one message per incident that is kept current with chat.update."""
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -10,6 +11,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
 from bot.domain.steps import describe_remedy
+from bot.domain.timing import is_overdue, is_snoozed
 from bot.domain.types import IncidentState, Status
 from bot.views import ids
 from bot.domain.text import cut, safe
@@ -23,27 +25,27 @@ def card_text(state: IncidentState) -> str:
     return f"Recovery {state.ref}: {safe(state.summary or state.excerpt, 300)}"
 
 
-def render_card(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> tuple[str, list[dict]]:
-    """Text and blocks as the outbox sends them: cards are drawn when sent, so they are
-    never older than the state in the database."""
-    return card_text(state), [block.to_dict() for block in card_blocks(state, playbook=playbook, tz=tz)]
+def render_card(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo, now: datetime) -> tuple[str, list[dict]]:
+    """Text and blocks as the outbox sends them: cards are drawn when sent (``now``), so they
+    are never older than the state in the database."""
+    return card_text(state), [block.to_dict() for block in card_blocks(state, playbook=playbook, tz=tz, now=now)]
 
 
-def card_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> list[Block]:
+def card_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo, now: datetime) -> list[Block]:
     title = cut(f"{SEVERITY_MARK.get(state.severity.value, '')} Recovery {state.ref}: "
                 f"{state.summary or state.excerpt or 'complaint'}", 150)
     blocks: list[Block] = [HeaderBlock(text=title)]
     if state.excerpt and state.excerpt != state.summary:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="> " + safe(state.excerpt, 2900))))
     blocks.append(SectionBlock(fields=[MarkdownTextObject(text=cut(field, 2000))
-                                       for field in _fields(state, playbook=playbook, tz=tz)]))
+                                       for field in _fields(state, playbook=playbook, tz=tz, now=now)]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut(_origin_line(state), 2000))]))
     if state.is_open:
         blocks.append(ActionsBlock(block_id="card_actions", elements=_buttons(state)))
     return blocks
 
 
-def _fields(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> list[str]:
+def _fields(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo, now: datetime) -> list[str]:
     fields = [
         f"*Status*\n{_status(state)}",
         f"*Severity*\n{state.severity.value}",
@@ -51,10 +53,11 @@ def _fields(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> list[s
     ]
     if state.is_open:
         fields.append(f"*Current step*\n{safe(playbook.step(state.current_step).title, 200)}")
-        if state.snoozed_until:
+        if state.snoozed_until and is_snoozed(state, now):
             fields.append(f"*Snoozed until*\n{slack_time(state.snoozed_until, tz)}")
         elif state.step_due_at:
-            fields.append(f"*Due*\n{slack_time(state.step_due_at, tz)}")
+            late = " · ⏰ overdue" if is_overdue(state, now) else ""
+            fields.append(f"*Due*\n{slack_time(state.step_due_at, tz)}{late}")
     if state.customer_name or state.contact_channel:
         customer = safe(state.customer_name, 200) or "_unnamed_"
         via = f" via {safe(state.contact_channel, 50)}" if state.contact_channel else ""

@@ -2,6 +2,7 @@
 once the step is done."""
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -26,7 +27,8 @@ def prompt_text(state: IncidentState, *, playbook: Playbook) -> str:
     return f"{mention}next step on {state.ref}: {safe(step.title, 200)}"
 
 
-def prompt_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> list[Block]:
+def prompt_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo, due: datetime | None) -> list[Block]:
+    """``due``: when the step must be done by (`timing.deadline`), the time its nudge will name."""
     step = playbook.step(state.current_step)
     mention = f"<@{state.owner_id}>, " if state.owner_id else ""
     lines = [f"{mention}*{safe(step.title, 200)}* on {state.ref}", f"_{safe(step.why, 500)}_"]
@@ -34,10 +36,7 @@ def prompt_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo) -> 
         lines.append("Ask the customer: how satisfied are you with how we resolved it (1-10), "
                      "and would you buy from us again?")
     details = []
-    if state.step_due_at:
-        due = state.step_due_at
-        if state.current_step is StepKey.FOLLOW_UP:
-            due = due + playbook.step(StepKey.FOLLOW_UP).sla
+    if due:
         details.append(f"Due {slack_time(due, tz)}")
     contact = safe(state.contact_channel, 50) if state.contact_channel else "not recorded"
     details.append(f"Customer contact channel: *{contact}*")
