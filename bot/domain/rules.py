@@ -67,7 +67,7 @@ class Rule:
     pressed on a step's message, so it needs an owner and must be for the current step
     instance; ``wrong_step``: what to say at a step it does not fit (the default names both
     steps; None says how the current step is answered); ``lead_only``: the sentence for
-    anyone but a lead."""
+    anyone but a lead; ``unowned_only``: only while nobody owns the incident (Claim)."""
 
     who: Who
     verb: str = ""
@@ -78,6 +78,7 @@ class Rule:
     unclaimed: str = NO_OWNER
     needs_pending_remedy: bool = False
     needs_due: bool = False
+    unowned_only: bool = False
 
 
 _FORM_STEPS: Final = {StepKey.FIX: Intent.RECORD_FIX, StepKey.MAKE_IT_RIGHT: Intent.RECORD_REMEDY}
@@ -93,7 +94,7 @@ _ANSWERED: Final = {
 _ANY_STEP_BUT_CLAIM: Final = frozenset(StepKey) - {StepKey.CLAIM}
 
 RULES: Final[dict[Intent, Rule]] = {
-    Intent.CLAIM: Rule(Who.ANYONE, on_step=False),
+    Intent.CLAIM: Rule(Who.ANYONE, on_step=False, unowned_only=True),
     Intent.ASSIGN: Rule(Who.OWNER_OR_LEAD, "assign it", on_step=False),
     Intent.COMPLETE: Rule(Who.OWNER_OR_LEAD, "complete a step", _PLAIN_STEPS, wrong_step=None),
     Intent.FORM: Rule(Who.OWNER_OR_LEAD, "complete a step", frozenset(_FORM_STEPS), wrong_step=None),
@@ -126,11 +127,11 @@ def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None =
     ref = state.ref
     if not state.is_open:
         return Refusal(f"Incident {ref} is {state.status.value}; nothing more can change on it.")
-    if intent is Intent.CLAIM:
-        return _claimable(state, actor)
     if intent is Intent.FORM:
         intent = _FORM_STEPS.get(state.current_step, intent)
     rule = RULES[intent]
+    if rule.unowned_only:
+        return _unowned(state, actor)
     if rule.on_step and (state.owner_id is None or state.current_step is StepKey.CLAIM):
         return Refusal(rule.unclaimed.format(ref=ref))
     if refusal := _who(rule, state, actor):
@@ -142,21 +143,17 @@ def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None =
     if rule.needs_pending_remedy and state.approval != "pending":
         return Refusal(NO_PENDING_REMEDY.format(ref=ref))
     if rule.needs_due and state.step_due_at is not None and now < state.step_due_at:
-        return Refusal(NOT_DUE.format(ref=ref, due=utc_text(state.step_due_at),
+        return Refusal(NOT_DUE.format(ref=ref, due=_utc_text(state.step_due_at),
                                       wait=format_duration(state.step_due_at - now)))
     return None
 
 
-def is_owner_or_lead(state: IncidentState, actor: Actor) -> bool:
-    return actor.is_lead or (state.owner_id is not None and actor.user_id == state.owner_id)
-
-
-def utc_text(moment: datetime) -> str:
+def _utc_text(moment: datetime) -> str:
     """A plain UTC time for refusals (which may be shown as plain text in a modal)."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _claimable(state: IncidentState, actor: Actor) -> Refusal | None:
+def _unowned(state: IncidentState, actor: Actor) -> Refusal | None:
     if state.owner_id == actor.user_id:
         return Refusal(f"You already own {state.ref}.")
     if state.owner_id is not None:
@@ -167,7 +164,8 @@ def _claimable(state: IncidentState, actor: Actor) -> Refusal | None:
 def _who(rule: Rule, state: IncidentState, actor: Actor) -> Refusal | None:
     if rule.who is Who.LEAD and not actor.is_lead:
         return Refusal(rule.lead_only)
-    if rule.who is Who.OWNER_OR_LEAD and not is_owner_or_lead(state, actor):
+    owns = state.owner_id is not None and actor.user_id == state.owner_id
+    if rule.who is Who.OWNER_OR_LEAD and not (owns or actor.is_lead):
         return Refusal(NOT_YOURS.format(ref=state.ref, verb=rule.verb))
     return None
 
