@@ -94,8 +94,17 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     background.watch(take_over)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        waitress.serve(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret),
-                       host=host, port=port, threads=threads, ident="recovery-bot")
+        server = waitress.create_server(make_wsgi(runtime.app, runtime.db,
+                                                  signing_secret=runtime.settings.slack_signing_secret),
+                                        host=host, port=port, threads=threads, ident="recovery-bot")
+        server.print_listen("Serving on http://{}:{}")
+        try:
+            server.run()  # returns on SIGTERM once the requests in hand are answered
+        finally:
+            # Waitress leaves its socket listening when it stops: refuse connections now, or
+            # Slack's requests (and a load balancer's health checks) would hang unanswered
+            # while the background finishes, instead of going to another replica at once.
+            server.close()
     finally:
         background.stop()
         runtime.stop()
