@@ -53,6 +53,12 @@ class Locator:
     def describe(self) -> str:
         return f"#{self.number}" if self.number is not None else "that incident"
 
+    def missing(self) -> str:
+        """What a person is told when the incident they named or pressed is not there."""
+        if self.number is not None:
+            return f"There is no incident #{self.number}."
+        return "That incident was not found in this workspace. `/recovery list` shows the open ones."
+
 
 def _enrichment(new: NewIncident) -> dict:
     """What the card's sender fetches before posting it: the message text (unless the flag
@@ -173,7 +179,7 @@ class RecoveryService:
         would get. Saves a person filling in a modal only to be refused."""
         state = self.incident(where)
         if state is None:
-            return Outcome(False, f"There is no incident {where.describe()}.")
+            return Outcome(False, where.missing())
         refusal = may(state, self.actor(user_id), intent, seq=seq, now=self.clock.now(), playbook=self.playbook)
         return Outcome(refusal is None, refusal.reason if refusal else "", state)
 
@@ -209,7 +215,7 @@ class RecoveryService:
                 loaded = repository.load(session, workspace_id=where.workspace_id,
                                          incident_id=where.incident_id, number=where.number)
                 if loaded is None:
-                    return Outcome(False, f"There is no incident {where.describe()}.")
+                    return Outcome(False, where.missing())
                 state, version = loaded
                 decision = recovery.decide(state, actor, action, now=now, playbook=self.playbook,
                                            policy=self.policy)

@@ -308,7 +308,7 @@ def test_forged_button_value_changes_nothing_and_is_refused(bot, button):
     # A's exact current value, sent from another workspace.
     before = Before(bot, button.clicker)
     _send(bot, button, button.value(a.id, a.step_seq), user=button.clicker, team=ELSEWHERE)
-    before.unchanged(told="There is no incident", wait=button.opens_form)
+    before.unchanged(told="That incident was not found in this workspace.", wait=button.opens_form)
 
     # The genuine click still works: the refusals above were about the value.
     if button.opens_form:
@@ -395,7 +395,7 @@ def test_forged_form_metadata_changes_nothing_and_errors_inline(bot, form_):
     # From another workspace, even naming A exactly.
     before = Before(bot, form_.user)
     before.form_refused(submit(bot, form_.view(a.id, a.step_seq), form_.values, user=form_.user, team=ELSEWHERE),
-                        says="There is no incident")
+                        says="That incident was not found in this workspace.")
     # The genuine form goes through, so the refusals were about the metadata.
     answer = submit(bot, form_.view(a.id, a.step_seq), form_.values, user=form_.user)
     assert answer.body == "", answer.body
@@ -430,7 +430,7 @@ def test_claim_of_an_incident_of_another_workspace_changes_nothing(bot):
     a = make(bot, "claim")
     before = Before(bot, BYSTANDER)
     press(bot, ids.CLAIM, ids.incident_value(a.id), user=BYSTANDER, team=ELSEWHERE)
-    before.unchanged(told="There is no incident")
+    before.unchanged(told="That incident was not found in this workspace.")
     before = Before(bot, BYSTANDER)
     answer = command(bot, f"claim {a.number}", user=BYSTANDER, team=ELSEWHERE)
     assert f"There is no incident #{a.number}" in answer.text
@@ -441,7 +441,7 @@ def test_claim_of_an_incident_of_another_workspace_changes_nothing(bot):
         "type": "block_actions", "user": {"id": BYSTANDER, "team_id": ELSEWHERE}, "channel": {"id": "C1"},
         "actions": [{"action_id": ids.CLAIM, "value": ids.incident_value(a.id), "type": "button"}],
         "trigger_id": "1.t", "api_app_id": "A1"})
-    before.unchanged(told="There is no incident")
+    before.unchanged(told="That incident was not found in this workspace.")
     assert load(bot, a.id).owner_id is None
     card = next(card for card in bot.cards() if card.text.startswith(f"Recovery #{a.number}:"))
     assert "[Claim]" in card.plain() and f"<@{BYSTANDER}>" not in card.plain()
