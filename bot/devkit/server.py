@@ -32,6 +32,9 @@ class BackgroundServer:
                 raise
 
     def stop(self) -> None:
+        """Let requests in hand finish, then close: a request still being answered when the
+        sockets close would trip on waitress's closed wake-up pipe and print a traceback."""
         self._stopping = True
+        self._server.task_dispatcher.shutdown(timeout=5)
         self._server.close()
         self._thread.join(timeout=5)
