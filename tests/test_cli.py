@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bot.devkit.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,14 +58,8 @@ def test_migrate_creates_the_database(tmp_path):
     assert (tmp_path / "x.db").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_serve_answers_health_checks_under_waitress(tmp_path, fake_slack):
-    port = _free_port()
+    port = free_port()
     env = {**{key: value for key, value in os.environ.items() if not key.startswith("SLACK_")},
            "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret",
            "SLACK_API_URL": fake_slack.api_url, "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db"}

@@ -8,8 +8,7 @@ What a person typed is stored raw and escaped here, for Slack only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
@@ -18,20 +17,19 @@ from bot.domain.text import unescape_mrkdwn
 from bot.domain.types import Event, EventKind, StepKey
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(NamedTuple):
+    """Someone named by their Slack user id: a mention in Slack, a name or the id in plain text."""
+
     user_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Said:
+class Said(NamedTuple):
     """Words from outside our code (typed by a person, or a playbook title): escaped for Slack."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Markup:
+class Markup(NamedTuple):
     """Text already in Slack mrkdwn: an old timeline line the migration could not read back."""
 
     text: str
