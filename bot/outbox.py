@@ -26,11 +26,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from bot import parking, refusals
 from bot.clock import Clock
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
+from bot.views import health
 from bot.views.ids import OUTBOX_EVENT_TYPE
-from storage import outbox_store, repository
+from storage import channel_store, outbox_store, repository
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,12 @@ THREAD_KINDS = frozenset({"step", "reply", "approval"})
 PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text",
     "message_not_found", "cant_update_message", "edit_window_closed", "user_not_found", "user_not_in_channel",
-    "invalid_metadata_format", "invalid_metadata_schema", "too_many_attachments", "is_archived",
+    "invalid_metadata_format", "invalid_metadata_schema", "too_many_attachments",
 })
+# How long conversations.info's word on a channel (shared with another organization or not)
+# stands. A channel becomes shared when someone accepts a Slack Connect invitation, which is
+# rare; asking before every card would cost a call per card.
+CHANNEL_RECHECK = timedelta(hours=24)
 
 CardRenderer = Callable[[IncidentState], tuple[str, list[dict]]]
 
@@ -66,6 +72,10 @@ class _Retry(Exception):
 @dataclass(frozen=True, slots=True)
 class _Dead(Exception):
     error: str
+
+
+class _Parked(_Dead):
+    """Refused until something changes (bot/refusals.py): kept, not retried on a timer."""
 
 
 class _Lost(Exception):
@@ -111,6 +121,7 @@ class OutboxSender:
         self._held: dict[int, tuple[int, datetime]] = {}  # row id: (attempts, lease last confirmed)
         self._held_lock = threading.Lock()
         self._keeper: threading.Thread | None = None
+        self._bot_name: str | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -256,6 +267,7 @@ class OutboxSender:
         if details is not None and incident is not None:
             incident = details.fill(incident)
         try:
+            self._guard_shared(row)
             ts, note = self._send(row, incident)
         except _Retry as retry:
             delay = retry.after_seconds if retry.after_seconds is not None else min(
@@ -267,10 +279,15 @@ class OutboxSender:
                                         error=retry.error, uncertain=retry.uncertain or row.uncertain)
             return
         except _Dead as dead:
-            log.error("outbox %s (%s) dropped by Slack: %s", row.id, row.kind, dead.error)
+            if isinstance(dead, _Parked) and row.kind != "ephemeral":  # an ephemeral is stale by then
+                self._park(row, incident, details, reason=dead.error)
+                return
             with self._db.transaction() as session:
                 self._store(session, row, details)
                 outbox_store.mark_dead(session, row.id, now=self._clock.now(), error=dead.error)
+                figures = outbox_store.counts(session)
+            log.error("outbox %s (%s) dropped by Slack: %s (outbox: %s)", row.id, row.kind, dead.error,
+                      parking.counts_line(figures))
             return
         notes = ([note] if note else []) + list(details.failures if details is not None else ())
         with self._db.transaction() as session:
@@ -432,8 +449,67 @@ class OutboxSender:
             if status >= 500:
                 raise _Retry(f"Slack answered {status}", uncertain=creates) from None
             code = str(error.response.get("error", "unknown_error"))
+            if code in refusals.PARKING and not optional:
+                raise _Parked(code) from None
             if code in PERMANENT_ERRORS or optional:
                 raise _Dead(code) from None
             raise _Retry(code) from None
         except (OSError, HTTPException, TimeoutError) as error:
             raise _Retry(f"network: {error.__class__.__name__}: {error}", uncertain=creates) from None
+
+    # Parking (issue 11): what Slack refuses until something changes -------------------------
+
+    def _guard_shared(self, row: outbox_store.Leased) -> None:
+        """A card bound for the flag's own channel (RECOVERY_CHANNEL unset) is not posted there
+        if that channel is shared with another organization: the customer would read it.
+        conversations.info is asked once per channel, its answer kept for CHANNEL_RECHECK."""
+        if row.kind != "card" or not row.payload.get("internal_only") or not row.channel:
+            return
+        now = self._clock.now()
+        with self._db.read() as session:
+            shared = channel_store.is_shared(session, row.channel, checked_since=now - CHANNEL_RECHECK)
+        if shared is None:
+            info = self._call(self._client.conversations_info, channel=row.channel).get("channel") or {}
+            shared = any(bool(info.get(flag)) for flag in ("is_ext_shared", "is_shared", "is_pending_ext_shared"))
+            with self._db.transaction() as session:
+                channel_store.remember(session, workspace_id=row.workspace_id, channel=row.channel, shared=shared,
+                                       now=now)
+        if shared:
+            raise _Parked(refusals.SHARED_CHANNEL)
+
+    def _park(self, row: outbox_store.Leased, incident: IncidentState | None, details: _Details | None, *,
+              reason: str) -> None:
+        """Keep the row until what refused it changes; tell the flagger at once, by DM (an
+        ephemeral cannot reach a channel the bot is not in), how to fix it: once per incident
+        and cause, however many of its messages meet it. Credentials are the admin's to fix:
+        the log line says so, and a DM would meet the same refusal."""
+        tell = incident is not None and reason not in refusals.CREDENTIALS and row.kind in POST_KINDS - {"dm"}
+        text = health.parked_dm_text(incident.ref, channel=row.channel or "", reason=reason,
+                                     bot_name=self._name()) if tell else None
+        # Only the first unsent row of an incident is ever in flight, so no other sender parks a
+        # row of this incident meanwhile: the read before the insert is enough.
+        dedupe_key = f"parked:{incident.id}:{row.channel}:{reason}" if tell else ""
+        with self._db.transaction() as session:
+            self._store(session, row, details)
+            outbox_store.mark_parked(session, row.id, reason=reason)
+            if text is not None and not outbox_store.is_queued(session, dedupe_key):
+                outbox_store.enqueue(session, workspace_id=row.workspace_id, kind="dm", now=self._clock.now(),
+                                     channel=incident.flagged_by, user_id=incident.flagged_by,
+                                     dedupe_key=dedupe_key, payload={"text": text})
+            figures = outbox_store.counts(session)
+        log.error("outbox %s (%s) parked: %s (outbox: %s)%s", row.id, row.kind,
+                  health.reason_line(reason, channel=row.channel or ""), parking.counts_line(figures),
+                  "" if tell else "; " + health.CREDENTIALS_FIX)
+        if text is not None:
+            self.wake()
+
+    def _name(self) -> str:
+        """The bot's name as people @-mention it, from auth.test once; the manifest's until it answers."""
+        if self._bot_name is None:
+            try:
+                self._bot_name = str(self._call(self._client.auth_test).get("user") or health.DEFAULT_BOT_NAME)
+            except (_Dead, _Retry) as failure:
+                log.warning("outbox: auth.test failed (%s); naming the bot %s", failure.error,
+                            health.DEFAULT_BOT_NAME)
+                return health.DEFAULT_BOT_NAME
+        return self._bot_name

@@ -11,6 +11,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
+from bot import parking
 from bot.app import create_app
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
@@ -59,6 +60,7 @@ def migrate_database(url: str) -> None:
     db = Database.from_url(url)
     try:
         upgrade(db.engine)
+        parking.resume_at_start(db, now=SystemClock().now())
     finally:
         db.dispose()
 
@@ -72,6 +74,7 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     db = Database.from_url(settings.database_url)
     if migrate:
         upgrade(db.engine)
+        parking.resume_at_start(db, now=clock.now())
     client = make_client(settings)
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
                           render_card=lambda state: render_card(state, playbook=playbook, tz=settings.tz,

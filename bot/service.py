@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import parking
 from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
@@ -60,11 +61,16 @@ class Locator:
         return "That incident was not found in this workspace. `/recovery list` shows the open ones."
 
 
-def _enrichment(new: NewIncident) -> dict:
-    """What the card's sender fetches before posting it: the message text (unless the flag
-    carried it) and its permalink. One outbox row per flag, not an enrichment row and a card
-    row: each row costs the sender a lease, a read and a settle."""
-    return {"enrich": {"channel": new.origin_channel, "ts": new.origin_ts, "need_text": not new.excerpt}}
+def _card_payload(new: NewIncident, *, fetch_details: bool, internal_only: bool) -> dict:
+    """What the card's sender does before posting it. ``enrich``: fetch the message text (unless
+    the flag carried it) and its permalink; one outbox row per flag, not an enrichment row and a
+    card row, since each row costs the sender a lease, a read and a settle. ``internal_only``:
+    the card goes to the flag's own channel (no RECOVERY_CHANNEL), so not if that channel is
+    shared with another organization (the sender asks conversations.info)."""
+    payload: dict = {"internal_only": True} if internal_only else {}
+    if fetch_details:
+        payload["enrich"] = {"channel": new.origin_channel, "ts": new.origin_ts, "need_text": not new.excerpt}
+    return payload
 
 
 class _AlreadyFlagged(Exception):
@@ -115,7 +121,8 @@ class RecoveryService:
                 repository.add_events(session, state.id, [Event(EventKind.CREATED, now, new.flagged_by)])
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
                                      incident_id=state.id, channel=card_channel,
-                                     payload=_enrichment(new) if fetch_details else None)
+                                     payload=_card_payload(new, fetch_details=fetch_details,
+                                                           internal_only=not self.settings.recovery_channel))
         except _AlreadyFlagged:
             with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
@@ -207,6 +214,36 @@ class RecoveryService:
             facts = repository.incident_facts(session, since=now - timedelta(days=2 * days),
                                               workspace_id=workspace_id, with_steps=True)
         return stats_figures(facts, now=now, days=days, tz=self.tz)
+
+    def health(self, workspace_id: str) -> parking.HealthReport:
+        """`/recovery health`: what the outbox could not send, and which incidents wait on it."""
+        return parking.health(self.db, workspace_id=workspace_id, now=self.clock.now())
+
+    def bot_joined(self, *, workspace_id: str, channel: str) -> int:
+        """The bot was invited to ``channel``: what waited for that goes out now."""
+        count = parking.bot_joined(self.db, workspace_id=workspace_id, channel=channel, now=self.clock.now())
+        if count:
+            self._after_commit()
+        return count
+
+    def unstick(self, where: Locator, user_id: str, *, give_up: bool) -> Outcome:
+        """A lead's Retry or Give up on an incident's parked messages (`/recovery health`)."""
+        if not self.settings.is_lead(user_id):
+            return Outcome(False, "Only a lead can retry or give up an incident's messages.")
+        state = self.incident(where)
+        if state is None:
+            return Outcome(False, where.missing())
+        now = self.clock.now()
+        count = (parking.give_up(self.db, incident_id=state.id, by=user_id, now=now) if give_up
+                 else parking.retry(self.db, incident_id=state.id, now=now))
+        if not count:
+            return Outcome(False, f"Nothing of {state.ref} is waiting any more.", state)
+        if give_up:
+            return Outcome(True, f"Gave up {count} unsent message{'s' * (count != 1)} of {state.ref}; "
+                                 "it still works from `/recovery` commands.", state)
+        self._after_commit()
+        return Outcome(True, f"Trying {state.ref} again now: `/recovery health` shows it again if Slack "
+                             "still refuses.", state)
 
     def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         now = self.clock.now()

@@ -20,7 +20,7 @@ from bot.domain.types import Actor, Refusal
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
 from bot.views import notices
-from storage import outbox_store, repository
+from storage import channel_store, outbox_store, repository
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ class Timers:
         if local.time() < service.settings.digest_time or self._digests_done_for == day:
             return 0
         with service.db.read() as session:
-            channels = set(repository.digest_channels(session)) | set(service.settings.digest_channels)
+            # Never a channel shared with another organization: its cards were not posted either.
+            scanned = set(repository.digest_channels(session)) - channel_store.shared_channels(session)
+            channels = scanned | set(service.settings.digest_channels)
         posted = failed = 0
         for channel in sorted(channels):
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import RecoveryService
-from handlers import claim, commands, errors, intake, steps
+from handlers import claim, commands, errors, health, intake, membership, steps
 from handlers.routes import Routes
 
 
@@ -13,6 +13,8 @@ def register(app: App, service: RecoveryService) -> None:
     routes = Routes()
     intake.register(app, routes, service)
     commands.register(app, service)
+    membership.register(app, service)
     claim.register(routes, service)
     steps.register(routes, service)
+    health.register(routes, service)
     routes.wire(app)

@@ -10,7 +10,7 @@ from bot.domain import parsing, recovery
 from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
 from bot.service import Locator, RecoveryService
-from bot.views import digest, ids, modals, timeline
+from bot.views import digest, health, ids, modals, timeline
 from handlers.payload import clean, slack_id, token, workspace_of
 
 
@@ -94,4 +94,8 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
             return digest.digest_blocks(service.digest_preview(channel), channel=channel)
         case parsing.Stats(days):
             return digest.stats_blocks(service.stats(workspace_id=workspace, days=days), playbook=service.playbook)
+        case parsing.Health():
+            if not service.settings.is_lead(user):
+                return "Only a lead can see `/recovery health`."
+            return health.health_blocks(service.health(workspace))
     return parsing.USAGE

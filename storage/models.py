@@ -200,3 +200,15 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
     result_ts: str | None = Field(default=None, max_length=64)
+
+
+class ChannelCheck(SQLModel, table=True):
+    """What conversations.info said about a channel the bot would post a card in, and when:
+    asked once per channel and refreshed rarely, not before every card."""
+
+    __tablename__ = "channel_check"
+
+    channel: str = Field(primary_key=True, max_length=64)
+    workspace_id: str = Field(max_length=32)
+    shared: bool = False
+    checked_at: datetime = _when()

@@ -8,16 +8,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, tuple_, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
 from storage.models import OutboxMessage
 
 PENDING, IN_FLIGHT, SENT, DEAD = "pending", "in_flight", "sent", "dead"
+# Parked: Slack refused the row until something changes (bot/refusals.py); never due on a
+# timer, and not done, so the later rows of its incident wait behind it.
+PARKED = "parked"
 DONE_STATES = (SENT, DEAD)
 
 
@@ -169,3 +172,119 @@ def has_later_card_update(session: Session, row_id: int, incident_id: int) -> bo
 def backlog(session: Session) -> int:
     return len(session.exec(model_select(OutboxMessage.id).where(
         col(OutboxMessage.state).in_((PENDING, IN_FLIGHT)))).all())
+
+
+# Parking: rows Slack refused until something changes ----------------------------------
+
+_MARK_PARKED = _SETTLE.values(state=PARKED, lease_until=None, last_error=bindparam("reason"))
+_PARKED = _OUTBOX.c.state == PARKED
+_REASON_IN = _OUTBOX.c.last_error.in_(bindparam("reasons", expanding=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Stuck:
+    """An incident whose messages wait on a parked row: what refused it, where, and how many wait."""
+
+    incident_id: int
+    channel: str | None
+    reason: str
+    parked: int
+    waiting: int
+
+
+def is_queued(session: Session, dedupe_key: str) -> bool:
+    """Whether a row with this dedupe key was ever queued (sent or not)."""
+    return session.exec(model_select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+                        .limit(1)).first() is not None
+
+
+def mark_parked(session: Session, row_id: int, *, reason: str) -> None:
+    session.connection().execute(_MARK_PARKED, {"row_id": row_id, "reason": reason[:500]})
+
+
+def _unpark(session: Session, *conditions, now: datetime, **params) -> int:  # noqa: ANN002, ANN003
+    """Due at once; within an incident the rows still leave in id order, a card before its thread."""
+    statement = update(_OUTBOX).where(_PARKED, *conditions).values(state=PENDING, next_attempt_at=bindparam("at"))
+    return session.connection().execute(statement, {"at": now, **params}).rowcount
+
+
+def unpark_channel(session: Session, *, workspace_id: str, channel: str, reasons: Iterable[str],
+                   now: datetime) -> int:
+    """The bot joined ``channel``: the rows parked there for one of ``reasons`` go again."""
+    return _unpark(session, _OUTBOX.c.workspace_id == bindparam("in_workspace"),
+                   _OUTBOX.c.channel == bindparam("in_channel"), _REASON_IN, now=now,
+                   in_workspace=workspace_id, in_channel=channel, reasons=list(reasons))
+
+
+def unpark_reasons(session: Session, *, reasons: Iterable[str], now: datetime) -> int:
+    """Every row parked for one of ``reasons`` goes again (new credentials at start-up)."""
+    return _unpark(session, _REASON_IN, now=now, reasons=list(reasons))
+
+
+def unpark_incident(session: Session, *, incident_id: int, now: datetime) -> list[tuple[str | None, str]]:
+    """A lead's Retry: the incident's parked rows go again. Returns each row's (channel, reason)."""
+    parked = session.connection().execute(select(_OUTBOX.c.channel, _OUTBOX.c.last_error).where(
+        _PARKED, _OUTBOX.c.incident_id == incident_id)).all()
+    _unpark(session, _OUTBOX.c.incident_id == bindparam("of_incident"), now=now, of_incident=incident_id)
+    return [(row.channel, row.last_error or "") for row in parked]
+
+
+def give_up(session: Session, *, incident_id: int, by: str, now: datetime) -> int:
+    """A lead's Give up: the incident's parked rows, and those waiting behind them, are dead,
+    recorded as given up by ``by``; anything queued for the incident later is tried as usual."""
+    keys = select(_OUTBOX.c.ordering_key).where(_PARKED, _OUTBOX.c.incident_id == incident_id)
+    result = session.connection().execute(update(_OUTBOX).where(
+        _OUTBOX.c.ordering_key.in_(keys), _OUTBOX.c.state.in_((PARKED, PENDING)),
+    ).values(state=DEAD, sent_at=now, lease_until=None, last_error=f"given up by {by}"[:500]))
+    return result.rowcount
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows parked, dead and still to send (pending or in flight): what /healthz reports."""
+    found = dict(session.connection().execute(
+        select(_OUTBOX.c.state, func.count()).where(_OUTBOX.c.state.in_((PENDING, IN_FLIGHT, PARKED, DEAD)))
+        .group_by(_OUTBOX.c.state)).all())
+    return {"parked": found.get(PARKED, 0), "dead": found.get(DEAD, 0),
+            "pending": found.get(PENDING, 0) + found.get(IN_FLIGHT, 0)}
+
+
+def stuck(session: Session, *, workspace_id: str) -> list[Stuck]:
+    """Incidents with a parked row, oldest first, with what their first parked row met."""
+    parked = session.connection().execute(
+        select(_OUTBOX.c.incident_id, _OUTBOX.c.channel, _OUTBOX.c.last_error, _OUTBOX.c.ordering_key)
+        .where(_PARKED, _OUTBOX.c.workspace_id == workspace_id, _OUTBOX.c.incident_id.is_not(None))
+        .order_by(_OUTBOX.c.id)).all()
+    if not parked:
+        return []
+    keys = {row.ordering_key for row in parked}
+    waiting = dict(session.connection().execute(
+        select(_OUTBOX.c.ordering_key, func.count()).where(_OUTBOX.c.ordering_key.in_(keys),
+                                                           _OUTBOX.c.state == PENDING)
+        .group_by(_OUTBOX.c.ordering_key)).all())
+    found: dict[int, Stuck] = {}
+    for row in parked:
+        first = found.get(row.incident_id)
+        if first is None:
+            found[row.incident_id] = Stuck(incident_id=row.incident_id, channel=row.channel,
+                                           reason=row.last_error or "", parked=1,
+                                           waiting=waiting.get(row.ordering_key, 0))
+        else:
+            found[row.incident_id] = replace(first, parked=first.parked + 1)
+    return list(found.values())
+
+
+def parked_elsewhere(session: Session, *, workspace_id: str) -> dict[str, int]:
+    """Rows about no incident (a digest) parked, by reason."""
+    return dict(session.connection().execute(
+        select(_OUTBOX.c.last_error, func.count()).where(_PARKED, _OUTBOX.c.workspace_id == workspace_id,
+                                                         _OUTBOX.c.incident_id.is_(None))
+        .group_by(_OUTBOX.c.last_error)).all())
+
+
+def dead_since(session: Session, *, workspace_id: str, since: datetime) -> dict[str, int]:
+    """Rows Slack dropped (or a lead gave up) since ``since``, by reason: bugs to look into."""
+    return dict(session.connection().execute(
+        select(_OUTBOX.c.last_error, func.count()).where(_OUTBOX.c.state == DEAD,
+                                                         _OUTBOX.c.workspace_id == workspace_id,
+                                                         _OUTBOX.c.sent_at >= since)
+        .group_by(_OUTBOX.c.last_error)).all())

@@ -275,6 +275,11 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class Health:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class UsageError:
     """A wrong `/recovery` invocation, returned rather than raised so handlers
     must answer it (ephemerally) instead of letting it escape as an error."""
@@ -282,7 +287,7 @@ class UsageError:
     message: str
 
 
-Command: TypeAlias = Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats
+Command: TypeAlias = Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats | Health
 
 # mrkdwn: `<` and `>` are escaped because Slack reads them as control
 # sequences even inside code spans.
@@ -298,6 +303,7 @@ USAGE: Final = """\
 • `/recovery cancel &lt;n&gt; &lt;reason&gt;`: cancel incident _n_ (owner or lead)
 • `/recovery digest`: preview today's digest for this channel
 • `/recovery stats [7d|30d]`: recovery metrics for the last 7 or 30 days
+• `/recovery health`: messages Slack would not take, and the incidents they hold up (leads)
 Incident numbers can be written `42`, `#42` or `R-42`."""
 
 # A Slack mention such as `<@U1|jo smith>` stays one token even if it has spaces.
@@ -402,6 +408,13 @@ def _parse_stats(args: list[str]) -> Stats | UsageError:
     return Stats(int(window))
 
 
+def _bare(name: str, args: list[str], command: Digest | Health) -> Digest | Health | UsageError:
+    """A subcommand that takes no arguments."""
+    if args:
+        return UsageError(f"`/recovery {name}` takes nothing after it; just type `/recovery {name}`.")
+    return command
+
+
 def parse_command(text: str) -> Command | UsageError:
     """Turn the text after `/recovery` into a command, or a one-line usage error.
 
@@ -429,11 +442,11 @@ def parse_command(text: str) -> Command | UsageError:
         case "cancel":
             return _parse_cancel(rest)
         case "digest":
-            if args:
-                return UsageError("`/recovery digest` takes nothing after it; just type `/recovery digest`.")
-            return Digest()
+            return _bare(name, args, Digest())
         case "stats":
             return _parse_stats(args)
+        case "health":
+            return _bare(name, args, Health())
         case _:
             return UsageError(f"Unknown subcommand `{_echo(name)}`. Try `/recovery help` to see them all.")
 

@@ -18,6 +18,11 @@ LABEL_ASSIGN: Final = "Assign"
 
 OUTBOX_EVENT_TYPE: Final = "recovery_outbox"
 
+RETRY_STUCK: Final = "recovery.retry_stuck"
+GIVE_UP_STUCK: Final = "recovery.give_up_stuck"
+LABEL_RETRY: Final = "Retry"
+LABEL_GIVE_UP: Final = "Give up"
+
 
 def incident_value(incident_id: int, seq: int | None = None) -> str:
     """Button values name the incident (and step) they were drawn for, so a forged or
