@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from bot import receipts
 from bot.domain.playbook import Playbook
 from bot.domain.timing import deadline
 from bot.domain.types import Decision, EventKind, Policy, StepKey
@@ -34,6 +35,7 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
         outbox_store.enqueue(session, kind=kind, payload=payload, **(common | extra))
 
     outbox_store.enqueue(session, kind="update_card", **common)
+    receipts.queue_decided(session, decision, now=now)
     ended = decision.ended_step
     if ended is not None and ended.step is not StepKey.CLAIM:
         outbox_store.enqueue(session, kind="update_step", step_seq=ended.seq, payload={

@@ -27,10 +27,12 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import parking, refusals
+from bot import receipts
 from bot.clock import Clock
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
 from bot.views import health
+from bot.views import flagged
 from bot.views.ids import OUTBOX_EVENT_TYPE
 from storage import channel_store, outbox_store, repository
 from storage.db import Database
@@ -58,6 +60,9 @@ PERMANENT_ERRORS = frozenset({
 # stands. A channel becomes shared when someone accepts a Slack Connect invitation, which is
 # rare; asking before every card would cost a call per card.
 CHANNEL_RECHECK = timedelta(hours=24)
+
+# Where an ephemeral cannot reach the person in that channel, but a DM can.
+_EPHEMERAL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "user_not_in_channel"})
 
 CardRenderer = Callable[[IncidentState], tuple[str, list[dict]]]
 
@@ -320,6 +325,10 @@ class OutboxSender:
             return self._update_step(row, approval=row.kind == "update_approval")
         if row.kind == "ephemeral":
             return self._ephemeral(row)
+        if row.kind in receipts.REACTIONS:
+            return self._react(row)
+        if row.kind == receipts.ANSWER:
+            return self._answer_flagger(row, incident)
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -392,6 +401,49 @@ class OutboxSender:
         self._still_ours(row)
         self._call(self._poster.chat_postEphemeral, creates=True, channel=row.channel, user=row.user_id,
                    text=row.payload.get("text", ""), blocks=row.payload.get("blocks"))
+        return None, None
+
+    def _react(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+        """A receipt on the flagged message. Best effort: a refusal (the message deleted, the bot
+        not in its channel) settles the row with a note instead of parking or killing it, and
+        Slack's answer that it is already so (already_reacted, no_reaction) counts as done."""
+        method = self._client.reactions_add if row.kind == receipts.ADD else self._client.reactions_remove
+        try:
+            self._call(method, optional=True, channel=row.channel, timestamp=row.payload.get("timestamp"),
+                       name=row.payload.get("name"))
+        except _Dead as refused:
+            if refused.error in ("already_reacted", "no_reaction"):
+                return None, None
+            return None, f"receipt not shown: {refused.error}"
+        return None, None
+
+    def _answer_flagger(self, row: outbox_store.Leased,
+                        incident: IncidentState | None) -> tuple[str | None, str | None]:
+        """Tell the flagger which incident their form opened, linking its card: this row leaves
+        after the card, so the card's ts is known. Ephemeral in the flagged message's channel;
+        where the bot may not post (it is only in RECOVERY_CHANNEL, say), a DM instead."""
+        if incident is None:
+            raise _Dead("incident gone")
+        if row.uncertain:
+            return None, "answer not repeated: an earlier attempt may have shown it"
+        link = None
+        if incident.card_ts is not None:
+            try:
+                link = self._call(self._client.chat_getPermalink, optional=True, channel=incident.card_channel,
+                                  message_ts=incident.card_ts).get("permalink")
+            except (_Dead, _Retry) as failure:
+                log.warning("outbox %s (%s): card link not fetched: %s", row.id, row.kind, failure.error)
+        text = flagged.answer_text(incident, card_link=link, again=bool(row.payload.get("again")))
+        self._still_ours(row)
+        try:
+            self._call(self._poster.chat_postEphemeral, creates=True, optional=True, channel=row.channel,
+                       user=row.user_id, text=text)
+        except _Dead as refused:
+            if refused.error not in _EPHEMERAL_REFUSALS:
+                raise
+            self._still_ours(row)
+            self._call(self._poster.chat_postMessage, creates=True, channel=row.user_id, text=text)
+            return None, f"sent as a DM: the ephemeral was refused ({refused.error})"
         return None, None
 
     def _enrich(self, row: outbox_store.Leased, incident: IncidentState | None) -> _Details | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import parking
+from bot import parking, receipts
 from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
@@ -103,8 +103,11 @@ class RecoveryService:
     def actor(self, user_id: str) -> Actor:
         return Actor(user_id=user_id, is_lead=self.settings.is_lead(user_id))
 
-    def flag(self, new: NewIncident, *, fetch_details: bool) -> tuple[IncidentState, bool]:
-        """Open an incident for a message, once: a second flag of it returns the first."""
+    def flag(self, new: NewIncident, *, fetch_details: bool, answer: bool = False) -> tuple[IncidentState, bool]:
+        """Open an incident for a message, once: a second flag of it returns the first.
+
+        ``answer``: the flagger used a form, which closes without a word, so they are told
+        privately which incident it is and where its card is (a second flag included)."""
         now = self.clock.now()
         card_channel = self.settings.recovery_channel or new.origin_channel
         try:
@@ -123,11 +126,18 @@ class RecoveryService:
                                      incident_id=state.id, channel=card_channel,
                                      payload=_card_payload(new, fetch_details=fetch_details,
                                                            internal_only=not self.settings.recovery_channel))
+                receipts.queue_opened(session, state, now=now)
+                if answer:
+                    receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
         except _AlreadyFlagged:
             with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
                                                      channel=new.origin_channel, ts=new.origin_ts)
             assert existing is not None
+            if answer:
+                with self.db.transaction() as session:
+                    receipts.queue_answer(session, existing, user_id=new.flagged_by, again=True, now=now)
+                self._after_commit()
             return existing, False
         self._after_commit()
         return state, True

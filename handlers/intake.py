@@ -41,6 +41,9 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
         client.views_open(trigger_id=trigger, view=view)
 
     def on_flag_submit(ack: Ack, body: dict, view: dict) -> None:
+        """The form closes at the ack, and the flagger is answered privately beside the message
+        they flagged, through the outbox: after the card, so the answer can link to it (a
+        confirmation view, drawn before the card exists, could not)."""
         meta = metadata(view)
         channel, ts, workspace = slack_id(meta, "channel"), message_ts(meta, "ts"), workspace_of(body)
         user = slack_id(body, "user", "id")
@@ -50,7 +53,7 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
         quoted = clean(meta["excerpt"]) if isinstance(meta.get("excerpt"), str) else ""
         new = _new_incident(view, workspace=workspace, channel=channel, ts=ts, user=user,
                             quoted=make_excerpt(quoted, 200))
-        service.flag(new, fetch_details=True)
+        service.flag(new, fetch_details=True, answer=True)
         ack()
 
     def on_new_submit(ack: Ack, body: dict, view: dict) -> None:
@@ -65,7 +68,7 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
             return
         origin = f"cmd-{token(view, 'id') or token(body, 'trigger_id') or uuid.uuid4().hex}"
         service.flag(_new_incident(view, workspace=workspace, channel=channel, ts=origin, user=user, quoted=""),
-                     fetch_details=False)
+                     fetch_details=False, answer=True)
         ack()
 
     app.event("reaction_added")(on_reaction)

@@ -46,9 +46,11 @@ _INSERT = insert(OutboxMessage)
 
 def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, payload: dict | None = None,
             incident_id: int | None = None, step_seq: int | None = None, channel: str | None = None,
-            user_id: str | None = None, dedupe_key: str | None = None) -> None:
-    """Messages about one incident share an ordering key, so they leave in the order written."""
-    ordering_key = f"incident:{incident_id}" if incident_id is not None else f"solo:{uuid.uuid4().hex}"
+            user_id: str | None = None, dedupe_key: str | None = None, ordering_key: str | None = None) -> None:
+    """Messages about one incident share an ordering key, so they leave in the order written.
+    A row that must not wait behind them, nor hold them back, names a key of its own."""
+    ordering_key = ordering_key or (f"incident:{incident_id}" if incident_id is not None
+                                    else f"solo:{uuid.uuid4().hex}")
     session.connection().execute(_INSERT, {
         "workspace_id": workspace_id, "incident_id": incident_id, "step_seq": step_seq, "kind": kind,
         "channel": channel, "user_id": user_id, "payload": json.dumps(payload or {}), "dedupe_key": dedupe_key,
