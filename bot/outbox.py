@@ -28,7 +28,11 @@ from sqlmodel import Session
 
 from bot import parking, refusals
 from bot import receipts
+from bot import outbox_details
 from bot.clock import Clock
+from bot.history_search import PAGE_LIMIT, PostSearch, oldest
+from bot.outbox_pacing import RowPacing
+from bot.pacing import Limits, Pacer
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
 from bot.views import health
@@ -49,6 +53,8 @@ RENEW_SECONDS = 5.0
 # one slow Slack call stays small (its other rows wait, leased, until that call ends).
 LEASE_BATCH = 8
 MAX_BACKOFF_SECONDS = 300
+# A quote or link missed because Slack failed (5xx, network) is asked again this much later.
+DETAILS_RETRY_SECONDS = 60
 POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm", "post"})
 THREAD_KINDS = frozenset({"step", "reply", "approval"})
 PERMANENT_ERRORS = frozenset({
@@ -94,6 +100,8 @@ class _Details:
     excerpt: str | None
     permalink: str | None
     failures: tuple[str, ...]
+    # Seconds until a detail missed for a passing reason (no budget, 429, 5xx) may be fetched.
+    later: float | None = None
 
     def fill(self, incident: IncidentState) -> IncidentState:
         """The incident as repository.update_origin_details will leave it: only empty fields take a value."""
@@ -112,7 +120,8 @@ class _Details:
 
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
-                 render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4) -> None:
+                 render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
+                 limits: Limits = Limits()) -> None:
         self._db = db
         self._clock = clock
         self._client = client
@@ -126,6 +135,8 @@ class OutboxSender:
         self._held: dict[int, tuple[int, datetime]] = {}  # row id: (attempts, lease last confirmed)
         self._held_lock = threading.Lock()
         self._keeper: threading.Thread | None = None
+        self._pacing = RowPacing(Pacer(limits, clock), post_kinds=POST_KINDS)
+        self._searches = PostSearch()
         self._bot_name: str | None = None
 
     def wake(self) -> None:
@@ -148,7 +159,7 @@ class OutboxSender:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(timeout=self._poll)
+            self._wake.wait(timeout=self._pacing.idle_wait(self._poll))
             self._wake.clear()
             try:
                 self.drain()
@@ -160,13 +171,13 @@ class OutboxSender:
         settled = 0
         for _ in range(max_rounds):
             with self._db.read() as session:
-                ids = outbox_store.due_ids(session, now=self._clock.now())
-            if not ids:
+                due = self._pacing.order(outbox_store.due(session, now=self._clock.now(), **self._pacing.skips()))
+            if not due:
                 break
             progressed = False
-            size = self._batch_size(len(ids))
-            for start in range(0, len(ids), size):
-                batch = self._lease(ids[start:start + size])
+            size = self._batch_size(len(due))
+            for start in range(0, len(due), size):
+                batch = self._lease(self._pacing.pick(due[start:start + size]))
                 progressed = progressed or bool(batch)
                 settled += self._settle_batch(batch)
                 if self._stop.is_set():
@@ -188,6 +199,7 @@ class OutboxSender:
         with self._db.transaction() as session:
             rows = outbox_store.lease_many(session, ids, now=self._clock.now(), lease_for=LEASE)
             incidents = repository.get_many(session, {row.incident_id for row in rows if row.incident_id is not None})
+        self._pacing.forget(set(ids) - {row.id for row in rows})
         return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
 
     def _settle_batch(self, batch: list[tuple[outbox_store.Leased, IncidentState | None]]) -> int:
@@ -204,7 +216,8 @@ class OutboxSender:
                         outbox_store.release(session, [row for row, _ in batch[index:]])
                     break
                 try:
-                    self._settle_leased(row, incident)
+                    with self._pacing.sending(row):
+                        self._settle_leased(row, incident)
                     settled += 1
                 except _Lost:
                     log.warning("outbox %s (%s): its lease ran out and another sender took it over", row.id,
@@ -212,6 +225,7 @@ class OutboxSender:
                 with self._held_lock:
                     self._held.pop(row.id, None)
         finally:
+            self._pacing.forget(row.id for row, _ in batch)
             with self._held_lock:
                 for row, _ in batch:
                     self._held.pop(row.id, None)
@@ -298,6 +312,8 @@ class OutboxSender:
         with self._db.transaction() as session:
             self._store(session, row, details)
             self._record_ts(session, row, ts)
+            if details is not None and details.later is not None and row.kind == "card":
+                outbox_details.queue(session, card=row, now=self._clock.now())
             outbox_store.mark_sent(session, row.id, now=self._clock.now(), ts=ts, note="; ".join(notes) or None)
 
     @staticmethod
@@ -329,6 +345,8 @@ class OutboxSender:
             return self._react(row)
         if row.kind == receipts.ANSWER:
             return self._answer_flagger(row, incident)
+        if row.kind == outbox_details.KIND:
+            return self._fill_details(row, incident)
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -357,23 +375,20 @@ class OutboxSender:
         return args
 
     def _find_posted(self, row: outbox_store.Leased, args: dict) -> str | None:
-        """Did an earlier attempt reach Slack? Look for our outbox id in the metadata."""
+        """Did an earlier attempt reach Slack? Look for our outbox id in the metadata of what
+        was posted since just before the row was queued (bot/history_search.py)."""
         channel = args["channel"]
         if row.kind == "dm":
             opened = self._call(self._client.conversations_open, users=row.user_id)
             channel = opened["channel"]["id"]
+        since = oldest(row.created_at)
         if "thread_ts" in args:
-            response = self._call(self._client.conversations_replies, channel=channel, ts=args["thread_ts"],
-                                  include_all_metadata=True, limit=1000)
+            method, where = self._client.conversations_replies, {"ts": args["thread_ts"]}
         else:
-            response = self._call(self._client.conversations_history, channel=channel,
-                                  include_all_metadata=True, limit=200)
-        for message in response.get("messages", []):
-            metadata = message.get("metadata") or {}
-            if (metadata.get("event_type") == OUTBOX_EVENT_TYPE
-                    and (metadata.get("event_payload") or {}).get("outbox_id") == row.id):
-                return message["ts"]
-        return None
+            method, where = self._client.conversations_history, {}
+        return self._searches.find(row.id, lambda cursor: self._call(
+            method, channel=channel, oldest=since, cursor=cursor, include_all_metadata=True, limit=PAGE_LIMIT,
+            **where))
 
     def _update_card(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if incident is None or incident.card_ts is None:
@@ -385,6 +400,23 @@ class OutboxSender:
         self._call(self._client.chat_update, channel=incident.card_channel, ts=incident.card_ts,
                    text=text, blocks=blocks)
         return incident.card_ts, None
+
+    def _fill_details(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
+        """What a posted card still lacks (bot/outbox_details.py): fetched, stored, and the card
+        redrawn behind the incident's other messages; a detail missed again for a passing
+        reason keeps the row for later."""
+        if incident is None or incident.card_ts is None:
+            raise _Dead("no card to complete")
+        details = self._enrich(outbox_details.as_enrichment(row), incident)
+        if details is not None and (details.excerpt or details.permalink):
+            with self._db.transaction() as session:
+                details.store(session, incident.id)
+                outbox_store.enqueue(session, workspace_id=row.workspace_id, kind="update_card", now=self._clock.now(),
+                                     incident_id=incident.id, channel=incident.card_channel)
+            self.wake()
+        if details is not None and details.later is not None:
+            raise _Retry("; ".join(details.failures), after_seconds=details.later)
+        return None, "; ".join(details.failures) if details is not None and details.failures else None
 
     def _update_step(self, row: outbox_store.Leased, *, approval: bool) -> tuple[str | None, str | None]:
         with self._db.read() as session:
@@ -454,22 +486,27 @@ class OutboxSender:
             return None
         channel, ts = request["channel"], request["ts"]
         failures: list[str] = []
+        later: list[float] = []
         text = permalink = None
         if request.get("need_text") and not incident.excerpt:
             try:
                 text = self._message_text(channel, ts)
             except (_Dead, _Retry) as failure:
-                failures.append(self._left_out(row, "text", failure))
+                failures.append(self._left_out(row, "text", failure, later))
         if not incident.permalink:
             try:
                 permalink = self._call(self._client.chat_getPermalink, optional=True, channel=channel,
                                        message_ts=ts).get("permalink")
             except (_Dead, _Retry) as failure:
-                failures.append(self._left_out(row, "permalink", failure))
-        return _Details(excerpt=make_excerpt(text) if text else None, permalink=permalink, failures=tuple(failures))
+                failures.append(self._left_out(row, "permalink", failure, later))
+        return _Details(excerpt=make_excerpt(text) if text else None, permalink=permalink, failures=tuple(failures),
+                        later=min(later, default=None))
 
     @staticmethod
-    def _left_out(row: outbox_store.Leased, detail: str, failure: _Dead | _Retry) -> str:
+    def _left_out(row: outbox_store.Leased, detail: str, failure: _Dead | _Retry, later: list[float]) -> str:
+        """Log a detail left out; one missed for a passing reason is fetched ``later``."""
+        if isinstance(failure, _Retry):
+            later.append(failure.after_seconds if failure.after_seconds is not None else DETAILS_RETRY_SECONDS)
         log.warning("outbox %s (%s): %s not fetched: %s; the card goes without it", row.id, row.kind, detail,
                     failure.error)
         return f"{detail}: {failure.error}"
@@ -480,7 +517,10 @@ class OutboxSender:
         for message in history.get("messages", []):
             if message.get("ts") == ts:
                 return message.get("text")
-        replies = self._call(self._client.conversations_replies, optional=True, channel=channel, ts=ts, limit=1)
+        # A reply is not in the channel's history. Its thread, asked by the reply's own ts,
+        # starts with the parent whatever the bounds: the reply is the second message.
+        replies = self._call(self._client.conversations_replies, optional=True, channel=channel, ts=ts, latest=ts,
+                             oldest=ts, inclusive=True, limit=2)
         for message in replies.get("messages", []):
             if message.get("ts") == ts:
                 return message.get("text")
@@ -490,13 +530,20 @@ class OutboxSender:
         """One Slack call, its failure sorted into retry-later or give-up.
 
         ``optional`` calls give up on any answer Slack refuses (not in channel, not found):
-        a missing excerpt must not hold back the card."""
+        a missing excerpt must not hold back the card. Every call first spends from its
+        bucket (bot/outbox_pacing.py); with none left it is not made, and the row (or the
+        detail) waits until a token is back."""
+        name = method.__name__.replace("_", ".", 1)
+        wait = self._pacing.spend(name, kwargs.get("channel"))
+        if wait > 0:
+            raise _Retry(f"paced: {name} has no budget for {wait:.1f} s", after_seconds=wait)
         try:
             return method(**{key: value for key, value in kwargs.items() if value is not None})
         except SlackApiError as error:
             status = error.response.status_code
             if status == 429:
                 retry_after = error.response.headers.get("Retry-After") or error.response.headers.get("retry-after")
+                self._pacing.refused(name, kwargs.get("channel"), float(retry_after or 1))
                 raise _Retry("rate limited (429)", after_seconds=float(retry_after or 1)) from None
             if status >= 500:
                 raise _Retry(f"Slack answered {status}", uncertain=creates) from None

@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.outbox import OutboxSender
+from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
 from bot.settings import Settings
@@ -78,7 +79,9 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     client = make_client(settings)
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
                           render_card=lambda state: render_card(state, playbook=playbook, tz=settings.tz,
-                                                                now=clock.now()))
+                                                                now=clock.now()),
+                          limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
+                                        history_per_minute=settings.slack_history_per_minute))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")

@@ -62,6 +62,23 @@ def _escalate_factor(text: str) -> float:
     return factor
 
 
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ValueError("expected a number above 0, like 1 or 0.5") from None
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError("expected a number above 0, like 1 or 0.5")
+    return rate
+
+
+def _switch(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("on", "off", "true", "false", "1", "0"):
+        raise ValueError("expected on or off")
+    return lowered in ("on", "true", "1")
+
+
 def _time_zone(text: str) -> ZoneInfo:
     try:
         return ZoneInfo(text)
@@ -164,6 +181,11 @@ class Settings:
     work_hours: WorkHours | None = None
     playbook_file: Path | None = None
     scheduler_tick: timedelta = timedelta(seconds=15)
+    # Slack's limits the outbox paces itself to (bot/pacing.py): posts a second per channel;
+    # history and replies calls a minute (1 for apps distributed outside the Marketplace).
+    slack_pacing: bool = True
+    slack_posts_per_second: float = 1.0
+    slack_history_per_minute: float = 50.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -232,4 +254,7 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "work_hours": ("WORK_HOURS", parse_work_hours, False),
     "playbook_file": ("PLAYBOOK_FILE", _playbook_file, False),
     "scheduler_tick": ("SCHEDULER_TICK", parse_duration, False),
+    "slack_pacing": ("SLACK_PACING", _switch, False),
+    "slack_posts_per_second": ("SLACK_POSTS_PER_SECOND", _rate, False),
+    "slack_history_per_minute": ("SLACK_HISTORY_PER_MINUTE", _rate, False),
 }

@@ -66,20 +66,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
 
 
 @pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack(team_id="T1") as fake:
-        yield fake
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
+def fake_slack(clock: FakeClock) -> Iterator[FakeSlack]:
+    """Its message ts follow the bot's clock, as Slack's follow the wall clock."""
+    with FakeSlack(team_id="T1", message_clock=lambda: clock.now().timestamp()) as fake:
+        yield fake
+
+
+@pytest.fixture
 def settings(database_url: str, fake_slack: FakeSlack) -> Settings:
     return replace(Settings(), slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
-                   slack_api_url=fake_slack.api_url, database_url=database_url, lead_user_ids=frozenset({LEAD}))
+                   slack_api_url=fake_slack.api_url, database_url=database_url, lead_user_ids=frozenset({LEAD}),
+                   # Tests post many messages in one instant of a clock they move by hand; pacing
+                   # to Slack's limits has tests of its own (test_pacing.py) that turn it on.
+                   slack_pacing=False)
 
 
 @dataclass

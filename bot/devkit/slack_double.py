@@ -13,6 +13,10 @@ Failure switches (``heal()`` stops them all and keeps messages and calls):
   socket closes before the answer is written: the caller cannot know it did.
 - ``set_down(True)``: every request gets a 503, as during a Slack outage.
 
+``message_clock`` (Unix seconds): message ts follow it, as Slack's follow its wall clock, so
+that a search with ``oldest`` computed from the bot's clock finds what the double holds;
+without it, ts count up from a fixed start.
+
 Strictness switches, off by default so that tests need not register every channel and token;
 each is a constructor keyword and a keyword of ``strict(...)`` on a running double:
 - ``strict_channels``: channels are registered with ``add_channel``; chat.postMessage,
@@ -33,6 +37,8 @@ each is a constructor keyword and a keyword of ``strict(...)`` on a running doub
 - ``rate_limits``: Slack's published limits as token buckets on ``clock`` (see slack_limits):
   429 with ``Retry-After`` in whole seconds and ``{"ok": false, "error": "ratelimited"}``;
   ``rate_limited()`` counts them per method.
+  ``channel_posts`` and ``workspace_posts`` (constructor only) change chat.postMessage's
+  rates, to run a benchmark faster than Slack's 1 a second per channel.
 - ``unlisted_app``: the 2025 limits of commercially distributed apps outside the Marketplace:
   conversations.history/replies pages hold at most 15 messages (also the default) and each
   method takes 1 request per minute.
@@ -53,7 +59,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.devkit.slack_history import Message
-from bot.devkit.slack_limits import UNLISTED_APP_METHODS, RateLimiter
+from bot.devkit.slack_limits import POSTS_PER_CHANNEL, POSTS_PER_WORKSPACE, UNLISTED_APP_METHODS, Rate, RateLimiter
 from bot.devkit.slack_methods import Strictness, WebApi
 from bot.devkit.slack_protocol import JsonDict, conversation_id, decode_params
 from bot.devkit.slack_workspaces import Channel, Workspace
@@ -122,6 +128,9 @@ class FakeSlack:
         rate_limits: bool = False,
         unlisted_app: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        message_clock: Callable[[], float] | None = None,
+        channel_posts: Rate = POSTS_PER_CHANNEL,
+        workspace_posts: Rate = POSTS_PER_WORKSPACE,
     ) -> None:
         self.bot_user_id = bot_user_id
         self.team_id = team_id
@@ -133,9 +142,9 @@ class FakeSlack:
         self._strictness = Strictness(channels=strict_channels, tokens=strict_tokens, rate_limits=rate_limits,
                                       unlisted_app=unlisted_app)
         self._api = WebApi(team_id=team_id, bot_user_id=bot_user_id, strictness=self._strictness, clock=clock,
-                           base_url=lambda: self._base)
+                           base_url=lambda: self._base, message_clock=message_clock)
         self._directory = self._api.directory
-        self._limiter = RateLimiter(clock)
+        self._limiter = RateLimiter(clock, channel_posts=channel_posts, workspace_posts=workspace_posts)
         self._failures: dict[str, deque[_Failure]] = {}
         self._drops_after: dict[str, int] = {}
         self._stalls: dict[str | None, float] = {}

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.pacing import Rate
+
 TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
 
 METHOD_TIERS: dict[str, int] = {
@@ -46,16 +48,6 @@ UNCONFIRMED_TIERS = frozenset(
 # auth.test is Special and unlimited here: Bolt calls it at start-up and per request.
 
 
-@dataclass(frozen=True, slots=True)
-class Rate:
-    capacity: float
-    per_second: float
-
-    @classmethod
-    def per_minute(cls, count: int) -> Rate:
-        return cls(capacity=count, per_second=count / 60)
-
-
 POSTS_PER_CHANNEL = Rate(capacity=3, per_second=1.0)
 # Unpublished by Slack ("a workspace-wide limit"): our choice, high enough that one channel's
 # limit is what a single-channel test meets first.
@@ -82,8 +74,10 @@ class _Bucket:
 class RateLimiter:
     """Decides whether a call is over its limits; counts the 429s it caused, per method."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], *, channel_posts: Rate = POSTS_PER_CHANNEL,
+                 workspace_posts: Rate = POSTS_PER_WORKSPACE) -> None:
         self._clock = clock
+        self._posts = (channel_posts, workspace_posts)
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self.limited: Counter[str] = Counter()
 
@@ -98,7 +92,8 @@ class RateLimiter:
         the workspace bucket does not use up its channel's.
         """
         now = self._clock()
-        buckets = [self._bucket(key, rate, now) for key, rate in _limits(method, team, channel, unlisted_app)]
+        limits = _limits(method, team, channel, unlisted_app, posts=self._posts)
+        buckets = [self._bucket(key, rate, now) for key, rate in limits]
         for bucket in buckets:
             bucket.refill(now)
         wait = max((bucket.wait() for bucket in buckets), default=0.0)
@@ -116,9 +111,10 @@ class RateLimiter:
         return bucket
 
 
-def _limits(method: str, team: str, channel: str | None, unlisted_app: bool) -> list[tuple[tuple[str, ...], Rate]]:
+def _limits(method: str, team: str, channel: str | None, unlisted_app: bool, *,
+            posts: tuple[Rate, Rate]) -> list[tuple[tuple[str, ...], Rate]]:
     if method == "chat.postMessage":
-        return [(("post", team, channel or ""), POSTS_PER_CHANNEL), (("posts", team), POSTS_PER_WORKSPACE)]
+        return [(("post", team, channel or ""), posts[0]), (("posts", team), posts[1])]
     if unlisted_app and method in UNLISTED_APP_METHODS:
         return [(("method", team, method), UNLISTED_APP_HISTORY)]
     tier = METHOD_TIERS.get(method)

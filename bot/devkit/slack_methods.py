@@ -47,10 +47,12 @@ class WebApi:
 
     def __init__(
         self, *, team_id: str, bot_user_id: str, strictness: Strictness, clock: Callable[[], float],
-        base_url: Callable[[], str],
+        base_url: Callable[[], str], message_clock: Callable[[], float] | None = None,
     ) -> None:
         self.strictness = strictness
         self._clock = clock
+        self._message_clock = message_clock
+        self._last_micros = FIRST_TS_MICROS
         self._base_url = base_url
         self.store = MessageStore()
         self.ephemerals: list[Message] = []
@@ -111,8 +113,15 @@ class WebApi:
 
 
     def next_ts(self) -> str:
-        """Increasing ts, so that posting order is ts order (the message index relies on it)."""
-        micros = FIRST_TS_MICROS + next(self._ts) * 100
+        """Increasing ts, so that posting order is ts order (the message index relies on it).
+
+        With a ``message_clock`` (Unix seconds), ts follow it as Slack's follow its wall clock,
+        never going back; without, they count up from FIRST_TS_MICROS."""
+        if self._message_clock is None:
+            micros = FIRST_TS_MICROS + next(self._ts) * 100
+        else:
+            micros = max(self._last_micros + 100, int(self._message_clock() * 1_000_000))
+        self._last_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _as_api(self, message: Message, *, with_metadata: bool) -> JsonDict:
