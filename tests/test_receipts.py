@@ -213,6 +213,13 @@ def test_a_flag_from_a_channel_the_bot_is_not_in_is_answered_by_dm(make_bot, set
     assert ("reaction_add", "sent", "receipt not shown: not_in_channel") in _receipt_rows(bot)
 
 
+def test_the_answer_points_at_the_timeline_when_slack_refused_the_card(bot):
+    bot.fake.fail_next("chat.postMessage", status=200, error="invalid_blocks")
+    _flag_by_shortcut(bot, _complaint(bot))
+    assert bot.cards() == []
+    assert [m.text for m in bot.fake.ephemerals("U1")] == ["Flagged as #1. `/recovery show 1` shows it."]
+
+
 def test_a_flag_by_reaction_gets_no_private_answer(bot):
     _flag_by_reaction(bot)
     assert bot.fake.ephemerals() == []
