@@ -32,6 +32,7 @@ METHOD_TIERS: dict[str, int] = {
 # Slack counts a call when it arrives, we when it leaves: spending 90 % of a tier keeps a
 # little slack for calls that arrive closer together than they left.
 TIER_SHARE = 0.9
+SLACK_SECONDS = 1.0
 
 Key = tuple[str, str, str]  # (workspace, method, channel or "")
 
@@ -69,9 +70,16 @@ class Limits:
         if method == POST:
             return Rate(capacity=self.post_burst, per_second=self.posts_per_second)
         if method in HISTORY_METHODS:
-            return Rate.per_minute(self.history_per_minute * TIER_SHARE)
+            return _tier(self.history_per_minute)
         tier = METHOD_TIERS.get(method)
-        return UNLIMITED if tier is None else Rate.per_minute(TIER_PER_MINUTE[tier] * TIER_SHARE)
+        return UNLIMITED if tier is None else _tier(TIER_PER_MINUTE[tier])
+
+
+def _tier(per_minute: float) -> Rate:
+    """A share of a tier; a budget of one call a minute or less gets a second of slack instead."""
+    if per_minute > 1:
+        return Rate.per_minute(per_minute * TIER_SHARE)
+    return Rate(capacity=1, per_second=per_minute / (60 + SLACK_SECONDS))
 
 
 def key(workspace: str, method: str, channel: str | None = None) -> Key:
