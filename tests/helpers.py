@@ -20,3 +20,10 @@ def mrkdwn_texts(message: Message) -> list[str]:
 
     walk(message.blocks)
     return found
+
+
+def flag_by_reaction(bot, channel: str, text: str, *, user: str) -> Message:  # noqa: ANN001 - a ServedBot
+    """A customer's message in ``channel``, flagged by ``user`` with the flag reaction."""
+    complaint = bot.fake.add_user_message(channel, user="UCUST", text=text)
+    assert bot.slack.react(channel=channel, ts=complaint.ts, user=user).status == 200
+    return complaint

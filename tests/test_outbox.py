@@ -15,7 +15,7 @@ from bot.devkit.slack_double import Call, Message
 from bot.service import Locator
 from bot.views.card import render_card
 from bot.views.ids import OUTBOX_EVENT_TYPE
-from storage import outbox_store
+from storage import channel_store, outbox_store
 from storage.models import Incident, OutboxMessage, StepRecord
 from tests.conftest import LEAD
 
@@ -199,6 +199,8 @@ def test_card_failing_with_500_is_looked_up_in_slack_before_it_is_sent_again(bot
 
 
 def test_card_survives_a_dropped_connection_a_500_and_a_503_with_growing_backoff(bot):
+    with bot.runtime.db.transaction() as session:  # C7 known internal: the first connection is the card's post
+        channel_store.remember(session, workspace_id="T1", channel="C7", shared=False, now=bot.clock.now())
     bot.fake.drop_connections(1)
     bot.fake.fail_next("chat.postMessage", status=500)
     bot.fake.fail_next("chat.postMessage", status=503)

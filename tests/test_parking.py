@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from bot.devkit.slack_double import FakeSlack, Message
 from storage.models import OutboxMessage
 from tests.conftest import LEAD
+from tests.helpers import flag_by_reaction
 
 INTERNAL, OUTSIDE, RECOVERY = "C1", "COUT", "CREC"
 FLAGGER, AGENT = "U1", "U2"
@@ -40,9 +41,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 def _flag(bot, channel: str, text: str) -> Message:  # noqa: ANN001
-    complaint = bot.fake.add_user_message(channel, user="UCUST", text=text)
-    assert bot.slack.react(channel=channel, ts=complaint.ts, user=FLAGGER).status == 200
-    return complaint
+    return flag_by_reaction(bot, channel, text, user=FLAGGER)
 
 
 def _new(bot, channel: str, summary: str) -> None:  # noqa: ANN001
