@@ -16,6 +16,7 @@ from multiprocessing.managers import BaseManager
 from typing import Any
 
 from bot.devkit.slack_double import FakeSlack
+from bot.pacing import Rate
 
 CARD = "Recovery #"
 _NUMBER = re.compile(r"Recovery #(\d+)")
@@ -30,8 +31,12 @@ BOT_METHODS = (
 class SlackHost:
     """Lives in the double's process; every method answers with plain, picklable values."""
 
-    def __init__(self) -> None:
-        self.fake = FakeSlack(team_id="T1").start()
+    def __init__(self, *, rate_limits: bool = False, channel_posts: tuple[float, float] | None = None,
+                 workspace_posts: tuple[float, float] | None = None) -> None:
+        """Rates as (burst, per second): chat.postMessage's, scaled up for a short storm."""
+        rates = {name: Rate(*value) for name, value in (("channel_posts", channel_posts),
+                                                       ("workspace_posts", workspace_posts)) if value}
+        self.fake = FakeSlack(team_id="T1", rate_limits=rate_limits, **rates).start()
 
     def urls(self) -> tuple[str, str, int]:
         return self.fake.api_url, self.fake.response_url_base, os.getpid()
@@ -69,6 +74,10 @@ class SlackHost:
     def post_count(self, channel: str, prefix: str = CARD) -> int:
         return len(self.posts(channel, prefix))
 
+    def rate_limited(self) -> dict[str, int]:
+        """429s the rate limits served, per method."""
+        return self.fake.rate_limited()
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Attempts and accepted calls per method."""
         return {"attempts": dict(Counter(c.method for c in self.fake.attempts())),
@@ -93,10 +102,10 @@ _Manager.register("SlackHost", SlackHost)
 class RunningDouble:
     """The double's process and a proxy to its SlackHost; ``stop()`` ends both."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
         self._manager = _Manager(ctx=get_context("spawn"))
         self._manager.start()
-        self.slack: SlackHost = self._manager.SlackHost()  # type: ignore[attr-defined]
+        self.slack: SlackHost = self._manager.SlackHost(**options)  # type: ignore[attr-defined]
         self.api_url, self.response_url_base, self.pid = self.slack.urls()
 
     def stop(self) -> None:

@@ -33,7 +33,8 @@ BOT_TOKEN = "xoxb-bench"
 class Rig:
     """One benchmark's world, on SQLite files or a throwaway PostgreSQL cluster."""
 
-    def __init__(self, database: str, *, keep: bool = False) -> None:
+    def __init__(self, database: str, *, keep: bool = False, double: dict[str, Any] | None = None) -> None:
+        """``double``: SlackHost's options (bench/double.py), such as Slack's rate limits."""
         if database not in ("sqlite", "postgresql"):
             raise ValueError(f"database must be sqlite or postgresql, not {database!r}")
         self.kind = database
@@ -42,6 +43,7 @@ class Rig:
         if not keep:
             self._stack.callback(shutil.rmtree, self.path, ignore_errors=True)
         self._double: RunningDouble | None = None
+        self._double_options = double or {}
         self._pg: ThrowawayPostgres | None = None
         self.description = "SQLite file (WAL, synchronous=NORMAL) on " + filesystem(self.path)
 
@@ -64,7 +66,7 @@ class Rig:
     def double(self) -> RunningDouble:
         """The Slack double, started on first use."""
         if self._double is None:
-            self._double = RunningDouble()
+            self._double = RunningDouble(**self._double_options)
             self._stack.callback(self._double.stop)
         return self._double
 
@@ -100,11 +102,14 @@ class Rig:
 
     def bot(self, url: str, *, threads: int = SERVE_THREADS, env: dict[str, str] | None = None,
             api_url: str | None = None, name: str = "recovery") -> BotProcess:
-        """``python -m bot serve`` on ``url``, its Slack the double (or ``api_url``); not yet ready."""
+        """``python -m bot serve`` on ``url``, its Slack the double (or ``api_url``); not yet ready.
+
+        Pacing to Slack's limits is off unless ``env`` turns it on: the double enforces none
+        unless asked, and a benchmark of the bot's own capacity must not measure Slack's."""
         settings = replace(Settings(), slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                            slack_api_url=api_url or self.double.api_url, database_url=url)
-        bot = BotProcess(settings, log=self.path / f"{name}.log", tick=None, threads=threads, env=env,
-                         cwd=self.path)
+        bot = BotProcess(settings, log=self.path / f"{name}.log", tick=None, threads=threads,
+                         env={"SLACK_PACING": "off"} | (env or {}), cwd=self.path)
         self._stack.callback(bot.stop)
         return bot
 

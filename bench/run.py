@@ -3,7 +3,7 @@
     python -m bench.run                 # the real figures: several minutes per database
     python -m bench.run --quick         # a few seconds each, to see that it all still works
 
-By default: ack latency, intake throughput and acks while the digest runs; ``--only`` picks
+By default: ack latency, intake throughput, acks while the digest runs and the storm; ``--only`` picks
 one, the tick and digest cost and memory included. A quick run prints its report and writes
 it only where ``--output`` says: its figures must not overwrite a real run's. Text between
 the ``analysis`` markers of the existing report is carried over into the new one.
@@ -18,15 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack_latency, digest_acks, intake_throughput, memory, report, timers_cost
+from bench import ack_latency, digest_acks, intake_throughput, memory, report, storm, timers_cost
 from bench.cli import DATABASES, configure
 from bench.meter import REPO, machine
 from bench.rig import log
 
 DEFAULT_OUTPUT = REPO / "docs" / "PERFORMANCE.md"
 SCENARIOS: dict[str, Any] = {"ack": ack_latency, "intake": intake_throughput, "digest": digest_acks,
-                             "timers": timers_cost, "memory": memory}
-DEFAULT = ("ack", "intake", "digest")
+                             "timers": timers_cost, "memory": memory, "storm": storm}
+DEFAULT = ("ack", "intake", "digest", "storm")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,14 +15,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from bot import receipts
 from bot.outbox_details import KIND as DETAILS
 from bot.pacing import HISTORY_METHODS, POST, Key, Pacer, key
 from storage.outbox_store import Due, Leased
 
 # Lower goes first; kinds not named here are 0 with cards and step prompts.
 PRIORITY: dict[str, int] = {"reply": 1, "post": 2, DETAILS: 3}
-UPDATES = {"update_card": ("chat.update",), "update_step": ("chat.update",), "update_approval": ("chat.update",),
-           "ephemeral": ("chat.postEphemeral",), DETAILS: tuple(sorted(HISTORY_METHODS))}
+# The main call of each kind, beside posts: the row waits, unleased, until its bucket has a token.
+MAIN_CALLS = {"update_card": ("chat.update",), "update_step": ("chat.update",), "update_approval": ("chat.update",),
+           "ephemeral": ("chat.postEphemeral",), DETAILS: tuple(sorted(HISTORY_METHODS)),
+           receipts.ADD: ("reactions.add",), receipts.REMOVE: ("reactions.remove",)}
 # A sender that finds nothing to do waits at least this long, however soon a token is back.
 MIN_WAIT_SECONDS = 0.005
 
@@ -40,7 +43,7 @@ class RowPacing:
 
     def __init__(self, pacer: Pacer, *, post_kinds: frozenset[str]) -> None:
         self._pacer = pacer
-        self._main = {kind: (POST,) for kind in post_kinds} | UPDATES
+        self._main = {kind: (POST,) for kind in post_kinds} | MAIN_CALLS
         self._lock = threading.Lock()
         self._tickets: dict[int, _Ticket] = {}
         self._local = threading.local()

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench import ack_latency, diagnose, digest_acks, intake_throughput, memory, report, timers_cost
+from bench import ack_latency, diagnose, digest_acks, intake_throughput, memory, report, storm, timers_cost
 from bench.cli import configure
 
 pytestmark = pytest.mark.bench
@@ -88,3 +88,14 @@ def test_quick_tick_digest_memory_and_outbox_figures_are_all_there() -> None:
     assert len(used["samples_mib"]) == 3 and all(_figure(sample) for sample in used["samples_mib"])
     assert outbox["rows"] == outbox["slack_calls"]["chat.postMessage"] == 30, outbox
     assert "digest, 100k incidents" in report.timers([timers])
+
+
+def test_quick_storm_posts_every_card_once_and_reports_its_floor() -> None:
+    result = storm.run(configure(storm.Config, quick=True))
+
+    flags = result["config"]["flags"]
+    assert (result["cards"], result["duplicate_cards"], result["stale_cards"]) == (flags, 0, 0), result
+    assert result["acks"]["ok_2xx"] == flags and result["acks"]["errors"] == 0, result["acks"]
+    assert result["floor_seconds"] == storm.floor_seconds(flags, result["config"]["post_rate"]) > 0
+    assert result["slack_calls"] >= flags and _figure(result["last_card_seconds"]), result
+    assert "| last / floor |" in report.storm_section(result)
