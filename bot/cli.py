@@ -86,6 +86,7 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     migrate_database(settings.database_url)
     background = fork_background(settings, playbook)
     runtime = build(settings, playbook=playbook, migrate=False, wake=background.wake)
+    runtime.confirm_identity()
 
     def take_over(status: int) -> None:
         log.error("background process ended unasked (wait status %s); this process sends and ticks now", status)
@@ -95,7 +96,8 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server = waitress.create_server(make_wsgi(runtime.app, runtime.db,
-                                                  signing_secret=runtime.settings.slack_signing_secret),
+                                                  signing_secret=runtime.settings.slack_signing_secret,
+                                                  identity=runtime.identity),
                                         host=host, port=port, threads=threads, ident="recovery-bot")
         server.print_listen("Serving on http://{}:{}")
         try:
@@ -119,15 +121,28 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def _run(settings: Settings) -> int:
     if not settings.slack_app_token:
         return _serve(settings, host="0.0.0.0", port=3000, threads=8)
+    import threading
+
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    from bot import socket_mode
     from bot.runtime import build
 
     _require_slack(settings, socket_mode=True)
     runtime = build(settings)
+    runtime.confirm_identity()
     runtime.start_background()
+    handler = SocketModeHandler(runtime.app, settings.slack_app_token)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        SocketModeHandler(runtime.app, settings.slack_app_token).start()
+        socket_mode.connect(handler, stop=stop)
+        log.info("connected to Slack in Socket Mode")
+        stop.wait()
+    except socket_mode.AppTokenRefused as refused:
+        raise _Stop(str(refused)) from None
     finally:
+        stop.set()
+        handler.close()
         runtime.stop()
     return 0

@@ -15,6 +15,7 @@ from bot import parking
 from bot.app import create_app
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
+from bot.identity import BotIdentity, IdentityCheck
 from bot.outbox import OutboxSender
 from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
@@ -41,6 +42,8 @@ class Runtime:
     sender: OutboxSender
     ticker: Ticker
     app: App
+    identity: BotIdentity
+    identity_check: IdentityCheck
     scheduler: BackgroundScheduler | None = None
 
     def start_background(self) -> None:
@@ -49,7 +52,14 @@ class Runtime:
         self.sender.wake()
         self.scheduler = start_scheduler(self.ticker, every_seconds=self.settings.scheduler_tick.total_seconds())
 
+    def confirm_identity(self, *, quiet: bool = False) -> None:
+        """auth.test in the background: nothing at start-up waits for Slack. ``quiet``: another
+        process of this bot reports what Slack says."""
+        self.identity_check.quiet = quiet
+        self.identity_check.start()
+
     def stop(self) -> None:
+        self.identity_check.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         self.sender.stop()
@@ -77,6 +87,7 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
         upgrade(db.engine)
         parking.resume_at_start(db, now=clock.now())
     client = make_client(settings)
+    identity = BotIdentity(user_id=settings.slack_bot_user_id)
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
                           render_card=lambda state: render_card(state, playbook=playbook, tz=settings.tz,
                                                                 now=clock.now()),
@@ -84,9 +95,11 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                                         history_per_minute=settings.slack_history_per_minute))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit)
-    app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "")
+    app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "",
+                     identity=identity)
     return Runtime(settings=settings, db=db, service=service, sender=sender,
-                   ticker=Ticker(timers=Timers(service), sender=sender), app=app)
+                   ticker=Ticker(timers=Timers(service), sender=sender), app=app, identity=identity,
+                   identity_check=IdentityCheck(identity, client))
 
 
 def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:

@@ -269,6 +269,11 @@ class RecoveryService:
                 if isinstance(decision, Refusal):
                     return Outcome(False, decision.reason, state)
                 if decision.escalate_now:
+                    # The row lock before the notification's key, as the escalation tick takes them
+                    # (timers.send_alert): in the other order, Need help and the tick deadlock.
+                    locked = repository.lock(session, state.id)
+                    if locked is None or locked[1] != version:
+                        raise _LostRace
                     repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
                                                   kind=alerts.ESCALATION, now=now)
                 alert = next_alert_columns(session, decision.state, playbook=self.playbook, policy=self.policy,

@@ -117,6 +117,12 @@ def _user_ids(text: str) -> frozenset[str]:
     return frozenset(ids)
 
 
+def _user_id(text: str) -> str:
+    if not _USER_ID_RE.fullmatch(text):
+        raise ValueError("expected a Slack user ID like U012AB3CD")
+    return text
+
+
 def _channel_id(text: str) -> str:
     if not _CHANNEL_ID_RE.fullmatch(text):
         raise ValueError("expected a channel ID like C012AB3CD (not a #name)")
@@ -168,6 +174,8 @@ class Settings:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
+    # Known up front, the bot starts without asking Slack who it is (auth.test confirms it later).
+    slack_bot_user_id: str | None = None
     database_url: str = "sqlite:///recovery.db"
     recovery_channel: str | None = None
     flag_emoji: str = "sos"
@@ -181,6 +189,7 @@ class Settings:
     work_hours: WorkHours | None = None
     playbook_file: Path | None = None
     scheduler_tick: timedelta = timedelta(seconds=15)
+    outbox_keep: timedelta = timedelta(days=7)
     # Slack's limits the outbox paces itself to (bot/pacing.py): posts a second per channel;
     # history and replies calls a minute (1 for apps distributed outside the Marketplace).
     slack_pacing: bool = True
@@ -241,6 +250,7 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_app_token": ("SLACK_APP_TOKEN", _token("xapp-", "an app-level token"), True),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET", str, True),
     "slack_api_url": ("SLACK_API_URL", _api_url, False),
+    "slack_bot_user_id": ("SLACK_BOT_USER_ID", _user_id, False),
     "database_url": ("DATABASE_URL", _database_url, False),
     "recovery_channel": ("RECOVERY_CHANNEL", _channel_id, False),
     "flag_emoji": ("FLAG_EMOJI", _flag_emoji, False),
@@ -254,6 +264,7 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "work_hours": ("WORK_HOURS", parse_work_hours, False),
     "playbook_file": ("PLAYBOOK_FILE", _playbook_file, False),
     "scheduler_tick": ("SCHEDULER_TICK", parse_duration, False),
+    "outbox_keep": ("OUTBOX_KEEP", parse_duration, False),
     "slack_pacing": ("SLACK_PACING", _switch, False),
     "slack_posts_per_second": ("SLACK_POSTS_PER_SECOND", _rate, False),
     "slack_history_per_minute": ("SLACK_HISTORY_PER_MINUTE", _rate, False),

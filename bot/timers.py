@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 FOLLOW_UP_PROMPT = "follow_up_prompt"
 BATCH = 100
+# Sent outbox rows deleted per transaction, and transactions per tick: a first tick after
+# months of rows catches up over a few ticks instead of holding the table for one long delete.
+PRUNE_BATCH = 1000
+PRUNE_BATCHES_PER_TICK = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class TickReport:
     follow_ups: int = 0
     alerts: int = 0
     digests: int = 0
+    pruned: int = 0
 
     @property
     def total(self) -> int:
@@ -58,7 +63,22 @@ class Timers:
             follow_ups, alerts_sent = follow_ups + prompted, alerts_sent + alerted
             if prompted + alerted == 0:
                 break
-        return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests())
+        return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests(),
+                          pruned=self.prune_outbox())
+
+    def prune_outbox(self) -> int:
+        """Delete outbox rows sent more than OUTBOX_KEEP ago, so the table stays the size of a
+        week's traffic rather than of the bot's whole life."""
+        service = self._service
+        before = service.clock.now() - service.settings.outbox_keep
+        pruned = 0
+        for _ in range(PRUNE_BATCHES_PER_TICK):
+            with service.db.transaction() as session:
+                deleted = outbox_store.prune_sent(session, before=before, limit=PRUNE_BATCH)
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                break
+        return pruned
 
     def _digests(self) -> int:
         """Once the team's DIGEST_TIME has passed today, every channel with incidents (and
@@ -124,11 +144,13 @@ class Timers:
         now = service.clock.now()
         try:
             with service.db.transaction() as session:
-                if not repository.claim_notification(session, incident_id=incident_id, seq=seq,
-                                                     kind=FOLLOW_UP_PROMPT, now=now):
-                    return False
+                # The incident's row lock first, then the notification's key: every writer takes
+                # them in this order (see RecoveryService._act), so none waits on another in a circle.
                 loaded = repository.lock(session, incident_id)
                 if loaded is None or loaded[0].step_seq != seq:
+                    raise _Skip
+                if not repository.claim_notification(session, incident_id=incident_id, seq=seq,
+                                                     kind=FOLLOW_UP_PROMPT, now=now):
                     raise _Skip
                 state, version = loaded
                 decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,

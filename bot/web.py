@@ -11,16 +11,22 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot import parking
+from bot.identity import UNCONFIRMED, BotIdentity
 from storage.db import Database
 
 log = logging.getLogger("recovery.web")
 
 EVENTS_PATH = "/slack/events"
+# Slack's largest payloads (a view submission with every block) are tens of kilobytes.
+MAX_BODY_BYTES = 1024 * 1024
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None) -> WsgiApp:
+def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None,
+              identity: BotIdentity | None = None) -> WsgiApp:
     slack = _FormSafeHandler(app, path=EVENTS_PATH)
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
@@ -44,10 +50,14 @@ def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None) -> W
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            healthy = db.ping()
-            start_response("200 OK" if healthy else "503 Service Unavailable",
-                           [("Content-Type", "text/plain; charset=utf-8")])
-            return [b"ok\n" if healthy else b"database unreachable\n"]
+            report = health_report(db, identity)
+            start_response("200 OK" if report["database"] == "ok" else "503 Service Unavailable",
+                           [("Content-Type", "application/json")])
+            return [json.dumps(report).encode() + b"\n"]
+        if _content_length(environ) > MAX_BODY_BYTES:
+            # Refused unread: whoever sends it, nothing parses (or buffers) a body this size.
+            start_response("413 Content Too Large", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"request body too large\n"]
         body = _read_body(environ)
         try:
             return slack(environ, start_response)
@@ -104,12 +114,30 @@ class FormRequest(BoltRequest):
                            context=self.context.to_copyable())
 
 
+def health_report(db: Database, identity: BotIdentity | None) -> dict[str, object]:
+    """/healthz: 200 while the database answers, whatever Slack does (a Slack outage must not take
+    every replica out of the load balancer); ``slack`` says whether Slack confirmed the token;
+    ``parked``, ``dead`` and ``pending`` count the outbox's rows (bot/parking.py)."""
+    report: dict[str, object] = {"database": "ok" if db.ping() else "unreachable",
+                                 "slack": identity.status if identity is not None else UNCONFIRMED}
+    if report["database"] == "ok":
+        try:
+            report |= parking.counts(db)
+        except SQLAlchemyError:  # gone since the ping: the next check says so
+            log.warning("outbox counts unavailable", exc_info=True)
+    return report
+
+
+def _content_length(environ: dict) -> int:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _read_body(environ: dict) -> bytes:
     """Read the body once and put it back, so both Bolt and a refusal can see it."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    length = _content_length(environ)
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body

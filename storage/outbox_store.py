@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, tuple_, update
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -205,6 +205,22 @@ def has_later_card_update(session: Session, row_id: int, incident_id: int) -> bo
 def backlog(session: Session) -> int:
     return len(session.exec(model_select(OutboxMessage.id).where(
         col(OutboxMessage.state).in_((PENDING, IN_FLIGHT)))).all())
+
+
+# A row is sent after it fell due, so a row sent before the cut-off fell due before it too:
+# the range on next_attempt_at walks ix_outbox_due over old sent rows only, and a tick with
+# nothing to prune reads no row, however many recent ones there are.
+_PRUNABLE = (select(_OUTBOX.c.id)
+             .where(_OUTBOX.c.state == SENT, _OUTBOX.c.next_attempt_at < bindparam("before"),
+                    _OUTBOX.c.sent_at < bindparam("before"))
+             .limit(bindparam("limit")))
+_PRUNE = delete(_OUTBOX).where(_OUTBOX.c.id.in_(_PRUNABLE.scalar_subquery()))
+
+
+def prune_sent(session: Session, *, before: datetime, limit: int) -> int:
+    """Delete at most ``limit`` rows sent before ``before``; parked and dead ones stay, for a
+    person to look into. Bounded, so that one transaction never holds the table for long."""
+    return session.connection().execute(_PRUNE, {"before": before, "limit": limit}).rowcount
 
 
 # Parking: rows Slack refused until something changes ----------------------------------

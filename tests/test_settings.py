@@ -14,6 +14,7 @@ VARIABLES = [
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_API_URL",
+    "SLACK_BOT_USER_ID",
     "DATABASE_URL",
     "RECOVERY_CHANNEL",
     "FLAG_EMOJI",
@@ -27,6 +28,7 @@ VARIABLES = [
     "WORK_HOURS",
     "PLAYBOOK_FILE",
     "SCHEDULER_TICK",
+    "OUTBOX_KEEP",
 ]
 
 
@@ -50,6 +52,8 @@ def test_no_variables_gives_the_spec_defaults() -> None:
     assert settings.work_hours is None
     assert settings.playbook_file is None
     assert settings.scheduler_tick == timedelta(seconds=15)
+    assert settings.slack_bot_user_id is None
+    assert settings.outbox_keep == timedelta(days=7)
 
 
 def test_empty_and_blank_values_count_as_unset() -> None:
@@ -66,6 +70,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "SLACK_APP_TOKEN": "xapp-1-2",
             "SLACK_SIGNING_SECRET": "s3cret",
             "SLACK_API_URL": "http://127.0.0.1:8099/api",
+            "SLACK_BOT_USER_ID": "U0BOT",
             "DATABASE_URL": "postgresql+psycopg://bot@db/recovery",
             "RECOVERY_CHANNEL": "C0RECOVER",
             "FLAG_EMOJI": ":Rotating_Light:",
@@ -79,6 +84,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "WORK_HOURS": "09:00-18:00 Mon-Fri",
             "PLAYBOOK_FILE": str(playbook),
             "SCHEDULER_TICK": "5s",
+            "OUTBOX_KEEP": "2d",
         }
     )
     assert settings == Settings(
@@ -86,6 +92,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         slack_app_token="xapp-1-2",
         slack_signing_secret="s3cret",
         slack_api_url="http://127.0.0.1:8099/api/",
+        slack_bot_user_id="U0BOT",
         database_url="postgresql+psycopg://bot@db/recovery",
         recovery_channel="C0RECOVER",
         flag_emoji="rotating_light",
@@ -99,6 +106,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         work_hours=WorkHours(time(9), time(18), frozenset(range(5))),
         playbook_file=playbook,
         scheduler_tick=timedelta(seconds=5),
+        outbox_keep=timedelta(days=2),
     )
 
 
@@ -153,6 +161,9 @@ def test_zero_empowerment_limit_is_allowed() -> None:
         ("PLAYBOOK_FILE", "/", "expected the path of an existing TOML file"),
         ("SCHEDULER_TICK", "fast", "expected a duration like 90s, 15m, 4h or 3d, got 'fast'"),
         ("SCHEDULER_TICK", "0s", "a duration must be longer than zero"),
+        ("SLACK_BOT_USER_ID", "@recovery", "expected a Slack user ID like U012AB3CD, got '@recovery'"),
+        ("OUTBOX_KEEP", "a week", "expected a duration like 90s, 15m, 4h or 3d, got 'a week'"),
+        ("OUTBOX_KEEP", "0d", "a duration must be longer than zero, got '0d'"),
     ],
 )
 def test_bad_value_raises_one_line_naming_the_variable(variable: str, value: str, expected: str) -> None:

@@ -25,7 +25,8 @@ def _get(url: str) -> tuple[int, str]:
 
 def test_healthz_is_200_while_the_database_answers(bot):
     base = bot.url.removesuffix("/slack/events")
-    assert _get(base + "/healthz") == (200, "ok\n")
+    assert _get(base + "/healthz") == (
+        200, '{"database": "ok", "slack": "unconfirmed", "parked": 0, "dead": 0, "pending": 0}\n')
 
 
 def test_healthz_is_503_when_the_database_is_gone(make_bot, settings):
@@ -34,7 +35,7 @@ def test_healthz_is_503_when_the_database_is_gone(make_bot, settings):
     served.runtime.db.engine.dispose()
     broken = replace(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     served.runtime.db.engine = Database.from_url(broken.database_url).engine
-    assert _get(base + "/healthz") == (503, "database unreachable\n")
+    assert _get(base + "/healthz") == (503, '{"database": "unreachable", "slack": "unconfirmed"}\n')
 
 
 def test_unknown_path_is_404(bot):
