@@ -111,3 +111,20 @@ def test_cards_go_before_reminders_and_reminders_before_digests(paced, clock) ->
 
     posted = [str(call.params.get("text")) for call in paced.fake.calls("chat.postMessage")]
     assert posted[2:] == ["Recovery #3: Third customer waited", "Reminder: claim #1", "Daily digest"]
+
+
+def test_updates_of_one_card_held_back_by_a_429_become_one_update_of_its_latest_state(paced, clock) -> None:
+    assert "Flagged as" in paced.slack.command("/recovery new Parcel lost twice", channel=CHANNEL).text
+    paced.settle()
+    paced.fake.fail_next("chat.update", status=429, retry_after=20)
+    paced.slack.command("/recovery claim 1", user="U1", channel=CHANNEL)
+    paced.settle()
+    paced.slack.command("/recovery assign 1 <@U2>", user="U1", channel=CHANNEL)
+    paced.settle()
+    assert len(paced.fake.attempts("chat.update")) == 1, "Retry-After holds every update back, not just its row"
+
+    clock.advance(timedelta(seconds=20))
+    paced.settle()
+
+    assert len(paced.fake.attempts("chat.update")) == 2 and len(paced.fake.calls("chat.update")) == 1
+    assert "<@U2>" in paced.card(1).plain(), "the one update shows the latest owner"
