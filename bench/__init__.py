@@ -8,7 +8,7 @@ keep-alive connections from a Python client on the same machine. `SLACK_API_URL`
 the Slack double (`bot/devkit/slack_double.py`'s `FakeSlack`) in a process of its own
 (`bench/double.py`). PostgreSQL is the throwaway cluster of `bot/devkit/postgres.py`
 (fsync=off: commits cost less than on a production server); SQLite is a file with the bot's
-own settings (WAL, synchronous=NORMAL). CPU figures are read from /proc for the bot's server
+own settings (WAL, synchronous=FULL). CPU figures are read from /proc for the bot's server
 and background processes, the floor's, the Slack double's and (for PostgreSQL) the whole
 cluster.
 """

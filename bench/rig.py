@@ -45,7 +45,7 @@ class Rig:
         self._double: RunningDouble | None = None
         self._double_options = double or {}
         self._pg: ThrowawayPostgres | None = None
-        self.description = "SQLite file (WAL, synchronous=NORMAL) on " + filesystem(self.path)
+        self.description = "SQLite file (WAL, synchronous=FULL) on " + filesystem(self.path)
 
     def __enter__(self) -> Rig:
         if self.kind == "postgresql":

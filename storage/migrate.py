@@ -4,7 +4,8 @@ Replicas started together on a new version all migrate at once. On PostgreSQL th
 runs in one transaction holding an advisory lock: the others wait for it, then find the
 schema at head and do nothing (without it, two would create the same table and one would
 fail to start). SQLite needs no lock of ours: the upgrade's transaction begins IMMEDIATE
-(storage/db.py), which takes the database's one write lock before anything is read.
+(storage/db.py), which takes the database's one write lock before anything is read (and
+storage/db.py retries a new file's switch to WAL, which SQLite refuses while it is shared).
 """
 from __future__ import annotations
 
