@@ -26,17 +26,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import parking, refusals
-from bot import receipts
-from bot import outbox_details
+from bot import outbox_details, parking, receipts, refusals
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
 from bot.outbox_pacing import RowPacing
 from bot.pacing import Limits, Pacer
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
-from bot.views import health
-from bot.views import flagged
+from bot.views import flagged, health
 from bot.views.ids import OUTBOX_EVENT_TYPE
 from storage import channel_store, outbox_store, repository
 from storage.db import Database

@@ -27,5 +27,7 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert "*Follow up* on #1 was due" in transcript, "the follow-up reminder"
     assert "📊 Recovery digest" in transcript and "Remedy spend*  120 over 1 remedy" in transcript
     assert "Recovered within SLA, by step" in transcript
+    assert transcript.index("reacted :eyes: to dana (customer)'s message") < transcript.index("both press Claim")
+    assert "reacted :white_check_mark: to dana (customer)'s message" in transcript, "the closed receipt"
     assert "<@" not in transcript and "<!date" not in transcript, "printed as people read it"
     assert "Traceback" not in transcript

@@ -29,6 +29,7 @@ class Transcript:
         self._fake = fake
         self._names = names
         self._seen: dict[tuple[str, str], str] = {}
+        self._reactions: dict[tuple[str, str], set[str]] = {}
         self._ephemerals_seen = 0
         self._out = out
 
@@ -49,11 +50,28 @@ class Transcript:
                 continue
             self._seen[key] = body
             self._print(message, body, updated=previous is not None)
+        for message in self._fake.all_messages():
+            self._print_reactions(message)
         ephemerals = self._fake.ephemerals()
         for message in ephemerals[self._ephemerals_seen:]:
             who = self._names.get(message.visible_to or "", message.visible_to or "")
             self._out(f"    (only visible to {who}) recovery-bot: {readable(message.text, self._names)}")
         self._ephemerals_seen = len(ephemerals)
+
+    def _print_reactions(self, message: Message) -> None:
+        """The bot's receipts on a message (👀 while its incident is open, ✅ once closed)."""
+        key = (message.channel, message.ts)
+        now = {name for name, users in self._fake.reactions(*key).items() if self._fake.bot_user_id in users}
+        before = self._reactions.get(key, set())
+        if now == before:
+            return
+        self._reactions[key] = now
+        author = self._names.get(message.user, "the bot")
+        place = "#" + self._names.get(message.channel, message.channel)
+        for name in sorted(now - before):
+            self._out(f"  [{place}] recovery-bot reacted :{name}: to {author}'s message")
+        for name in sorted(before - now):
+            self._out(f"  [{place}] recovery-bot removed its :{name}: from {author}'s message")
 
     def _body(self, message: Message) -> str:
         lines = _block_lines(message.blocks) if message.blocks else message.text.splitlines()
