@@ -40,7 +40,7 @@ from tests.conftest import SIGNING_SECRET, ServedBot
 from bot.devkit.postgres import start_again, start_throwaway_postgres, stop_keeping_data
 from bot.devkit.processes import BotProcess, ForkServer
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.wall_clock]
 
 OWNER = "U2"
 CARD = re.compile(r"^Recovery #(\d+):")

@@ -327,7 +327,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         with FakeSlack(team_id=TEAM) as fake:
             clock = FakeClock()
             settings = replace(Settings(), slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
-                               slack_api_url=fake.api_url, database_url=url, lead_user_ids=frozenset({LEAD}))
+                               slack_api_url=fake.api_url, database_url=url, lead_user_ids=frozenset({LEAD}),
+                               slack_pacing=False)  # as conftest: pacing runs on this clock, which only tests move
             runtime = build(settings, clock=clock)
             server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=SIGNING_SECRET)).start()
             try:

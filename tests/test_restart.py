@@ -21,6 +21,8 @@ from bot.devkit.processes import BotProcess
 from bot.web import EVENTS_PATH
 from storage.models import DigestRun, Notification, OutboxMessage
 
+pytestmark = pytest.mark.wall_clock
+
 INCIDENTS = 100
 ALERTS = 2 * INCIDENTS  # each incident is three hours overdue: a nudge and an escalation
 

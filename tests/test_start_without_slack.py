@@ -21,6 +21,8 @@ from bot.web import EVENTS_PATH
 from storage.db import Database
 from storage.models import Incident
 
+pytestmark = pytest.mark.wall_clock
+
 REFUSED_LINE = "Slack refused SLACK_BOT_TOKEN (invalid_auth)"
 
 

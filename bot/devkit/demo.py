@@ -189,8 +189,9 @@ class Demo:
 
 def run_demo(out: Callable[[str], None] = print) -> int:
     logging.getLogger().setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="recovery-demo-") as workdir, FakeSlack(team_id="T1") as fake:
-        clock = FakeClock(datetime(2026, 11, 2, 9, 55, tzinfo=timezone.utc))
+    clock = FakeClock(datetime(2026, 11, 2, 9, 55, tzinfo=timezone.utc))
+    with (tempfile.TemporaryDirectory(prefix="recovery-demo-") as workdir,
+          FakeSlack(team_id="T1", message_clock=lambda: clock.now().timestamp()) as fake):
         settings = replace(
             Settings(), slack_bot_token="xoxb-demo", slack_signing_secret=secrets.token_hex(16),
             slack_api_url=fake.api_url, database_url=f"sqlite:///{workdir}/demo.db",

@@ -40,12 +40,14 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def bot_env(settings: Settings, *, tick: str | None = "1s", extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a bot process gets: the connection settings, the tick (None: the bot's
-    default) and the leads from ``settings``, plus ``extra`` variables."""
+    default), the leads and whether the outbox paces itself from ``settings``, plus ``extra``
+    variables."""
     env = {
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "xoxb-test",
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "secret",
         "SLACK_API_URL": settings.slack_api_url, "DATABASE_URL": settings.database_url,
         "LEAD_USER_IDS": ",".join(sorted(settings.lead_user_ids)),
+        "SLACK_PACING": "on" if settings.slack_pacing else "off",
     } | ({"SCHEDULER_TICK": tick} if tick else {})
     return clean_env(env | dict(extra or {}))
 

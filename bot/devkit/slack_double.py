@@ -13,9 +13,10 @@ Failure switches (``heal()`` stops them all and keeps messages and calls):
   socket closes before the answer is written: the caller cannot know it did.
 - ``set_down(True)``: every request gets a 503, as during a Slack outage.
 
-``message_clock`` (Unix seconds): message ts follow it, as Slack's follow its wall clock, so
-that a search with ``oldest`` computed from the bot's clock finds what the double holds;
-without it, ts count up from a fixed start.
+``message_clock`` (Unix seconds, the wall clock unless given): message ts follow it, as
+Slack's follow its wall clock, so that a search with ``oldest`` computed from the bot's clock
+finds what the double holds. A bot on a FakeClock needs the double on the same clock; a bot
+process on the system clock, the default.
 
 Strictness switches, off by default so that tests need not register every channel and token;
 each is a constructor keyword and a keyword of ``strict(...)`` on a running double:
@@ -128,7 +129,7 @@ class FakeSlack:
         rate_limits: bool = False,
         unlisted_app: bool = False,
         clock: Callable[[], float] = time.monotonic,
-        message_clock: Callable[[], float] | None = None,
+        message_clock: Callable[[], float] = time.time,
         channel_posts: Rate = POSTS_PER_CHANNEL,
         workspace_posts: Rate = POSTS_PER_WORKSPACE,
     ) -> None:

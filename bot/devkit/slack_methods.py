@@ -18,7 +18,6 @@ from bot.devkit.slack_history import Message, MessageStore, Page, Window, histor
 from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, conversation_id, dm_channel, truthy
 from bot.devkit.slack_workspaces import Directory, Workspace
 
-FIRST_TS_MICROS = 1_700_000_000_000_000
 _PERMALINK_BASE = "https://fake.slack.test/archives"
 # (default, maximum) page sizes: docs.slack.dev conversations.history says 100 and 999; for
 # conversations.replies the libraries' 1000 (not confirmed on Slack's page).
@@ -47,12 +46,12 @@ class WebApi:
 
     def __init__(
         self, *, team_id: str, bot_user_id: str, strictness: Strictness, clock: Callable[[], float],
-        base_url: Callable[[], str], message_clock: Callable[[], float] | None = None,
+        base_url: Callable[[], str], message_clock: Callable[[], float],
     ) -> None:
         self.strictness = strictness
         self._clock = clock
         self._message_clock = message_clock
-        self._last_micros = FIRST_TS_MICROS
+        self._last_micros = 0
         self._base_url = base_url
         self.store = MessageStore()
         self.ephemerals: list[Message] = []
@@ -61,7 +60,6 @@ class WebApi:
         self.reactions: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(dict)
         self.files = FileStore()
         self.directory = Directory(team_id=team_id, bot_user_id=bot_user_id)
-        self._ts = counter(1)
         self._view_ids = counter(1)
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
@@ -115,12 +113,9 @@ class WebApi:
     def next_ts(self) -> str:
         """Increasing ts, so that posting order is ts order (the message index relies on it).
 
-        With a ``message_clock`` (Unix seconds), ts follow it as Slack's follow its wall clock,
-        never going back; without, they count up from FIRST_TS_MICROS."""
-        if self._message_clock is None:
-            micros = FIRST_TS_MICROS + next(self._ts) * 100
-        else:
-            micros = max(self._last_micros + 100, int(self._message_clock() * 1_000_000))
+        They follow ``message_clock`` (Unix seconds) as Slack's follow its wall clock, never
+        going back."""
+        micros = max(self._last_micros + 100, int(self._message_clock() * 1_000_000))
         self._last_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
