@@ -12,7 +12,9 @@ class BackgroundServer:
     def __init__(self, wsgi: WsgiApp, *, host: str = "127.0.0.1", threads: int = 8) -> None:
         from waitress.server import create_server
 
-        self._server = create_server(wsgi, host=host, port=0, threads=threads)
+        # A short select timeout: closing the sockets does not wake the loop, so stop() waits
+        # for its next turn (waitress's default 1 s, once per test that serves the bot).
+        self._server = create_server(wsgi, host=host, port=0, threads=threads, asyncore_loop_timeout=0.05)
         self._thread = threading.Thread(target=self._run, name="wsgi", daemon=True)
         self._stopping = False
         self.base_url = f"http://{host}:{self._server.effective_port}"
