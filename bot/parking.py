@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import refusals
+from bot.domain.types import Event, EventKind
 from storage import channel_store, outbox_store, repository
 from storage.db import Database
 
@@ -87,8 +88,15 @@ def retry(db: Database, *, incident_id: int, now: datetime) -> int:
 
 
 def give_up(db: Database, *, incident_id: int, by: str, now: datetime) -> int:
+    """The incident's parked rows and those behind them die, and its timeline says who gave
+    them up and what Slack had said, in the same transaction."""
     with db.transaction() as session:
-        return outbox_store.give_up(session, incident_id=incident_id, by=by, now=now)
+        reasons = outbox_store.parked_reasons(session, incident_id=incident_id)
+        count = outbox_store.give_up(session, incident_id=incident_id, by=by, now=now)
+        if count:
+            repository.add_events(session, incident_id, [Event(EventKind.MESSAGES_GIVEN_UP, now, by,
+                                                               reason=", ".join(reasons) or None)])
+        return count
 
 
 def counts_line(counts: dict[str, int]) -> str:

@@ -278,6 +278,13 @@ def unpark_incident(session: Session, *, incident_id: int, now: datetime) -> lis
     return [(row.channel, row.last_error or "") for row in parked]
 
 
+def parked_reasons(session: Session, *, incident_id: int) -> list[str]:
+    """What Slack said to the incident's parked rows, each reason once, in the order met."""
+    rows = session.connection().execute(select(_OUTBOX.c.last_error).where(
+        _PARKED, _OUTBOX.c.incident_id == incident_id).order_by(_OUTBOX.c.id)).scalars()
+    return list(dict.fromkeys(reason for reason in rows if reason))
+
+
 def give_up(session: Session, *, incident_id: int, by: str, now: datetime) -> int:
     """A lead's Give up: the incident's parked rows, and those waiting behind them, are dead,
     recorded as given up by ``by``; anything queued for the incident later is tried as usual."""

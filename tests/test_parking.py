@@ -237,7 +237,9 @@ def test_lead_gives_up_and_the_incident_still_works_from_commands(bot):
     assert given_up == [f"given up by {LEAD}"] * 3
     text, _ = _health(bot)
     assert f"given up by <@{LEAD}> ×3" in text and "Retry" not in text
-    assert "Acknowledge" in bot.slack.command("/recovery show 1", user=AGENT, channel=INTERNAL).text
+    shown = bot.slack.command("/recovery show 1", user=AGENT, channel=INTERNAL).text
+    assert "Acknowledge" in shown
+    assert f"<@{LEAD}> gave up posting #1's messages that Slack refused: not_in_channel" in shown
 
 
 # /healthz -------------------------------------------------------------------------------

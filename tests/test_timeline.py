@@ -93,6 +93,9 @@ EVERY_KIND = [
     (_event(EventKind.CLOSED), "#4 is closed", "#4 is closed", {}),
     (_event(EventKind.CANCELLED, reason="duplicate of #3"), "<@U2> cancelled #4: duplicate of #3",
      "ben cancelled #4: duplicate of #3", {"reason": "duplicate of #3"}),
+    (_event(EventKind.MESSAGES_GIVEN_UP, LEAD, reason="not_in_channel"),
+     "<@ULEAD> gave up posting #4's messages that Slack refused: not_in_channel",
+     "lee gave up posting #4's messages that Slack refused: not_in_channel", {"reason": "not_in_channel"}),
     (_event(EventKind.STEP_DONE, legacy_text="<@U2> did it &amp; <@U3> watched"), "<@U2> did it &amp; <@U3> watched",
      "ben did it & cat watched", {"legacy_text": "<@U2> did it &amp; <@U3> watched"}),
 ]

@@ -68,6 +68,8 @@ class EventKind(StrEnum):
     FOLLOW_UP_RECORDED = "follow_up_recorded"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    MESSAGES_GIVEN_UP = "messages_given_up"
+    """A lead gave up on messages Slack would not take (`/recovery health`)."""
 
 
 @dataclass(frozen=True, slots=True)

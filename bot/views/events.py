@@ -94,6 +94,8 @@ def sentence(event: Event, *, ref: str, playbook: Playbook) -> tuple[Part, ...]:
             return (f"{ref} is closed",)
         case EventKind.CANCELLED:
             return who, f" cancelled {ref}: ", Said(event.reason or "")
+        case EventKind.MESSAGES_GIVEN_UP:
+            return who, f" gave up posting {ref}'s messages that Slack refused: ", Said(event.reason or "")
     raise ValueError(f"no sentence for event kind {event.kind!r}")
 
 
