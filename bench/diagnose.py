@@ -53,7 +53,8 @@ def run(config: Config) -> dict[str, Any]:
     with Rig(config.database) as rig:
         double = rig.double
         settings = replace(Settings(), slack_bot_token="xoxb-diagnose", slack_signing_secret=SIGNING_SECRET,
-                           slack_api_url=double.api_url, database_url=rig.database("diagnose"))
+                           slack_api_url=double.api_url, database_url=rig.database("diagnose"),
+                           slack_pacing=False)
         runtime = build(settings)
         server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=SIGNING_SECRET)).start()
         try:

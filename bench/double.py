@@ -20,13 +20,6 @@ from bot.pacing import Rate
 
 CARD = "Recovery #"
 _NUMBER = re.compile(r"Recovery #(\d+)")
-# Every method the bot calls (outbox, message text and permalink, Bolt): what "Slack answers 429" covers.
-BOT_METHODS = (
-    "auth.test", "chat.postMessage", "chat.update", "chat.postEphemeral", "chat.getPermalink",
-    "conversations.history", "conversations.replies", "conversations.open", "views.open", "views.update",
-    "users.info",
-)
-
 
 class SlackHost:
     """Lives in the double's process; every method answers with plain, picklable values."""
@@ -48,7 +41,7 @@ class SlackHost:
     def degrade(self, mode: str) -> None:
         """Fail every call the bot makes until heal(): 429s, dropped connections, or held answers."""
         if mode == "slack_429":
-            for method in BOT_METHODS:
+            for method in self.fake.methods:
                 self.fake.fail_next(method, status=429, count=1_000_000)
         elif mode == "slack_drops":
             self.fake.drop_connections(1_000_000)

@@ -338,6 +338,11 @@ class FakeSlack:
         with self._cond:
             return [c for c in self._calls if method is None or c.method == method]
 
+    @property
+    def methods(self) -> frozenset[str]:
+        """Every Web API method the double answers."""
+        return self._api.methods
+
     def rate_limited(self) -> dict[str, int]:
         """429s served by the rate limits (not by ``fail_next``), per method."""
         with self._cond:

@@ -86,6 +86,11 @@ class WebApi:
             "response_url": lambda params, _: {},
         }
 
+    @property
+    def methods(self) -> frozenset[str]:
+        """Every method this double answers (what "fail every call" covers)."""
+        return frozenset(self._handlers) - NO_TOKEN
+
     def clear(self) -> None:
         """Forget what Slack holds; registered workspaces, channels and groups stay (the test's setup)."""
         self.store.clear()
