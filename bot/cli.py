@@ -10,12 +10,21 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.playbook import PlaybookError
 from bot.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.socket_mode import SocketLink
+
 EXIT_BAD_SETTING = 2
 log = logging.getLogger("recovery.cli")
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
 
 
 class _Stop(Exception):
@@ -123,8 +132,6 @@ def _run(settings: Settings) -> int:
         return _serve(settings, host="0.0.0.0", port=3000, threads=8)
     import threading
 
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from bot import socket_mode
     from bot.runtime import build
 
@@ -132,17 +139,37 @@ def _run(settings: Settings) -> int:
     runtime = build(settings)
     runtime.confirm_identity()
     runtime.start_background()
-    handler = SocketModeHandler(runtime.app, settings.slack_app_token)
     stop = threading.Event()
+    link = socket_mode.SocketLink(runtime.app, settings.slack_app_token,
+                                  ping_seconds=settings.socket_mode_ping.total_seconds(), stop=stop)
+    health = _health_server(settings, runtime, link) if settings.health_port else None
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        socket_mode.connect(handler, stop=stop)
-        log.info("connected to Slack in Socket Mode")
-        stop.wait()
+        if link.connect():
+            stop.wait()
     except socket_mode.AppTokenRefused as refused:
         raise _Stop(str(refused)) from None
     finally:
-        stop.set()
-        handler.close()
+        # In order: no new envelopes, then the ones in hand finish, then the outbox and the tick.
+        link.close()
+        if health is not None:
+            health.close()
         runtime.stop()
     return 0
+
+
+def _health_server(settings: Settings, runtime: Runtime, link: SocketLink) -> _Closable:
+    """GET /healthz on HEALTH_PORT, served in a daemon thread."""
+    import threading
+    import time
+
+    import waitress
+
+    from bot.web import make_health_wsgi
+
+    server = waitress.create_server(
+        make_health_wsgi(runtime.db, runtime.identity, lambda: link.state().report(time.time())),
+        host="0.0.0.0", port=settings.health_port, threads=2, ident="recovery-bot")
+    threading.Thread(target=server.run, name="healthz", daemon=True).start()
+    log.info("health check on http://0.0.0.0:%d/healthz", settings.health_port)
+    return server

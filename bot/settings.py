@@ -72,6 +72,19 @@ def _rate(text: str) -> float:
     return rate
 
 
+def _ping_interval(text: str) -> timedelta:
+    interval = parse_duration(text)
+    if not timedelta(seconds=1) <= interval <= timedelta(minutes=1):
+        raise ValueError("expected a duration from 1s to 60s, like 5s")
+    return interval
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError("expected a TCP port number from 1 to 65535")
+    return int(text)
+
+
 def _switch(text: str) -> bool:
     lowered = text.lower()
     if lowered not in ("on", "off", "true", "false", "1", "0"):
@@ -195,6 +208,11 @@ class Settings:
     slack_pacing: bool = True
     slack_posts_per_second: float = 1.0
     slack_history_per_minute: float = 50.0
+    # Socket Mode: a ping this often; no pong for four of them and the connection is taken for
+    # dead and replaced (bot/socket_mode.py). Bolt's default is 10 s, so 40 s of deafness.
+    socket_mode_ping: timedelta = timedelta(seconds=5)
+    # Socket Mode has no HTTP server; with a port, `run` serves GET /healthz there.
+    health_port: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -268,4 +286,6 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_pacing": ("SLACK_PACING", _switch, False),
     "slack_posts_per_second": ("SLACK_POSTS_PER_SECOND", _rate, False),
     "slack_history_per_minute": ("SLACK_HISTORY_PER_MINUTE", _rate, False),
+    "socket_mode_ping": ("SOCKET_MODE_PING", _ping_interval, False),
+    "health_port": ("HEALTH_PORT", _port, False),
 }

@@ -1,50 +1,230 @@
-"""`run` in Socket Mode: connect to Slack when it lets us, however long that takes.
+"""`run` in Socket Mode: one WebSocket to Slack that stays alive, comes back, and never storms.
 
-Bolt's handler asks Slack for a WebSocket URL (apps.connections.open) and raises when Slack
-does not answer, which stopped the bot at start-up during a Slack outage. Here the first
-connection is retried with backoff while the outbox and the scheduler already run (flags
-cannot arrive before it, but reminders and the outbox's backlog go out as soon as Slack
-is back). Once connected, slack_sdk's client reconnects by itself.
+slack_sdk's built-in client does the protocol (apps.connections.open, hello, acks, pings).
+Around it, this module adds what production needs and the client lacks:
+
+- the first connection is retried with backoff while the outbox and the scheduler already
+  run (a Slack outage at start-up no longer stops the bot);
+- reconnects are paced: the client reconnects at once on every ``disconnect`` message,
+  ``too_many_websockets`` included, which turns "too many processes share this app token"
+  into a reconnect loop; here a connection that did not last waits 1 s, 2 s, 4 s... first;
+- a deaf connection (open, but no pong) is replaced after four missed pings, with a ping
+  every SOCKET_MODE_PING (Bolt's handler pings every 10 s: 40 s deaf);
+- the state (connected, since when, last message, reconnects, Slack's count of this app's
+  connections) is logged as it changes and reported by /healthz.
 """
 from __future__ import annotations
 
+import json
 import logging
+import random
 import threading
+import time
+from dataclasses import dataclass
 from http.client import HTTPException
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.backoff import refusal, retry_with_backoff
 
 log = logging.getLogger(__name__)
+
+# A connection that lasted this long was a good one: the next reconnect goes at once.
+STEADY_SECONDS = 60.0
+FIRST_PAUSE_SECONDS = 1.0
+MAX_PAUSE_SECONDS = 60.0
 
 
 class AppTokenRefused(Exception):
     """Slack refused SLACK_APP_TOKEN: no connection will ever open with it."""
 
 
-def connect(handler: SocketModeHandler, *, stop: threading.Event) -> bool:
-    """Open the first connection; False if ``stop`` came first. Raises AppTokenRefused."""
-    told: list[str] = []
+class ReconnectPace:
+    """How long to wait before the next connection: nothing after a connection that lasted,
+    else 1 s, 2 s, 4 s... up to a minute (with some jitter, so that replicas refused together
+    do not come back together)."""
 
-    def attempt() -> bool:
-        handler.client.wss_uri = None  # a URL from a failed try may be stale: ask for a new one
-        try:
-            handler.connect()
-            return True
-        except SlackApiError as error:
-            code = refusal(error)
-            if code is not None:
-                raise AppTokenRefused(f"Slack refused SLACK_APP_TOKEN ({code}); put a valid app-level token "
-                                      "(xapp-, scope connections:write) in SLACK_APP_TOKEN") from None
-            why = f"HTTP {error.response.status_code}"
-        except (OSError, HTTPException) as error:
-            why = error.__class__.__name__
-        if not told:
-            told.append(why)
-            log.warning("Slack does not open a Socket Mode connection yet (%s); trying again in the background",
-                        why)
-        return False
+    def __init__(self, *, jitter: random.Random | None = None) -> None:
+        self._opened_at: float | None = None
+        self._pause = FIRST_PAUSE_SECONDS
+        self._jitter = jitter or random.Random()
 
-    return retry_with_backoff(attempt, stop=stop)
+    def opened(self, now: float) -> None:
+        self._opened_at = now
+
+    def pause_before_reconnect(self, now: float) -> float:
+        if self._opened_at is None or now - self._opened_at >= STEADY_SECONDS:
+            self._pause = FIRST_PAUSE_SECONDS
+            return 0.0
+        pause = self._pause * self._jitter.uniform(0.8, 1.2)
+        self._pause = min(self._pause * 2, MAX_PAUSE_SECONDS)
+        return pause
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """What /healthz says of the Socket Mode connection (times are Unix seconds)."""
+
+    connected: bool
+    connected_since: float | None
+    last_message_at: float | None
+    reconnects: int
+    slack_connections: int | None
+    last_disconnect: str | None
+
+    def report(self, now: float) -> dict[str, object]:
+        return {
+            "connected": self.connected,
+            "connected_seconds": None if self.connected_since is None else round(now - self.connected_since, 1),
+            "last_message_seconds_ago": None if self.last_message_at is None else round(now - self.last_message_at, 1),
+            "reconnects": self.reconnects,
+            "slack_connections": self.slack_connections,
+            "last_disconnect": self.last_disconnect,
+        }
+
+
+class _PacedClient(SocketModeClient):
+    """The built-in client, with every reconnect asked of the link first."""
+
+    def __init__(self, link: SocketLink, **options: object) -> None:
+        self._link = link
+        super().__init__(**options)  # type: ignore[arg-type]
+
+    def connect(self) -> None:
+        super().connect()
+        self._link.connected()
+
+    def connect_to_new_endpoint(self, force: bool = False) -> None:
+        # Unforced calls also come from a replaced connection closing: nothing to do then.
+        if not force and self.is_connected():
+            return
+        if self._link.may_reconnect(still_open=self.is_connected()):
+            super().connect_to_new_endpoint(force)
+
+
+class SocketLink:
+    """The bot's Socket Mode connection: Bolt's app behind a paced, watched client."""
+
+    def __init__(self, app: App, app_token: str, *, ping_seconds: float, stop: threading.Event) -> None:
+        self._app = app
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._pace = ReconnectPace()
+        self._connected_since: float | None = None
+        self._last_message_at: float | None = None
+        self._opens = 0
+        self._slack_connections: int | None = None
+        self._last_disconnect: str | None = None
+        self._lost_at: float | None = None
+        self.client = _PacedClient(
+            self, app_token=app_token, logger=logging.getLogger("slack_sdk.socket_mode"), web_client=app.client,
+            ping_interval=ping_seconds, on_message_listeners=[self._heard],
+        )
+        self.client.socket_mode_request_listeners.append(self._handle)
+
+    def connect(self) -> bool:
+        """Open the first connection; False if ``stop`` came first. Raises AppTokenRefused."""
+        told: list[str] = []
+
+        def attempt() -> bool:
+            self.client.wss_uri = None  # a URL from a failed try may be stale: ask for a new one
+            try:
+                self.client.connect()
+                return True
+            except SlackApiError as error:
+                code = refusal(error)
+                if code is not None:
+                    raise AppTokenRefused(f"Slack refused SLACK_APP_TOKEN ({code}); put a valid app-level token "
+                                          "(xapp-, scope connections:write) in SLACK_APP_TOKEN") from None
+                why = f"HTTP {error.response.status_code}"
+            except (OSError, HTTPException) as error:
+                why = error.__class__.__name__
+            if not told:
+                told.append(why)
+                log.warning("Slack does not open a Socket Mode connection yet (%s); trying again in the background",
+                            why)
+            return False
+
+        return retry_with_backoff(attempt, stop=self._stop)
+
+    def close(self) -> None:
+        """Stop reconnecting, close the connection, and let envelopes in hand finish (their acks
+        may not reach Slack: Slack redelivers those events, and the database drops the copy)."""
+        self._stop.set()
+        self.client.close()
+
+    def state(self) -> LinkState:
+        with self._lock:
+            return LinkState(connected=self.client.is_connected(), connected_since=self._connected_since,
+                             last_message_at=self._last_message_at, reconnects=max(self._opens - 1, 0),
+                             slack_connections=self._slack_connections, last_disconnect=self._last_disconnect)
+
+    # Called by the client's threads
+
+    def connected(self) -> None:
+        now = time.time()
+        with self._lock:
+            self._opens += 1
+            self._connected_since = now
+            self._pace.opened(time.monotonic())
+            lost_at, self._lost_at = self._lost_at, None
+            opens = self._opens
+        if opens == 1:
+            log.info("Socket Mode: connected to Slack")
+        elif lost_at is not None:
+            log.info("Socket Mode: connected again after %.1f s (reconnect %d)", now - lost_at, opens - 1)
+        else:
+            log.info("Socket Mode: connected again (reconnect %d)", opens - 1)
+
+    def may_reconnect(self, *, still_open: bool) -> bool:
+        """Wait out the pace first; False when the bot stops meanwhile."""
+        if self._stop.is_set():
+            return False
+        with self._lock:
+            self._lost_at = self._lost_at or time.time()
+            pause = self._pace.pause_before_reconnect(time.monotonic())
+            lasted = 0.0 if self._connected_since is None else time.time() - self._connected_since
+        if pause:
+            log.warning("Socket Mode: reconnecting in %.1f s (the last connection lasted %.0f s)", pause, lasted)
+            return not self._stop.wait(pause)
+        if not still_open:
+            log.warning("Socket Mode: the connection is gone (after %.0f s); reconnecting", lasted)
+        return True
+
+    def _heard(self, raw: str) -> None:
+        now = time.time()
+        message = _parse(raw)
+        kind = message.get("type")
+        with self._lock:
+            self._last_message_at = now
+            if kind == "hello":
+                self._slack_connections = message.get("num_connections")
+            elif kind == "disconnect":
+                self._last_disconnect = str(message.get("reason"))
+        if kind == "hello" and (message.get("num_connections") or 0) > 1:
+            log.info("Socket Mode: Slack counts %s open connections for this app token and spreads events over "
+                     "them; each must be a recovery-bot on this same database (stop any other, like a "
+                     "forgotten development copy)", message["num_connections"])
+        elif kind == "disconnect":
+            reason = message.get("reason")
+            if reason == "too_many_websockets":
+                log.warning("Socket Mode: Slack refused another connection (too_many_websockets): more than 10 "
+                            "processes use this app token; stop the ones you do not need")
+            else:
+                log.info("Socket Mode: Slack asked for a new connection (%s)", reason)
+
+    def _handle(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+        started = time.time()
+        send_response(client, request, run_bolt_app(self._app, request), started)
+
+
+def _parse(raw: str) -> dict:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}

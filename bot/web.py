@@ -114,6 +114,22 @@ class FormRequest(BoltRequest):
                            context=self.context.to_copyable())
 
 
+def make_health_wsgi(db: Database, identity: BotIdentity, socket_mode: Callable[[], dict[str, object]]) -> WsgiApp:
+    """`run` in Socket Mode has no HTTP server for Slack: this answers GET /healthz alone, with
+    the connection's state (bot/socket_mode.py) besides the usual report."""
+
+    def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/healthz" or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"only GET /healthz here\n"]
+        report = health_report(db, identity) | {"socket_mode": socket_mode()}
+        start_response("200 OK" if report["database"] == "ok" else "503 Service Unavailable",
+                       [("Content-Type", "application/json")])
+        return [json.dumps(report).encode() + b"\n"]
+
+    return wsgi
+
+
 def health_report(db: Database, identity: BotIdentity | None) -> dict[str, object]:
     """/healthz: 200 while the database answers, whatever Slack does (a Slack outage must not take
     every replica out of the load balancer); ``slack`` says whether Slack confirmed the token;

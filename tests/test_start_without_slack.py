@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlmodel import select
 
 from bot import socket_mode
@@ -103,17 +102,24 @@ def test_a_token_slack_refuses_is_one_log_line_and_shown_by_healthz(settings, tm
 
 
 def test_socket_mode_tries_to_connect_again_while_slack_is_down_and_stops_on_a_refused_app_token(bot):
-    handler = SocketModeHandler(bot.runtime.app, "xapp-1-test")
     stop = threading.Event()
+    link = socket_mode.SocketLink(bot.runtime.app, "xapp-1-test", ping_seconds=5, stop=stop)
     bot.fake.set_down(True)
     # Each try is two calls (the client retries a 503 once in place): a third call is a second try.
     stopper = threading.Thread(target=lambda: bot.fake.wait_for(
         lambda: len(bot.fake.attempts("apps.connections.open")) >= 3, timeout=10) and stop.set())
     stopper.start()
-    assert socket_mode.connect(handler, stop=stop) is False, "still trying when told to stop"
-    stopper.join()
+    try:
+        assert link.connect() is False, "still trying when told to stop"
+    finally:
+        stopper.join()
+        link.close()
 
     bot.fake.set_down(False)
     bot.fake.fail_next("apps.connections.open", status=200, error="invalid_auth")
-    with pytest.raises(socket_mode.AppTokenRefused, match=r"^Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
-        socket_mode.connect(handler, stop=threading.Event())
+    refused = socket_mode.SocketLink(bot.runtime.app, "xapp-1-test", ping_seconds=5, stop=threading.Event())
+    try:
+        with pytest.raises(socket_mode.AppTokenRefused, match=r"^Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
+            refused.connect()
+    finally:
+        refused.close()

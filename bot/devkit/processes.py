@@ -22,7 +22,8 @@ BOT_VARIABLES = (
     "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "DATABASE_URL",
     "RECOVERY_CHANNEL", "FLAG_EMOJI", "LEAD_USER_IDS", "EMPOWERMENT_LIMIT", "FOLLOW_UP_AFTER", "ESCALATE_FACTOR",
     "TZ", "DIGEST_TIME", "DIGEST_CHANNELS", "WORK_HOURS", "PLAYBOOK_FILE", "SCHEDULER_TICK",
-    "SLACK_BOT_USER_ID", "OUTBOX_KEEP",
+    "SLACK_BOT_USER_ID", "OUTBOX_KEEP", "SLACK_PACING", "SLACK_POSTS_PER_SECOND", "SLACK_HISTORY_PER_MINUTE",
+    "SOCKET_MODE_PING", "HEALTH_PORT",
 )
 
 
@@ -129,6 +130,25 @@ class BotProcess(ServedProcess):
         argv = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)]
         super().__init__(argv + (["--threads", str(threads)] if threads else []),
                          env=bot_env(settings, tick=tick, extra=env), log=log, port=port, cwd=cwd)
+
+
+class SocketModeBotProcess(ServedProcess):
+    """`python -m bot run` with an app-level token: Socket Mode, its /healthz on a free port.
+    Ready when /healthz answers; connected when ``connected()`` says so."""
+
+    def __init__(self, settings: Settings, *, app_token: str, log: Path, tick: str | None = "1s",
+                 ping: str = "5s", env: Mapping[str, str] | None = None) -> None:
+        port = free_port()
+        extra = {"SLACK_APP_TOKEN": app_token, "HEALTH_PORT": str(port), "SOCKET_MODE_PING": ping}
+        super().__init__([sys.executable, "-m", "bot", "run"],
+                         env=bot_env(settings, tick=tick, extra=extra | dict(env or {})), log=log, port=port)
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(self.url + "/healthz", timeout=2) as answer:
+            return json.loads(answer.read())
+
+    def socket_state(self) -> dict:
+        return self.health()["socket_mode"]
 
 
 # A Python that has imported the bot and forks a child per start. Each child runs exactly what
