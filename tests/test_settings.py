@@ -164,6 +164,10 @@ def test_zero_empowerment_limit_is_allowed() -> None:
         ("SLACK_BOT_USER_ID", "@recovery", "expected a Slack user ID like U012AB3CD, got '@recovery'"),
         ("OUTBOX_KEEP", "a week", "expected a duration like 90s, 15m, 4h or 3d, got 'a week'"),
         ("OUTBOX_KEEP", "0d", "a duration must be longer than zero, got '0d'"),
+        ("SOCKET_MODE_PING", "500ms", "expected a duration like 90s, 15m, 4h or 3d, got '500ms'"),
+        ("SOCKET_MODE_PING", "2m", "expected a duration from 1s to 60s, like 5s, got '2m'"),
+        ("HEALTH_PORT", "http", "expected a TCP port number from 1 to 65535, got 'http'"),
+        ("HEALTH_PORT", "70000", "expected a TCP port number from 1 to 65535, got '70000'"),
     ],
 )
 def test_bad_value_raises_one_line_naming_the_variable(variable: str, value: str, expected: str) -> None:
