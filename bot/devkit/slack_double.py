@@ -61,7 +61,7 @@ from urllib.parse import urlsplit
 
 from bot.devkit.slack_history import Message
 from bot.devkit.slack_limits import POSTS_PER_CHANNEL, POSTS_PER_WORKSPACE, UNLISTED_APP_METHODS, Rate, RateLimiter
-from bot.devkit.slack_methods import Strictness, WebApi
+from bot.devkit.slack_methods import AppHandler, Strictness, WebApi
 from bot.devkit.slack_protocol import JsonDict, conversation_id, decode_params
 from bot.devkit.slack_workspaces import Channel, Workspace
 
@@ -320,6 +320,19 @@ class FakeSlack:
     def add_usergroup(self, usergroup_id: str, users: Iterable[str], *, team_id: str | None = None) -> None:
         with self._cond:
             self._directory.add_usergroup(usergroup_id, list(users), team_id or self.team_id)
+
+    def serve_app_method(self, method: str, handler: AppHandler | None) -> None:
+        """Answer ``method`` with ``handler``, which authenticates an app-level token (None stops).
+
+        The Socket Mode double attaches apps.connections.open here while it runs, so that the
+        call is recorded, failed and rate-limited like any other; with no double attached it
+        is ``unknown_method``, so a test cannot believe it connected to nothing.
+        """
+        with self._cond:
+            if handler is None:
+                self._api.app_handlers.pop(method, None)
+            else:
+                self._api.app_handlers[method] = handler
 
     def add_oauth_code(self, code: str, *, team_id: str | None = None, token_rotation: bool = False) -> None:
         """A one-time code oauth.v2.access exchanges for the workspace's bot token (rotating if asked)."""

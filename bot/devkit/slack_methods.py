@@ -29,6 +29,8 @@ _UNLISTED_APP_LIMIT = (15, 15)
 NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
 
 Handler = Callable[[JsonDict, Workspace], JsonDict]
+# A method authenticated by an app-level token (xapp-), not a workspace's: it gets the token.
+AppHandler = Callable[[str], JsonDict]
 
 
 @dataclass(slots=True)
@@ -85,11 +87,13 @@ class WebApi:
             "oauth.v2.access": lambda params, _: self.directory.exchange(params, now=self._clock()),
             "response_url": lambda params, _: {},
         }
+        # Attached by the Socket Mode double (apps.connections.open) while it runs.
+        self.app_handlers: dict[str, AppHandler] = {}
 
     @property
     def methods(self) -> frozenset[str]:
         """Every method this double answers (what "fail every call" covers)."""
-        return frozenset(self._handlers) - NO_TOKEN
+        return (frozenset(self._handlers) | frozenset(self.app_handlers)) - NO_TOKEN
 
     def clear(self) -> None:
         """Forget what Slack holds; registered workspaces, channels and groups stay (the test's setup)."""
@@ -103,11 +107,14 @@ class WebApi:
     def answer(self, method: str, params: JsonDict, *, token: str | None) -> JsonDict:
         """The body of a call: ``ok`` and its fields, or ``ok: false`` and Slack's error code."""
         handler = self._handlers.get(method)
-        if handler is None:
+        app_handler = self.app_handlers.get(method)
+        if handler is None and app_handler is None:
             return {"ok": False, "error": "unknown_method"}
         if not token and method not in NO_TOKEN:
             return {"ok": False, "error": "not_authed"}
         try:
+            if app_handler is not None:
+                return {"ok": True, **app_handler(token or "")}
             workspace = (self.directory.default if method in NO_TOKEN else
                          self.directory.workspace_for(token, strict=self.strictness.tokens, now=self._clock()))
             return {"ok": True, **handler(params, workspace)}
