@@ -208,8 +208,8 @@ class Settings:
     slack_pacing: bool = True
     slack_posts_per_second: float = 1.0
     slack_history_per_minute: float = 50.0
-    # Socket Mode: a ping this often; no pong for four of them and the connection is taken for
-    # dead and replaced (bot/socket_mode.py). Bolt's default is 10 s, so 40 s of deafness.
+    # Socket Mode: a ping this often; no pong for two and a half of them and the connection is
+    # taken for deaf and replaced (bot/socket_mode.py). Bolt's client alone: 40 s of deafness.
     socket_mode_ping: timedelta = timedelta(seconds=5)
     # Socket Mode has no HTTP server; with a port, `run` serves GET /healthz there.
     health_port: int | None = None

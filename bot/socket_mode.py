@@ -8,8 +8,11 @@ Around it, this module adds what production needs and the client lacks:
 - reconnects are paced: the client reconnects at once on every ``disconnect`` message,
   ``too_many_websockets`` included, which turns "too many processes share this app token"
   into a reconnect loop; here a connection that did not last waits 1 s, 2 s, 4 s... first;
-- a deaf connection (open, but no pong) is replaced after four missed pings, with a ping
-  every SOCKET_MODE_PING (Bolt's handler pings every 10 s: 40 s deaf);
+- a dead connection is replaced at once and a deaf one soon: the client takes a socket that
+  Slack closed without a close frame for an idle one (it spins on it, and notices only after
+  five failed pings), and a connection that answers no ping for four (Bolt pings every 10 s:
+  40 s deaf). A watchdog looks every second: a socket closed by the other end, or no pong for
+  two and a half pings (SOCKET_MODE_PING, 5 s), and the connection is replaced;
 - the state (connected, since when, last message, reconnects, Slack's count of this app's
   connections) is logged as it changes and reported by /healthz.
 """
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # A connection that lasted this long was a good one: the next reconnect goes at once.
 STEADY_SECONDS = 60.0
+# No pong for this many ping intervals: the connection is deaf (one ping may be lost in transit).
+DEAF_AFTER_PINGS = 2.5
 FIRST_PAUSE_SECONDS = 1.0
 MAX_PAUSE_SECONDS = 60.0
 
@@ -92,6 +99,9 @@ class _PacedClient(SocketModeClient):
 
     def __init__(self, link: SocketLink, **options: object) -> None:
         self._link = link
+        # A refused connection asks twice (its disconnect message, then its close frame): one
+        # reconnect at a time, or each would wait out its own pause and double the next.
+        self._reconnecting = threading.Lock()
         super().__init__(**options)  # type: ignore[arg-type]
 
     def connect(self) -> None:
@@ -99,11 +109,12 @@ class _PacedClient(SocketModeClient):
         self._link.connected()
 
     def connect_to_new_endpoint(self, force: bool = False) -> None:
-        # Unforced calls also come from a replaced connection closing: nothing to do then.
-        if not force and self.is_connected():
-            return
-        if self._link.may_reconnect(still_open=self.is_connected()):
-            super().connect_to_new_endpoint(force)
+        with self._reconnecting:
+            # Unforced calls also come from a replaced connection closing: nothing to do then.
+            if not force and self.is_connected():
+                return
+            if self._link.may_reconnect(still_open=self.is_connected()):
+                super().connect_to_new_endpoint(force)
 
 
 class SocketLink:
@@ -125,6 +136,8 @@ class SocketLink:
             ping_interval=ping_seconds, on_message_listeners=[self._heard],
         )
         self.client.socket_mode_request_listeners.append(self._handle)
+        self._ping_seconds = ping_seconds
+        self._watchdog = threading.Thread(target=self._watch, name="socket-mode-watchdog", daemon=True)
 
     def connect(self) -> bool:
         """Open the first connection; False if ``stop`` came first. Raises AppTokenRefused."""
@@ -149,13 +162,25 @@ class SocketLink:
                             why)
             return False
 
-        return retry_with_backoff(attempt, stop=self._stop)
+        connected = retry_with_backoff(attempt, stop=self._stop)
+        if connected:
+            self._watchdog.start()
+        return connected
 
     def close(self) -> None:
         """Stop reconnecting, close the connection, and let envelopes in hand finish (their acks
         may not reach Slack: Slack redelivers those events, and the database drops the copy)."""
         self._stop.set()
+        session = self.client.current_session
+        if session is not None and session.sock is not None:
+            # Ends the client's read at once: its close() otherwise waits out a read timeout.
+            try:
+                session.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.client.close()
+        if self._watchdog.is_alive():
+            self._watchdog.join(timeout=5)
 
     def state(self) -> LinkState:
         with self._lock:
@@ -195,6 +220,33 @@ class SocketLink:
             log.warning("Socket Mode: the connection is gone (after %.0f s); reconnecting", lasted)
         return True
 
+    def _watch(self) -> None:
+        while not self._stop.wait(min(1.0, self._ping_seconds / 2)):
+            session = self.client.current_session
+            if session is None or not session.is_active():
+                continue  # the client's own monitor reconnects a connection it closed
+            why = self._why_dead(session)
+            if why is not None and self.client.current_session is session and not self._stop.is_set():
+                log.warning("Socket Mode: %s; replacing the connection", why)
+                try:
+                    self.client.connect_to_new_endpoint(force=True)
+                except Exception as error:  # noqa: BLE001 - Slack unreachable: the next look tries again
+                    log.warning("Socket Mode: no new connection yet (%s)", error.__class__.__name__)
+
+    def _why_dead(self, session: object) -> str | None:
+        sock = getattr(session, "sock", None)
+        if sock is not None and _closed_by_peer(sock):
+            return "Slack closed the connection without a word"
+        with self._lock:
+            since = self._connected_since
+        if since is None:
+            return None
+        # A pong from before this session's start (or none yet) counts from the start.
+        heard = max(getattr(session, "last_ping_pong_time", None) or 0.0, since)
+        if time.time() - heard > DEAF_AFTER_PINGS * self._ping_seconds:
+            return f"no answer to a ping for {time.time() - heard:.0f} s"
+        return None
+
     def _heard(self, raw: str) -> None:
         now = time.time()
         message = _parse(raw)
@@ -220,6 +272,23 @@ class SocketLink:
     def _handle(self, client: SocketModeClient, request: SocketModeRequest) -> None:
         started = time.time()
         send_response(client, request, run_bolt_app(self._app, request), started)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end closed the TCP connection: a peek at the raw socket (a duplicate
+    of its descriptor, so TLS and the client's own reads are untouched) reads end-of-file."""
+    try:
+        probe = socket.socket(fileno=os.dup(sock.fileno()))
+    except OSError:
+        return True
+    try:
+        return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        probe.close()
 
 
 def _parse(raw: str) -> dict:

@@ -222,6 +222,8 @@ def _walk_to_buy_in(bot: ServedBot, number: int) -> None:
 
 KILLS = 50
 TICK_EVERY = 5        # every 5th crash is aimed at the scheduler tick
+# The digest is due whatever the hour the suite runs (bot processes get only the variables given).
+DIGEST_DUE = {"DIGEST_TIME": "00:00"}
 PLAIN_EVERY = 10      # every 10th is a plain `python -m bot serve`; the others are forked (see ForkServer)
 BACKLOG = 24          # unclaimed and overdue: nudge and escalation owed on the claim step
 CLAIMED = 24          # claimed and overdue on "Acknowledge": owed to the owner
@@ -320,9 +322,9 @@ class Crashes:
     def cycle(self, *, at_tick: bool) -> None:
         log = self.logs / f"bot-{self.kills:02d}.log"
         if self.kills % PLAIN_EVERY == 0:
-            process = BotProcess(self.settings, log=log, tick="1s")
+            process = BotProcess(self.settings, log=log, tick="1s", env=DIGEST_DUE)
         else:
-            process = self.forks.start(self.settings, log=log, tick="1s")
+            process = self.forks.start(self.settings, log=log, tick="1s", env=DIGEST_DUE)
         futures = []
         try:
             process.wait_healthy()
@@ -344,9 +346,7 @@ class Crashes:
             future.result(timeout=15)
 
 
-def test_kill_9_at_random_moments_loses_no_flag_and_sends_every_reminder_once(bot, settings, tmp_path,
-                                                                                monkeypatch):
-    monkeypatch.setenv("DIGEST_TIME", "00:00")  # the digest is due whatever the hour the suite runs
+def test_kill_9_at_random_moments_loses_no_flag_and_sends_every_reminder_once(bot, settings, tmp_path):
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     started = _utcnow()
@@ -398,7 +398,7 @@ def test_kill_9_at_random_moments_loses_no_flag_and_sends_every_reminder_once(bo
     bot.settle()
     time.sleep(max(0.0, (escalation_due - _utcnow()).total_seconds() + 0.2))
 
-    final = BotProcess(settings, log=tmp_path / "bot-final.log", tick="1s")
+    final = BotProcess(settings, log=tmp_path / "bot-final.log", tick="1s", env=DIGEST_DUE)
     try:
         final.wait_healthy()
         healthy_at, healthy_wall = time.monotonic(), _utcnow()
@@ -733,10 +733,9 @@ REPLICA_CHANNELS = ("C1", "C2", "C3")
 
 @pytest.mark.parametrize("kill_one", [False, True], ids=["all-up", "one-killed-mid-tick"])
 def test_three_replicas_send_300_nudges_300_escalations_and_one_digest_per_channel(
-        bot, settings, tmp_path, monkeypatch, kill_one):
+        bot, settings, tmp_path, kill_one):
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("several replicas need PostgreSQL")
-    monkeypatch.setenv("DIGEST_TIME", "00:00")
     started = _utcnow()
     # Flagged 20 minutes ago, all at once: every claim SLA (10 min) lapsed in the same minute,
     # and the escalations (at 2x) fall due a few seconds from now, while the replicas run.
@@ -758,7 +757,7 @@ def test_three_replicas_send_300_nudges_300_escalations_and_one_digest_per_chann
 
     logs = [tmp_path / f"replica{n}.log" for n in range(3)]
     with ForkServer() as forks:
-        replicas = [forks.start(settings, log=log, tick="1s") for log in logs]
+        replicas = [forks.start(settings, log=log, tick="1s", env=DIGEST_DUE) for log in logs]
         for replica in replicas:
             replica.wait_healthy()
         if kill_one:

@@ -234,10 +234,11 @@ class ForkServer:
                                          stdout=subprocess.PIPE, cwd=ROOT, env=clean_env(), text=True)
         self._started: list[ForkedBot] = []
 
-    def start(self, settings: Settings, *, log: Path, tick: str = "1s") -> ForkedBot:
+    def start(self, settings: Settings, *, log: Path, tick: str = "1s",
+              env: Mapping[str, str] | None = None) -> ForkedBot:
         port = free_port()
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps({"env": bot_env(settings, tick=tick), "port": port,
+        self._process.stdin.write(json.dumps({"env": bot_env(settings, tick=tick, extra=env), "port": port,
                                               "log": str(log)}) + "\n")
         self._process.stdin.flush()
         line = self._process.stdout.readline()
