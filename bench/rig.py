@@ -28,6 +28,7 @@ from bot.settings import Settings
 
 SERVE_THREADS = 8  # `python -m bot serve --threads` default (bot/cli.py); the floor gets the same
 BOT_TOKEN = "xoxb-bench"
+LEAD = "ULEAD"  # `serve` refuses to start without a lead
 
 
 class Rig:
@@ -107,7 +108,8 @@ class Rig:
         Pacing to Slack's limits is off unless ``env`` turns it on: the double enforces none
         unless asked, and a benchmark of the bot's own capacity must not measure Slack's."""
         settings = replace(Settings(), slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
-                           slack_api_url=api_url or self.double.api_url, database_url=url)
+                           slack_api_url=api_url or self.double.api_url, database_url=url,
+                           lead_user_ids=frozenset({LEAD}))
         bot = BotProcess(settings, log=self.path / f"{name}.log", tick=None, threads=threads,
                          env={"SLACK_PACING": "off"} | (env or {}), cwd=self.path)
         self._stack.callback(bot.stop)

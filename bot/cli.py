@@ -65,10 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _require_slack(settings: Settings, *, socket_mode: bool) -> None:
+    """What a real run needs before anything starts: the credentials, and someone to approve
+    remedies over the limit and to be escalated to (without, both would silently go nowhere)."""
     missing = settings.missing_for_slack(socket_mode=socket_mode)
     if missing:
         raise _Stop(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; "
                     "put them in .env to talk to Slack (`python -m bot demo` runs offline and needs none)")
+    if not settings.names_leads:
+        raise _Stop("LEAD_USER_IDS is not set (nor LEAD_GROUP); name at least one support lead, like "
+                    "LEAD_USER_IDS=U012AB3CD: leads approve remedies over the limit and get escalations")
 
 
 def _migrate(settings: Settings) -> int:

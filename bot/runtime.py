@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.identity import BotIdentity, IdentityCheck
+from bot.leads import Leads, group_reader
 from bot.outbox import OutboxSender
 from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
@@ -94,7 +95,9 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
                                         history_per_minute=settings.slack_history_per_minute))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
-    service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit)
+    leads = Leads(user_ids=settings.lead_user_ids, group=settings.lead_group, fetch=group_reader(client), clock=clock)
+    service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit,
+                              leads=leads)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "",
                      identity=identity)
     return Runtime(settings=settings, db=db, service=service, sender=sender,

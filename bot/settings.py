@@ -24,6 +24,8 @@ from bot.domain.parsing import WorkHours, parse_clock_time, parse_duration, pars
 _USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]+")
 # Channel ids, not `#names`: the bot compares channels by id everywhere.
 _CHANNEL_ID_RE: Final = re.compile(r"[CG][A-Z0-9]+")
+_USERGROUP_ID_RE: Final = re.compile(r"S[A-Z0-9]+")
+_CURRENCY_RE: Final = re.compile(r"[A-Z]{3}")
 _SHOWN_VALUE_LIMIT: Final = 60
 
 
@@ -142,6 +144,20 @@ def _channel_id(text: str) -> str:
     return text
 
 
+def _usergroup_id(text: str) -> str:
+    # The handle (@support-leads) is what people see; the API wants the id.
+    if not _USERGROUP_ID_RE.fullmatch(text):
+        raise ValueError("expected a Slack user group ID like S012AB3CD (not a @handle)")
+    return text
+
+
+def _currency(text: str) -> str:
+    code = text.upper()
+    if not _CURRENCY_RE.fullmatch(code):
+        raise ValueError("expected a three-letter ISO 4217 currency code like EUR or USD")
+    return code
+
+
 def _channel_ids(text: str) -> tuple[str, ...]:
     ids = [item.strip() for item in text.split(",") if item.strip()]
     for channel_id in ids:
@@ -193,6 +209,11 @@ class Settings:
     recovery_channel: str | None = None
     flag_emoji: str = "sos"
     lead_user_ids: frozenset[str] = frozenset()
+    # Its members are leads too, read from Slack and refreshed (bot/leads.py).
+    lead_group: str | None = None
+    # Unset: escalations, approval requests and the leads' digest go to each lead by DM.
+    lead_channel: str | None = None
+    currency: str = "USD"
     empowerment_limit: Decimal = Decimal(50)
     follow_up_after: timedelta = timedelta(days=3)
     escalate_factor: float = 2.0
@@ -246,8 +267,11 @@ class Settings:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
 
-    def is_lead(self, user_id: str) -> bool:
-        return user_id in self.lead_user_ids
+    @property
+    def names_leads(self) -> bool:
+        """Whether anyone can approve and be escalated to: without a lead, a remedy over the
+        limit waits forever and escalations ping nobody, so `run` and `serve` refuse to start."""
+        return bool(self.lead_user_ids) or self.lead_group is not None
 
 
 def load_settings(env_file: str | None = ".env") -> Settings:
@@ -273,6 +297,9 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "recovery_channel": ("RECOVERY_CHANNEL", _channel_id, False),
     "flag_emoji": ("FLAG_EMOJI", _flag_emoji, False),
     "lead_user_ids": ("LEAD_USER_IDS", _user_ids, False),
+    "lead_group": ("LEAD_GROUP", _usergroup_id, False),
+    "lead_channel": ("LEAD_CHANNEL", _channel_id, False),
+    "currency": ("CURRENCY", _currency, False),
     "empowerment_limit": ("EMPOWERMENT_LIMIT", _decimal_amount, False),
     "follow_up_after": ("FOLLOW_UP_AFTER", parse_duration, False),
     "escalate_factor": ("ESCALATE_FACTOR", _escalate_factor, False),

@@ -19,6 +19,9 @@ VARIABLES = [
     "RECOVERY_CHANNEL",
     "FLAG_EMOJI",
     "LEAD_USER_IDS",
+    "LEAD_GROUP",
+    "LEAD_CHANNEL",
+    "CURRENCY",
     "EMPOWERMENT_LIMIT",
     "FOLLOW_UP_AFTER",
     "ESCALATE_FACTOR",
@@ -43,6 +46,9 @@ def test_no_variables_gives_the_spec_defaults() -> None:
     assert settings.recovery_channel is None
     assert settings.flag_emoji == "sos"
     assert settings.lead_user_ids == frozenset()
+    assert settings.lead_group is None
+    assert settings.lead_channel is None
+    assert settings.currency == "USD"
     assert settings.empowerment_limit == Decimal(50)
     assert settings.follow_up_after == timedelta(days=3)
     assert settings.escalate_factor == 2
@@ -75,6 +81,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "RECOVERY_CHANNEL": "C0RECOVER",
             "FLAG_EMOJI": ":Rotating_Light:",
             "LEAD_USER_IDS": " U1LEAD , W2LEAD,,",
+            "LEAD_GROUP": "S0LEADS",
+            "LEAD_CHANNEL": "G0LEADS",
+            "CURRENCY": "eur",
             "EMPOWERMENT_LIMIT": "49.99",
             "FOLLOW_UP_AFTER": "1d12h",
             "ESCALATE_FACTOR": "1.5",
@@ -97,6 +106,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         recovery_channel="C0RECOVER",
         flag_emoji="rotating_light",
         lead_user_ids=frozenset({"U1LEAD", "W2LEAD"}),
+        lead_group="S0LEADS",
+        lead_channel="G0LEADS",
+        currency="EUR",
         empowerment_limit=Decimal("49.99"),
         follow_up_after=timedelta(days=1, hours=12),
         escalate_factor=1.5,
@@ -134,6 +146,13 @@ def test_zero_empowerment_limit_is_allowed() -> None:
         ("FLAG_EMOJI", "red circle", "expected an emoji name"),
         ("LEAD_USER_IDS", "alex", "'alex' is not one"),
         ("LEAD_USER_IDS", "U1LEAD, u2lead", "'u2lead' is not one"),
+        ("LEAD_GROUP", "@support-leads", "expected a Slack user group ID like S012AB3CD (not a @handle), "
+                                         "got '@support-leads'"),
+        ("LEAD_GROUP", "U1LEAD", "expected a Slack user group ID like S012AB3CD"),
+        ("LEAD_CHANNEL", "#leads", "expected a channel ID like C012AB3CD (not a #name), got '#leads'"),
+        ("CURRENCY", "€", "expected a three-letter ISO 4217 currency code like EUR or USD, got '€'"),
+        ("CURRENCY", "EURO", "expected a three-letter ISO 4217 currency code"),
+        ("CURRENCY", "E1R", "expected a three-letter ISO 4217 currency code"),
         ("EMPOWERMENT_LIMIT", "fifty", "expected an amount"),
         ("EMPOWERMENT_LIMIT", "$50", "expected an amount"),
         ("EMPOWERMENT_LIMIT", "-1", "expected an amount of zero or more"),
@@ -229,10 +248,18 @@ def test_missing_for_slack_names_what_a_real_run_lacks(settings: Settings, socke
     assert settings.missing_for_slack(socket_mode=socket_mode) == missing
 
 
-def test_is_lead_checks_the_configured_leads() -> None:
-    settings = Settings.from_env({"LEAD_USER_IDS": "U1LEAD,U2LEAD"})
-    assert settings.is_lead("U1LEAD")
-    assert not settings.is_lead("U3AGENT")
+@pytest.mark.parametrize(
+    ("env", "names_leads"),
+    [
+        ({}, False),
+        ({"LEAD_USER_IDS": " , "}, False),
+        ({"LEAD_USER_IDS": "U1LEAD"}, True),
+        ({"LEAD_GROUP": "S0LEADS"}, True),
+        ({"LEAD_CHANNEL": "C0LEADS"}, False),
+    ],
+)
+def test_leads_are_named_by_user_ids_or_a_group(env: dict[str, str], names_leads: bool) -> None:
+    assert Settings.from_env(env).names_leads is names_leads
 
 
 @pytest.fixture

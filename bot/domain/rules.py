@@ -51,6 +51,12 @@ STEP_ALREADY_DONE: Final = "That step is already done."
 """A button drawn for a step instance that is no longer current: a double click or a stale message."""
 ONLY_A_LEAD_APPROVES: Final = "Only a lead can approve a remedy over the limit."
 ONLY_A_LEAD_DECLINES: Final = "Only a lead can decline a remedy over the limit."
+"""The two refusals when no lead is known to name."""
+ONLY_NAMED_LEADS: Final = "Only {leads} can {verb} this; they have been asked."
+"""A lead-only refusal while the remedy waits: whom to turn to, and that nothing more is needed."""
+ONLY_NAMED_LEADS_AT_ALL: Final = "Only {leads} can {verb} a remedy over the limit."
+NAMED_LEADS_SHOWN: Final = 5
+"""A big lead group is named in part: the refusal is one line."""
 NO_OWNER: Final = "{ref} has no owner yet: claim it first."
 CLAIM_NOT_SKIPPABLE: Final = "The claim step on {ref} cannot be skipped: claim it or assign it instead."
 NOT_YOURS: Final = "Only the owner of {ref} or a lead can {verb}."
@@ -67,7 +73,8 @@ class Rule:
     pressed on a step's message, so it needs an owner and must be for the current step
     instance; ``wrong_step``: what to say at a step it does not fit (the default names both
     steps; None says how the current step is answered); ``lead_only``: the sentence for
-    anyone but a lead; ``unowned_only``: only while nobody owns the incident (Claim)."""
+    anyone but a lead when no lead is known, else the leads are named and ``verb`` says what
+    only they may do; ``unowned_only``: only while nobody owns the incident (Claim)."""
 
     who: Who
     verb: str = ""
@@ -100,10 +107,10 @@ RULES: Final[dict[Intent, Rule]] = {
     Intent.FORM: Rule(Who.OWNER_OR_LEAD, "complete a step", frozenset(_FORM_STEPS), wrong_step=None),
     Intent.RECORD_FIX: Rule(Who.OWNER_OR_LEAD, "record the fix", frozenset({StepKey.FIX})),
     Intent.RECORD_REMEDY: Rule(Who.OWNER_OR_LEAD, "record a remedy", frozenset({StepKey.MAKE_IT_RIGHT})),
-    Intent.APPROVE: Rule(Who.LEAD, steps=frozenset({StepKey.MAKE_IT_RIGHT}), lead_only=ONLY_A_LEAD_APPROVES,
-                         needs_pending_remedy=True),
-    Intent.DECLINE: Rule(Who.LEAD, steps=frozenset({StepKey.MAKE_IT_RIGHT}), lead_only=ONLY_A_LEAD_DECLINES,
-                         needs_pending_remedy=True),
+    Intent.APPROVE: Rule(Who.LEAD, "approve", steps=frozenset({StepKey.MAKE_IT_RIGHT}),
+                         lead_only=ONLY_A_LEAD_APPROVES, needs_pending_remedy=True),
+    Intent.DECLINE: Rule(Who.LEAD, "decline", steps=frozenset({StepKey.MAKE_IT_RIGHT}),
+                         lead_only=ONLY_A_LEAD_DECLINES, needs_pending_remedy=True),
     Intent.AGREED: Rule(Who.OWNER_OR_LEAD, "record the customer's buy-in", frozenset({StepKey.BUY_IN})),
     Intent.NOT_YET: Rule(Who.OWNER_OR_LEAD, "record the customer's buy-in", frozenset({StepKey.BUY_IN})),
     Intent.RECORD_FOLLOW_UP: Rule(Who.OWNER_OR_LEAD, "record the follow-up", frozenset({StepKey.FOLLOW_UP}),
@@ -118,10 +125,11 @@ RULES: Final[dict[Intent, Rule]] = {
 
 
 def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None = None, now: datetime,
-        playbook: Playbook) -> Refusal | None:
+        playbook: Playbook, leads: frozenset[str] = frozenset()) -> Refusal | None:
     """None if ``actor`` may do ``intent`` on ``state`` now, else the one sentence that says why not.
 
-    ``seq`` is the step instance a button or form was drawn for. The checks come in the order
+    ``seq`` is the step instance a button or form was drawn for; ``leads`` are named where only
+    they may act (whether ``actor`` is one is the actor's own fact). The checks come in the order
     a person would want to hear them: the incident is over, someone else has it, you are not
     the one who may, the button is stale, the step does not take this, it is not time yet."""
     ref = state.ref
@@ -134,7 +142,7 @@ def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None =
         return _unowned(state, actor)
     if rule.on_step and (state.owner_id is None or state.current_step is StepKey.CLAIM):
         return Refusal(rule.unclaimed.format(ref=ref))
-    if refusal := _who(rule, state, actor):
+    if refusal := _who(rule, state, actor, leads):
         return refusal
     if rule.on_step and seq != state.step_seq:
         return Refusal(STEP_ALREADY_DONE)
@@ -161,13 +169,27 @@ def _unowned(state: IncidentState, actor: Actor) -> Refusal | None:
     return None
 
 
-def _who(rule: Rule, state: IncidentState, actor: Actor) -> Refusal | None:
+def _who(rule: Rule, state: IncidentState, actor: Actor, leads: frozenset[str]) -> Refusal | None:
     if rule.who is Who.LEAD and not actor.is_lead:
-        return Refusal(rule.lead_only)
+        if not leads:
+            return Refusal(rule.lead_only)
+        # The approval request went to the leads when the remedy was recorded.
+        wording = ONLY_NAMED_LEADS if state.approval == "pending" else ONLY_NAMED_LEADS_AT_ALL
+        return Refusal(wording.format(leads=named_leads(leads), verb=rule.verb))
     owns = state.owner_id is not None and actor.user_id == state.owner_id
     if rule.who is Who.OWNER_OR_LEAD and not (owns or actor.is_lead):
         return Refusal(NOT_YOURS.format(ref=state.ref, verb=rule.verb))
     return None
+
+
+def named_leads(leads: frozenset[str]) -> str:
+    """`<@U1>` for one lead, `a lead (<@U1>, <@U2>)` for several, the first few of a big group
+    (`… and 7 more`). Mentions: a refusal is shown to one person, and they see who to ask."""
+    shown = [f"<@{user}>" for user in sorted(leads)[:NAMED_LEADS_SHOWN]]
+    if len(leads) == 1:
+        return shown[0]
+    more = len(leads) - len(shown)
+    return f"a lead ({', '.join(shown)}{f' and {more} more' if more else ''})"
 
 
 def _wrong_step(rule: Rule, state: IncidentState, playbook: Playbook) -> str:
