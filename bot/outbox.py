@@ -33,6 +33,7 @@ from bot.outbox_pacing import RowPacing
 from bot.pacing import Limits, Pacer
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
+from bot.views import digest as digest_view
 from bot.views import flagged, health
 from bot.views.ids import OUTBOX_EVENT_TYPE
 from storage import channel_store, outbox_store, repository
@@ -363,13 +364,30 @@ class OutboxSender:
                 raise _Dead("incident gone")
             text, blocks = self._render_card(incident)
             return {"channel": row.channel, "text": text, "blocks": blocks}
-        args = {"channel": row.channel, "text": row.payload.get("text", ""), "blocks": row.payload.get("blocks")}
+        payload = row.payload
+        if payload.get(digest_view.CARD_LINKS):
+            payload = digest_view.fill_card_links(payload, self._card_links(row, digest_view.linked_cards(payload)))
+        args = {"channel": row.channel, "text": payload.get("text", ""), "blocks": payload.get("blocks")}
         if row.kind in THREAD_KINDS:
             if incident is None or incident.card_ts is None:
                 raise _Dead("the incident card was never posted, so its thread does not exist")
             args["channel"] = incident.card_channel
             args["thread_ts"] = incident.card_ts
         return args
+
+    def _card_links(self, row: outbox_store.Leased, cards: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """A digest's links to the cards it names, asked just before it is posted. A card Slack
+        will not link now is named without its link rather than holding the digest back."""
+        links: dict[tuple[str, str], str] = {}
+        for channel, ts in cards:
+            try:
+                found = self._call(self._client.chat_getPermalink, optional=True, channel=channel, message_ts=ts)
+            except (_Dead, _Retry) as failure:
+                log.warning("outbox %s (%s): card link not fetched: %s", row.id, row.kind, failure.error)
+                continue
+            if found.get("permalink"):
+                links[(channel, ts)] = found["permalink"]
+        return links
 
     def _find_posted(self, row: outbox_store.Leased, args: dict) -> str | None:
         """Did an earlier attempt reach Slack? Look for our outbox id in the metadata of what

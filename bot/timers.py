@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import queue_decision
-from bot.domain import recovery, reminders
+from bot.domain import digest_schedule, recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, Refusal
 from bot.service import RecoveryService
@@ -81,46 +82,57 @@ class Timers:
         return pruned
 
     def _digests(self) -> int:
-        """Once the team's DIGEST_TIME has passed today, every channel with incidents (and
-        every DIGEST_CHANNELS one) gets today's digest: late if the bot was down, never twice.
-        The per-process memo only saves the channel scan; the digest_run key decides."""
+        """On a working day, once the team's DIGEST_TIME has passed, every channel owed a
+        digest (bot/domain/digest_schedule.py) gets today's if it has something to say: late
+        if the bot was down, never twice. The per-process memo only saves the channel scan;
+        the digest_run key decides."""
         service = self._service
-        local = service.clock.now().astimezone(service.tz)
-        day = local.date().isoformat()
-        if local.time() < service.settings.digest_time or self._digests_done_for == day:
+        settings = service.settings
+        now = service.clock.now()
+        day = digest_schedule.due_day(now, digest_time=settings.digest_time, tz=service.tz,
+                                      work_hours=settings.work_hours)
+        if day is None or self._digests_done_for == day.isoformat():
             return 0
         with service.db.read() as session:
             # Never a channel shared with another organization: its cards were not posted either.
-            scanned = set(repository.digest_channels(session)) - channel_store.shared_channels(session)
-            channels = scanned | set(service.settings.digest_channels)
+            shared = channel_store.shared_channels(session)
+            first_incidents = {channel: first for channel, first in repository.digest_channels(session).items()
+                               if channel not in shared}
+        channels = sorted(channel for channel in first_incidents.keys() | set(settings.digest_channels)
+                          if digest_schedule.channel_due(first_incidents.get(channel), day,
+                                                         digest_time=settings.digest_time, tz=service.tz,
+                                                         always=channel in settings.digest_channels))
         posted = failed = 0
-        for channel in sorted(channels):
+        for channel in channels:
             try:
-                posted += self.post_digest(channel, day)
+                posted += self.post_digest(channel, day.isoformat())
             except (OperationalError, InterfaceError):
                 raise  # the database is unreachable: the whole tick waits for the next one
             except Exception:  # noqa: BLE001 - the other channels still get theirs
                 failed += 1
                 log.exception("digest for %s failed; the next tick tries again", channel)
         if not failed:
-            self._digests_done_for = day
+            self._digests_done_for = day.isoformat()
         return posted
 
     def post_digest(self, channel: str, day: str) -> bool:
         """Figures read first, in a read transaction, then claimed and queued in a short write
         one: on SQLite a write transaction holds the database's only write lock, and a busy
         channel's figures take long enough for every flag and claim to feel it. The claim
-        still decides: figures read by a replica that loses it are dropped."""
+        still decides: figures read by a replica that loses it are dropped. A channel with
+        nothing to say gets nothing (a DIGEST_CHANNELS one, asked for by name, its "all clear")."""
         service = self._service
         now = service.clock.now()
+        since = digest_schedule.report_since(date.fromisoformat(day), service.settings.work_hours)
         with service.db.read() as session:
             if repository.digest_claimed(session, channel=channel, local_date=day):
                 return False
             figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel),
-                                     now=now, tz=service.tz)
+                                     now=now, tz=service.tz, since=since)
             workspace_id = repository.workspace_of_channel(session, channel) or ""
-        payload = {"text": digest_view.digest_text(figures, channel=channel),
-                   "blocks": [block.to_dict() for block in digest_view.digest_blocks(figures, channel=channel)]}
+        if not figures.has_news and channel not in service.settings.digest_channels:
+            return False
+        payload = digest_view.digest_payload(figures, channel=channel, playbook=service.playbook)
         with service.db.transaction() as session:
             if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
                 return False

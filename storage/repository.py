@@ -99,9 +99,12 @@ def lock(session: Session, incident_id: int) -> tuple[IncidentState, int] | None
     return (to_state(row), row.version) if row else None
 
 
-def digest_channels(session: Session) -> list[str]:
-    """Every channel that has incident cards (``card_channel`` is indexed)."""
-    return sorted(session.exec(select(Incident.card_channel).distinct()).all())
+def digest_channels(session: Session) -> dict[str, datetime]:
+    """Every channel that has incident cards, with when its first incident was flagged (the
+    digest waits for a DIGEST_TIME after it): one pass over ix_incident_card_channel."""
+    rows = session.exec(select(Incident.card_channel, _aware(func.min(Incident.created_at)))
+                        .group_by(Incident.card_channel)).all()
+    return dict(sorted(rows))
 
 
 def workspace_of_channel(session: Session, channel: str) -> str | None:
@@ -136,6 +139,7 @@ _FACT_COLUMNS = {
     "step_due_at": _aware(Incident.step_due_at), "snoozed_until": _aware(Incident.snoozed_until),
     "root_cause": Incident.root_cause, "remedy_kind": Incident.remedy_kind, "remedy_amount": Incident.remedy_amount,
     "approval": Incident.approval, "csat": Incident.csat, "buy_again": Incident.buy_again,
+    "summary": func.coalesce(func.nullif(Incident.summary, ""), Incident.excerpt), "card_ts": Incident.card_ts,
 }
 """`IncidentFacts` fields read from the incident's own row; the step ends come from `_step_ends`."""
 _LOADED_FIELDS = tuple(name for name in IncidentFacts._fields if name != "steps")

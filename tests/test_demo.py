@@ -25,7 +25,7 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert "Remedy: refund 120" in transcript and "Total time" in transcript
     assert "⏰" in transcript and "🚨 @lee (lead)" in transcript, "a nudge and an escalation"
     assert "*Follow up* on #1 was due" in transcript, "the follow-up reminder"
-    assert "📊 Recovery digest" in transcript and "Remedy spend*  120 over 1 remedy" in transcript
+    assert "Recovery digest · Tue 3 Nov" in transcript and "Remedy spend*  120 over 1 remedy" in transcript
     assert "Recovered within SLA, by step" in transcript
     assert transcript.index("reacted :eyes: to dana (customer)'s message") < transcript.index("both press Claim")
     assert "reacted :white_check_mark: to dana (customer)'s message" in transcript, "the closed receipt"

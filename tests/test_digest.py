@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 
 from bot.domain.digest import StepTiming
+from bot.domain.parsing import parse_work_hours
 from storage import outbox_store
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Incident, StepRecord
 from storage.repository import incident_facts
-from tests.conftest import ServedBot
+from tests.conftest import LEAD, ServedBot
 
 MONDAY_0859 = datetime(2026, 11, 2, 8, 59, tzinfo=timezone.utc)
 
@@ -50,19 +51,81 @@ def test_each_channel_gets_one_digest_a_day_at_digest_time(make_bot, settings, b
     assert len(_digests(bot, "C1")) == 2
 
 
-def test_digest_reports_yesterday_and_what_is_open_now(bot):
+def test_digest_says_the_point_first_and_links_each_overdue_card_without_pinging_its_owner(bot):
     _at(bot, MONDAY_0859 - timedelta(hours=12))
     bot.slack.command("/recovery new Damaged sofa", channel="C1")
     bot.slack.command("/recovery new Rude driver", channel="C1")
     bot.clock.advance(timedelta(minutes=20))
     bot.slack.command("/recovery claim 2", user="U2")
+    bot.settle()
+    cards = {card.text.split(":")[0]: card.ts for card in bot.fake.messages("C1") if card.text.startswith("Recovery #")}
     _at(bot, MONDAY_0859 + timedelta(minutes=5))
     _tick(bot)
-    digest = _digests(bot, "C1")[0].plain()
-    assert "*Yesterday* (Sun 01 Nov)  flagged 2 · resolved 0 · closed 0" in digest
+    message = _digests(bot, "C1")[0]
+    digest = message.plain()
+    assert message.text == "Recovery digest for <#C1>, Mon 2 Nov: 1 unclaimed and 2 overdue; oldest #1, 12 h, unclaimed"
+    assert message.blocks[0]["text"]["text"] == "Recovery digest · Mon 2 Nov"
+    assert "*Yesterday*  flagged 2 · resolved 0 · closed 0" in digest
     assert "*Now*  2 open · 1 unclaimed · 2 overdue" in digest
-    assert "#1 · _unclaimed_ · flagged 12h 5m ago" in digest and "#2 · <@U2> · flagged 12h 5m ago" in digest
-    assert "claim 20m (–) · acknowledge – (–) · resolve – (–)" in digest, "the median claim time, no week before"
+    link = "<https://fake.slack.test/archives/C1/p{}|#{}>"
+    assert (f"• {link.format(cards['Recovery #1'].replace('.', ''), 1)} Damaged sofa · Claim · 11h 55m late · "
+            "unclaimed") in digest
+    assert (f"• {link.format(cards['Recovery #2'].replace('.', ''), 2)} Rude driver · Acknowledge and take "
+            "ownership · 11h 30m late · @U2") in digest
+    assert "<@" not in digest, "nobody is mentioned, so nobody is notified"
+    assert "*Last 14 days*  flagged ▁▁▁▁▁▁▁▁▁▁▁▁▁█ 2 · closed ▁▁▁▁▁▁▁▁▁▁▁▁▁▁ 0" in digest
+    assert "time to claim 20m · no acknowledgements yet · no resolutions yet" in digest
+    assert "(–)" not in digest and "0s" not in digest
+
+
+def test_medians_say_which_way_they_moved_since_the_week_before(bot):
+    _at(bot, MONDAY_0859 - timedelta(days=10))
+    bot.slack.command("/recovery new Slow refund", channel="C1")
+    bot.clock.advance(timedelta(minutes=12))
+    bot.slack.command("/recovery claim 1", user="U2")
+    _at(bot, MONDAY_0859 - timedelta(days=1))
+    bot.slack.command("/recovery new Lost parcel", channel="C1")
+    bot.clock.advance(timedelta(minutes=18))
+    bot.slack.command("/recovery claim 2", user="U3")
+    _at(bot, MONDAY_0859 + timedelta(minutes=1))
+    _tick(bot)
+    assert "time to claim 18m, up from 12m" in _digests(bot, "C1")[0].plain()
+
+
+def test_no_digest_on_a_non_working_day_and_mondays_covers_the_weekend(make_bot, settings):
+    bot = make_bot(replace(settings, work_hours=parse_work_hours("09:00-18:00 Mon-Fri")))
+    friday = MONDAY_0859 - timedelta(days=3)
+    _at(bot, friday + timedelta(hours=2))
+    bot.slack.command("/recovery new Wrong size", channel="C1")
+    _at(bot, friday + timedelta(days=1, hours=3))
+    bot.slack.command("/recovery new Late again", channel="C1")
+    for day in (1, 2):
+        _at(bot, friday + timedelta(days=day, hours=1))
+        assert _tick(bot) == 0, "no digest on Saturday or Sunday"
+    _at(bot, MONDAY_0859 + timedelta(minutes=1))
+    assert _tick(bot) == 1
+    assert "*Since Fri 30 Oct*  flagged 2 · resolved 0 · closed 0" in _digests(bot, "C1")[0].plain()
+
+
+def test_no_digest_when_there_is_nothing_to_say(bot):
+    _at(bot, MONDAY_0859 - timedelta(days=3))
+    bot.slack.command("/recovery new Double charge", channel="C1")
+    assert bot.slack.command("/recovery cancel 1 sent by mistake", user=LEAD).text == "#1 is cancelled."
+    _at(bot, MONDAY_0859 + timedelta(minutes=1))
+    assert _tick(bot) == 0, "cancelled days ago, nothing open, nothing flagged or closed yesterday"
+    assert not _digests(bot, "C1")
+
+
+def test_a_channel_gets_its_first_digest_at_the_first_digest_time_after_its_first_incident(make_bot, settings):
+    bot = make_bot(settings)
+    _at(bot, MONDAY_0859 + timedelta(hours=6))
+    bot.slack.command("/recovery new Broken zip", channel="C1")
+    assert _tick(bot) == 0, "flagged for the first time at 15:00: not at once"
+    restarted = make_bot(settings)
+    _at(bot, MONDAY_0859 + timedelta(hours=7))
+    assert restarted.runtime.ticker.tick().digests == 0, "a bot started after DIGEST_TIME: only channels that were due"
+    _at(bot, MONDAY_0859 + timedelta(days=1, minutes=1))
+    assert _tick(bot) == 1
 
 
 def test_extra_digest_channels_always_get_one(make_bot, settings):

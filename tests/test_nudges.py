@@ -137,7 +137,7 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
         bot.slack.command(f"/recovery new Complaint {n}", channel="C1")
     bot.settle()
     replicas = [bot, make_bot(settings), make_bot(settings)]
-    bot.clock.advance(timedelta(minutes=25))
+    bot.clock.advance(timedelta(days=1))  # the next morning: the alerts, and C1's first digest
     barrier = threading.Barrier(3)
     counts = []
 
@@ -260,7 +260,7 @@ def test_an_expired_snooze_shows_as_overdue_on_the_card_the_list_and_the_digest(
     assert "Acknowledge and take ownership · ⏰ overdue" in bot.slack.command("/recovery list").text
     assert "*#1*" in bot.slack.command("/recovery list overdue").text
     digest = bot.slack.command("/recovery digest", channel="C1").text
-    assert "1 open · 0 unclaimed · 1 overdue" in digest and "#1" in digest.split("worst first")[1]
+    assert "1 open · 0 unclaimed · 1 overdue" in digest and "#1" in digest.split("most late first")[1]
     assert _tick(bot) == 2
     card = bot.card(1).plain()
     assert "Snoozed until" not in card and "⏰ overdue" in card, "the card is redrawn when the nudge goes out"

@@ -24,6 +24,9 @@ from bot.domain.types import StepKey
 WORST_OVERDUE_LIMIT = 10
 TOP_CAUSES_LIMIT = 5
 DIGEST_DAYS = 7
+TREND_DAYS = 14
+"""The sparkline's days: two weeks of flags and closures, the last full day last."""
+SPARK_BARS = "▁▂▃▄▅▆▇█"
 DIGEST_WINDOW = timedelta(days=2 * DIGEST_DAYS)
 """What a digest reads: its week, and the week before for the trends."""
 MAX_STATS_DAYS = 3660
@@ -79,15 +82,24 @@ class IncidentFacts(NamedTuple):
     fixed_at: datetime | None = None
     """When the last `fix` step ended done, for a snapshot loaded without step timings
     (the digest needs only this and `acknowledged_at`, not every step)."""
+    summary: str = ""
+    card_ts: str | None = None
+    """Where its card is (in ``channel``), so the digest can link to it."""
     steps: tuple[StepTiming, ...] = ()
 
 
-class OverdueIncident(NamedTuple):
+class OpenIncident(NamedTuple):
+    """One open incident as the digest names it: an overdue line, or the oldest one open."""
+
     number: int
     owner_id: str | None
     age: timedelta
     """Since it was flagged."""
-    overdue_by: timedelta
+    overdue_by: timedelta | None
+    """None: not overdue (snoozed, or still within its step's time)."""
+    summary: str = ""
+    step: str = "claim"
+    card_ts: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,20 +131,29 @@ class _Now:
     open_now: int
     unclaimed_now: int
     overdue_now: int
-    worst_overdue: tuple[OverdueIncident, ...]
+    worst_overdue: tuple[OpenIncident, ...]
+    oldest_open: OpenIncident | None
 
 
 @dataclass(frozen=True, slots=True)
 class DigestFigures:
-    yesterday: date
-    flagged_yesterday: int
-    resolved_yesterday: int
-    closed_yesterday: int
+    day: date
+    """The digest's own day, in the team's zone."""
+    since: date
+    """The first day it reports on: yesterday, or the last working day before it (Monday's
+    reports from Friday on). The counts below are for [since, day)."""
+    flagged: int
+    resolved: int
+    closed: int
     open_now: int
     unclaimed_now: int
     overdue_now: int
-    worst_overdue: tuple[OverdueIncident, ...]
+    worst_overdue: tuple[OpenIncident, ...]
     """At most ten, most overdue first."""
+    oldest_open: OpenIncident | None
+    flagged_daily: tuple[int, ...]
+    """Flags per local day over the `TREND_DAYS` before ``day``, oldest first."""
+    closed_daily: tuple[int, ...]
     time_to_claim: Trend
     time_to_acknowledge: Trend
     time_to_resolve: Trend
@@ -146,6 +167,12 @@ class DigestFigures:
     remedy_spend: Decimal
     remedy_count: int
     """Remedies given (kind other than "none") among those counted in the spend."""
+
+    @property
+    def has_news(self) -> bool:
+        """Something to say: an incident open, or one flagged, resolved or closed in the
+        days reported on. A digest of zeros is noise a lead learns to skip."""
+        return bool(self.open_now or self.flagged or self.resolved or self.closed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,25 +200,46 @@ class StatsFigures:
     """Per step key: share of instances ended (done or skipped) in the period by their due time."""
 
 
-def digest_figures(incidents: Iterable[IncidentFacts], *, now: datetime, tz: ZoneInfo) -> DigestFigures:
-    """The morning digest: yesterday in the team's zone, the state now, and the last week."""
+def digest_figures(incidents: Iterable[IncidentFacts], *, now: datetime, tz: ZoneInfo,
+                   since: date | None = None) -> DigestFigures:
+    """The morning digest: the days since ``since`` (default yesterday) in the team's zone,
+    the state now, the last week's medians and two weeks of daily counts."""
     facts = tuple(incidents)
     today = now.astimezone(tz).date()
-    yesterday = today - timedelta(days=1)
-    start, end = _local_midnight(yesterday, tz), _local_midnight(today, tz)
+    since = min(since, today) if since is not None else today - timedelta(days=1)
+    start, end = _local_midnight(since, tz), _local_midnight(today, tz)
     now_figures = _now_figures(facts, now)
     period = _period_figures(facts, now - timedelta(days=DIGEST_DAYS), now)
     return DigestFigures(
-        yesterday=yesterday,
-        flagged_yesterday=_count(facts, start, end, lambda f: f.created_at),
-        resolved_yesterday=_count(facts, start, end, lambda f: f.resolved_at),
-        closed_yesterday=_count(facts, start, end, lambda f: f.closed_at if f.status == "closed" else None),
+        day=today,
+        since=since,
+        flagged=_count(facts, start, end, lambda f: f.created_at),
+        resolved=_count(facts, start, end, lambda f: f.resolved_at),
+        closed=_count(facts, start, end, _closed_at),
         open_now=now_figures.open_now,
         unclaimed_now=now_figures.unclaimed_now,
         overdue_now=now_figures.overdue_now,
         worst_overdue=now_figures.worst_overdue,
+        oldest_open=now_figures.oldest_open,
+        flagged_daily=_daily(facts, today, tz, lambda f: f.created_at),
+        closed_daily=_daily(facts, today, tz, _closed_at),
         **_period_fields(period),
     )
+
+
+def sparkline(values: Sequence[int]) -> str:
+    """One bar per value, scaled to the largest: zero is the lowest bar and only zero is, so
+    a quiet day never looks like a day with one incident; the largest is the full bar."""
+    top = max(values, default=0)
+    return "".join(_bar(value, top) for value in values)
+
+
+def _bar(value: int, top: int) -> str:
+    if value <= 0:
+        return SPARK_BARS[0]
+    if top <= 1:
+        return SPARK_BARS[-1]
+    return SPARK_BARS[1 + round((value - 1) * (len(SPARK_BARS) - 2) / (top - 1))]
 
 
 def stats_figures(incidents: Iterable[IncidentFacts], *, now: datetime, days: int, tz: ZoneInfo) -> StatsFigures:
@@ -207,7 +255,7 @@ def stats_figures(incidents: Iterable[IncidentFacts], *, now: datetime, days: in
         since=start.astimezone(tz),
         flagged=_count(facts, start, now, lambda f: f.created_at),
         resolved=_count(facts, start, now, lambda f: f.resolved_at),
-        closed=_count(facts, start, now, lambda f: f.closed_at if f.status == "closed" else None),
+        closed=_count(facts, start, now, _closed_at),
         cancelled=_count(facts, start, now, lambda f: f.closed_at if f.status == "cancelled" else None),
         open_now=now_figures.open_now,
         unclaimed_now=now_figures.unclaimed_now,
@@ -232,6 +280,21 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
 
 
+def _closed_at(fact: IncidentFacts) -> datetime | None:
+    """When it was closed, for a closure (a cancellation is not one)."""
+    return fact.closed_at if fact.status == "closed" else None
+
+
+def _daily(facts: Sequence[IncidentFacts], today: date, tz: ZoneInfo,
+           moment: Callable[[IncidentFacts], datetime | None]) -> tuple[int, ...]:
+    """How many ``moment``s fell on each of the `TREND_DAYS` local days before ``today``."""
+    first = today - timedelta(days=TREND_DAYS)
+    start, end = _local_midnight(first, tz), _local_midnight(today, tz)
+    counts = Counter((when.astimezone(tz).date() - first).days
+                     for fact in facts if (when := moment(fact)) is not None and start <= when < end)
+    return tuple(counts[index] for index in range(TREND_DAYS))
+
+
 def _within(moment: datetime | None, start: datetime, end: datetime) -> bool:
     return moment is not None and start <= moment < end
 
@@ -243,17 +306,22 @@ def _count(facts: Sequence[IncidentFacts], start: datetime, end: datetime,
 
 def _now_figures(facts: Sequence[IncidentFacts], now: datetime) -> _Now:
     open_facts = [fact for fact in facts if fact.status == "open"]
-    overdue = sorted(
-        (OverdueIncident(fact.number, fact.owner_id, now - fact.created_at, now - fact.step_due_at)
-         for fact in open_facts if is_overdue(fact, now)),
-        key=lambda line: (-line.overdue_by, line.number),
-    )
+    overdue = sorted((_open_line(fact, now) for fact in open_facts if is_overdue(fact, now)),
+                     key=lambda line: (-line.overdue_by, line.number))
+    oldest = min(open_facts, key=lambda fact: (fact.created_at, fact.number), default=None)
     return _Now(
         open_now=len(open_facts),
         unclaimed_now=sum(1 for fact in open_facts if fact.owner_id is None),
         overdue_now=len(overdue),
         worst_overdue=tuple(overdue[:WORST_OVERDUE_LIMIT]),
+        oldest_open=_open_line(oldest, now) if oldest is not None else None,
     )
+
+
+def _open_line(fact: IncidentFacts, now: datetime) -> OpenIncident:
+    return OpenIncident(fact.number, fact.owner_id, now - fact.created_at,
+                        now - fact.step_due_at if is_overdue(fact, now) else None,
+                        fact.summary, fact.current_step, fact.card_ts)
 
 
 def _trend(facts: Sequence[IncidentFacts], start: datetime, end: datetime,

@@ -1,25 +1,122 @@
-"""The daily digest and `/recovery stats`: figures in, Block Kit out."""
+"""The daily digest and `/recovery stats`: figures in, Block Kit out.
+
+The digest is read in ten seconds: its first line says the point, every overdue line links
+to its card, and nobody is pinged (owners are named as text, not mentioned: a morning
+digest must not notify every late owner). The cards' links are not known when the digest is
+queued; the text carries a marker per card (`card_marker`) and the outbox, which may call
+Slack, swaps each for the card's permalink (`fill_card_links`) just before posting.
+"""
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.domain.digest import DigestFigures, StatsFigures, Trend
+from bot.domain.digest import DIGEST_DAYS, TREND_DAYS, DigestFigures, OpenIncident, StatsFigures, Trend, sparkline
 from bot.domain.parsing import format_duration
-from bot.domain.playbook import Playbook
-from bot.domain.text import cut
+from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook
+from bot.domain.text import cut, safe
+from bot.domain.types import StepKey
 
-NO_DATA = "–"
+CARD_LINKS = "card_links"
+"""The payload key listing the cards a queued digest links to, as [channel, ts] pairs."""
+_MARKER = re.compile(r"⟦card ([A-Z0-9]+) ([0-9.]+) ([0-9]+)⟧")
+_MEDIANS = (("claim", "claims", "time_to_claim"), ("acknowledge", "acknowledgements", "time_to_acknowledge"),
+            ("resolve", "resolutions", "time_to_resolve"))
 
 
-def _span(value: timedelta | None) -> str:
-    return format_duration(value) if value is not None else NO_DATA
+def card_marker(number: int, channel: str, ts: str | None) -> str:
+    """``#29``, to become a link to the card once the outbox knows its permalink."""
+    return f"⟦card {channel} {ts} {number}⟧" if ts else f"#{number}"
 
 
-def _trend(name: str, trend: Trend) -> str:
-    return f"{name} {_span(trend.current)} ({_span(trend.previous)})"
+def fill_card_links(payload: Mapping, permalinks: Mapping[tuple[str, str], str]) -> dict:
+    """The payload with each card marker replaced by a link to the card, or by the plain
+    number where no permalink could be had."""
+    def link(match: re.Match) -> str:
+        channel, ts, number = match.groups()
+        url = permalinks.get((channel, ts))
+        return f"<{url}|#{number}>" if url else f"#{number}"
+
+    def fill(value: object) -> object:
+        if isinstance(value, str):
+            return _MARKER.sub(link, value)
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        if isinstance(value, dict):
+            return {key: fill(item) for key, item in value.items()}
+        return value
+
+    return {key: value for key, value in fill(dict(payload)).items() if key != CARD_LINKS}
+
+
+def linked_cards(payload: Mapping) -> list[tuple[str, str]]:
+    """The (channel, ts) of every card a queued digest links to."""
+    return [(str(channel), str(ts)) for channel, ts in payload.get(CARD_LINKS) or ()]
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _age(span: timedelta) -> str:
+    """How long something has been open, in the largest whole unit: "6 days", "3 h", "12 min"."""
+    days, hours, minutes = span.days, span.seconds // 3600, span.seconds // 60
+    if days:
+        return f"{days} day{'' if days == 1 else 's'}"
+    return f"{hours} h" if hours else f"{minutes} min"
+
+
+def _owner(owner_id: str | None) -> str:
+    """Named, not mentioned: `<@U…>` would notify them. The bot knows no display names (it
+    has no users:read scope), so the ID as text, which Slack shows as typed."""
+    return f"@{owner_id}" if owner_id else "unclaimed"
+
+
+def _step_title(step: str, playbook: Playbook) -> str:
+    try:
+        return playbook.step(StepKey(step)).title
+    except (KeyError, ValueError):
+        return step
+
+
+def _headline(figures: DigestFigures, playbook: Playbook) -> str:
+    """The point, first: what needs someone, and the oldest open incident."""
+    if not figures.open_now:
+        return "All clear: nothing open"
+    wanted = [f"{count} {what}" for count, what in ((figures.unclaimed_now, "unclaimed"),
+                                                    (figures.overdue_now, "overdue")) if count]
+    point = " and ".join(wanted) if wanted else f"{figures.open_now} open, all claimed and on time"
+    oldest = figures.oldest_open
+    if oldest is None:
+        return point
+    where = "unclaimed" if oldest.owner_id is None else f"at {_step_title(oldest.step, playbook)}"
+    return f"{point}; oldest #{oldest.number}, {_age(oldest.age)}, {where}"
+
+
+def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook, card_links: bool) -> str:
+    late = format_duration(item.overdue_by or timedelta(0))
+    summary = safe(item.summary, 80) or "no summary"
+    number = card_marker(item.number, channel, item.card_ts) if card_links else f"#{item.number}"
+    return (f"• {number} {summary} · "
+            f"{_step_title(item.step, playbook)} · {late} late · {_owner(item.owner_id)}")
+
+
+def _median(verb: str, noun: str, trend: Trend, *, period: str) -> str:
+    """"time to claim 18m, up from 12m"; never a blank or a zero for a figure that is missing."""
+    current, previous = trend.current, trend.previous
+    if current is None:
+        return (f"no {noun} yet" if previous is None
+                else f"no {noun} in the last {period} (time to {verb} {format_duration(previous)} before)")
+    text = f"time to {verb} {format_duration(current)}"
+    if previous is None:
+        return text
+    if format_duration(current) == format_duration(previous):
+        return f"{text}, as before"
+    return f"{text}, {'up' if current > previous else 'down'} from {format_duration(previous)}"
 
 
 def _money(amount: Decimal) -> str:
@@ -31,15 +128,14 @@ def _answers(count: int) -> str:
 
 
 def _shared(figures: DigestFigures | StatsFigures, *, period: str) -> list[str]:
-    speed = " · ".join([_trend("claim", figures.time_to_claim), _trend("acknowledge", figures.time_to_acknowledge),
-                        _trend("resolve", figures.time_to_resolve)])
+    speed = " · ".join(_median(verb, noun, getattr(figures, name), period=period) for verb, noun, name in _MEDIANS)
     satisfaction = (f"{figures.satisfaction:.1f}/10 ({_answers(figures.satisfaction_answers)})"
-                    if figures.satisfaction is not None else NO_DATA)
+                    if figures.satisfaction is not None else "no answers yet")
     buy_again = (f"{figures.buy_again_share:.0%} ({_answers(figures.buy_again_answers)})"
-                 if figures.buy_again_share is not None else NO_DATA)
-    causes = " · ".join(f"{name} {count}" for name, count in figures.top_causes) or NO_DATA
+                 if figures.buy_again_share is not None else "no answers yet")
+    causes = " · ".join(f"{name} {count}" for name, count in figures.top_causes) or "none recorded"
     return [
-        f"*Median time, {period} (the {period} before)*\n{speed}",
+        f"*Median times, last {period}* (against the {period} before)\n{speed}",
         f"*Customers*  satisfaction {satisfaction} · would buy again {buy_again}",
         f"*Recurring causes*  {cut(causes, 1000)}",
         f"*Remedy spend*  {_money(figures.remedy_spend)} over {figures.remedy_count} "
@@ -47,34 +143,50 @@ def _shared(figures: DigestFigures | StatsFigures, *, period: str) -> list[str]:
     ]
 
 
-def digest_text(figures: DigestFigures, *, channel: str) -> str:
-    return (f"Recovery digest for <#{channel}>: {figures.open_now} open, {figures.unclaimed_now} unclaimed, "
-            f"{figures.overdue_now} overdue")
+def digest_text(figures: DigestFigures, *, channel: str, playbook: Playbook) -> str:
+    """The notification's words: where, when, and the point."""
+    return f"Recovery digest for <#{channel}>, {_day(figures.day)}: {_headline(figures, playbook)}"
 
 
-def digest_blocks(figures: DigestFigures, *, channel: str) -> list[Block]:
+def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = DEFAULT_PLAYBOOK,
+                  card_links: bool = False) -> list[Block]:
+    """``card_links``: the overdue lines carry card markers for the outbox to link (a posted
+    digest); without, plain numbers (a preview answered in the ack, with no Slack call)."""
+    since = "Yesterday" if figures.since == figures.day - timedelta(days=1) else f"Since {_day(figures.since)}"
     lines = [
-        f"*Yesterday* ({figures.yesterday:%a %d %b})  flagged {figures.flagged_yesterday} · "
-        f"resolved {figures.resolved_yesterday} · closed {figures.closed_yesterday}",
+        f"<#{channel}>  *{_headline(figures, playbook)}*",
+        f"*{since}*  flagged {figures.flagged} · resolved {figures.resolved} · closed {figures.closed}",
         f"*Now*  {figures.open_now} open · {figures.unclaimed_now} unclaimed · {figures.overdue_now} overdue",
     ]
     if figures.worst_overdue:
-        worst = [f"• #{item.number} · {f'<@{item.owner_id}>' if item.owner_id else '_unclaimed_'} · "
-                 f"flagged {format_duration(item.age)} ago · {format_duration(item.overdue_by)} over"
+        worst = [_overdue_line(item, channel=channel, playbook=playbook, card_links=card_links)
                  for item in figures.worst_overdue]
-        lines.append("*Overdue, worst first*\n" + "\n".join(worst))
-    lines += _shared(figures, period="7 days")
+        more = figures.overdue_now - len(worst)
+        lines.append("*Overdue, most late first*\n" + "\n".join(worst)
+                     + (f"\n…and {more} more: `/recovery list`" if more > 0 else ""))
+    lines.append(f"*Last {TREND_DAYS} days*  flagged {sparkline(figures.flagged_daily)} "
+                 f"{sum(figures.flagged_daily)} · closed {sparkline(figures.closed_daily)} "
+                 f"{sum(figures.closed_daily)}")
+    lines += _shared(figures, period=f"{DIGEST_DAYS} days")
     return [
-        HeaderBlock(text="📊 Recovery digest"),
+        HeaderBlock(text=f"Recovery digest · {_day(figures.day)}"),
         *[SectionBlock(text=MarkdownTextObject(text=cut(line, 3000))) for line in lines],
-        ContextBlock(elements=[MarkdownTextObject(text=f"For <#{channel}> · `/recovery stats 30d` for more")]),
+        ContextBlock(elements=[MarkdownTextObject(text="`/recovery stats 30d` for more")]),
     ]
+
+
+def digest_payload(figures: DigestFigures, *, channel: str, playbook: Playbook) -> dict:
+    """The outbox row's payload: the digest, with the cards whose links the sender fills in."""
+    return {"text": digest_text(figures, channel=channel, playbook=playbook),
+            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, playbook=playbook,
+                                                                  card_links=True)],
+            CARD_LINKS: [[channel, item.card_ts] for item in figures.worst_overdue if item.card_ts]}
 
 
 def stats_blocks(figures: StatsFigures, *, playbook: Playbook) -> list[Block]:
     period = f"{figures.days} days"
     shares = " · ".join(
-        f"{step.title} {'%.0f%%' % (share * 100) if (share := figures.within_sla.get(step.key.value)) is not None else NO_DATA}"
+        f"{step.title} {f'{share:.0%}' if (share := figures.within_sla.get(step.key.value)) is not None else 'none ended'}"
         for step in playbook.steps)
     lines = [
         f"*Last {period}*  flagged {figures.flagged} · resolved {figures.resolved} · closed {figures.closed} · "

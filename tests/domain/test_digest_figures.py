@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.digest import (
-    IncidentFacts, OverdueIncident, StepTiming, Trend, digest_figures, median, stats_figures,
+    IncidentFacts, OpenIncident, StepTiming, Trend, digest_figures, median, stats_figures,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -30,10 +30,12 @@ def digest(*incidents: IncidentFacts):
 
 def test_a_quiet_team_gets_zeros_and_no_data_not_an_error():
     figures = digest()
-    assert figures.yesterday == date(2024, 6, 11)
-    assert (figures.flagged_yesterday, figures.resolved_yesterday, figures.closed_yesterday) == (0, 0, 0)
+    assert (figures.day, figures.since) == (date(2024, 6, 12), date(2024, 6, 11))
+    assert (figures.flagged, figures.resolved, figures.closed) == (0, 0, 0)
     assert (figures.open_now, figures.unclaimed_now, figures.overdue_now) == (0, 0, 0)
-    assert figures.worst_overdue == ()
+    assert figures.worst_overdue == () and figures.oldest_open is None
+    assert figures.flagged_daily == figures.closed_daily == (0,) * 14
+    assert not figures.has_news
     assert figures.time_to_claim == figures.time_to_acknowledge == figures.time_to_resolve == Trend(None, None)
     assert figures.satisfaction is None and figures.buy_again_share is None
     assert figures.top_causes == ()
@@ -59,7 +61,7 @@ def test_yesterday_is_the_team_calendar_day_not_the_utc_one():
         # 00:00 New York today.
         fact(4, created_at=datetime(2024, 6, 12, 0, 0, tzinfo=NEW_YORK)),
     )
-    assert figures.flagged_yesterday == 2
+    assert figures.flagged == 2
 
 
 def test_yesterday_counts_resolutions_and_closures_but_not_cancellations():
@@ -70,7 +72,7 @@ def test_yesterday_counts_resolutions_and_closures_but_not_cancellations():
         fact(3, status="cancelled", closed_at=yesterday_noon),
         fact(4, status="closed", closed_at=NOW - 3 * DAY),
     )
-    assert (figures.resolved_yesterday, figures.closed_yesterday) == (1, 1)
+    assert (figures.resolved, figures.closed) == (1, 1)
 
 
 # --- now --------------------------------------------------------------------------------
@@ -91,8 +93,9 @@ def test_the_worst_ten_overdue_are_listed_most_overdue_first():
     figures = digest(*overdue)
     assert figures.overdue_now == 12
     assert [line.number for line in figures.worst_overdue] == list(range(12, 2, -1))
-    assert figures.worst_overdue[0] == OverdueIncident(12, None, timedelta(hours=12), 12 * MIN)
-    assert figures.worst_overdue[1] == OverdueIncident(11, "U11", timedelta(hours=11), 11 * MIN)
+    assert figures.worst_overdue[0] == OpenIncident(12, None, timedelta(hours=12), 12 * MIN)
+    assert figures.worst_overdue[1] == OpenIncident(11, "U11", timedelta(hours=11), 11 * MIN)
+    assert figures.oldest_open == figures.worst_overdue[0]
 
 
 def test_equally_overdue_incidents_are_listed_by_number():
