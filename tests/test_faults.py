@@ -201,6 +201,16 @@ def _new_incident(bot: ServedBot, summary: str, channel: str) -> int:
     return int(match.group(1))
 
 
+def _first_flagged_a_day_earlier(bot: ServedBot) -> None:
+    """A channel's first digest comes at the first DIGEST_TIME after its first incident: the
+    incidents are dated a day back, so that today's digest is owed to every channel with
+    incidents (their steps' clocks, and so the reminders, stay as they are)."""
+    with bot.runtime.db.transaction() as session:
+        for row in session.exec(select(Incident)).all():
+            row.created_at -= timedelta(days=1)
+            session.add(row)
+
+
 def _walk_to_buy_in(bot: ServedBot, number: int) -> None:
     """Claim, acknowledge, apologize, fix, remedy and the customer's Agreed, on the bot's clock."""
     bot.slack.click(bot.card(number), "Claim", user=OWNER)
@@ -397,6 +407,7 @@ def test_kill_9_at_random_moments_loses_no_flag_and_sends_every_reminder_once(bo
     sleepers = [_new_incident(bot, f"Flagged before the outage {n}", "C5") for n in range(SLEEPERS)]
     bot.settle()
     time.sleep(max(0.0, (escalation_due - _utcnow()).total_seconds() + 0.2))
+    _first_flagged_a_day_earlier(bot)
 
     final = BotProcess(settings, log=tmp_path / "bot-final.log", tick="1s", env=DIGEST_DUE)
     try:
@@ -744,6 +755,7 @@ def test_three_replicas_send_300_nudges_300_escalations_and_one_digest_per_chann
         numbers = list(pool.map(lambda n: _new_incident(bot, f"Complaint {n}", REPLICA_CHANNELS[n % 3]),
                                 range(REPLICA_INCIDENTS)))
     assert sorted(numbers) == list(range(1, REPLICA_INCIDENTS + 1))
+    _first_flagged_a_day_earlier(bot)
 
     def reminders() -> int:
         with bot.runtime.db.transaction() as session:
