@@ -121,6 +121,7 @@ def test_kill_in_the_middle_of_a_tick_then_restart_sends_each_alert_once(bot, se
     try:
         assert _wait(lambda: sum(_alerts_by_incident(bot.fake).values()) >= ALERTS, 60), \
             (tmp_path / "restarted.log").read_text()
+        assert _wait(lambda: _unsent(bot) == [], 30), "what the crash left owed is sent too"
     finally:
         restarted.stop()
     alerts = _alerts_by_incident(bot.fake)
