@@ -131,7 +131,7 @@ def test_kill_in_the_middle_of_a_tick_then_restart_sends_each_alert_once(bot, se
 
 
 def _zone_at_midday() -> str:
-    """A fixed-offset zone in which it is now between 12:00 and 13:00: past a 09:00 digest
+    """A fixed-offset zone in which it is now between 12:00 and 13:00: past a 10:00 digest
     time whenever the test runs, and hours away from the local midnight that starts a new
     digest day."""
     offset = 12 - datetime.now(timezone.utc).hour
@@ -142,7 +142,8 @@ def test_three_bot_processes_on_one_postgresql_send_each_alert_and_digest_once(b
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("several replicas need PostgreSQL")
     _overdue_backlog(bot, INCIDENTS)
-    digest_due = {"TZ": _zone_at_midday(), "DIGEST_TIME": "09:00"}
+    # Flagged between 09:00 and 10:00 there: C1's first digest is owed from 10:00.
+    digest_due = {"TZ": _zone_at_midday(), "DIGEST_TIME": "10:00"}
     processes = [BotProcess(settings, log=tmp_path / f"bot{n}.log", env=digest_due) for n in range(3)]
     try:
         for process in processes:
