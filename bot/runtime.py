@@ -13,6 +13,7 @@ from slack_bolt import App
 
 from bot import parking
 from bot.app import create_app
+from bot.card_drawing import card_renderer
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.identity import BotIdentity, IdentityCheck
@@ -24,7 +25,6 @@ from bot.service import RecoveryService
 from bot.settings import Settings
 from bot.slack_api import make_client, make_posting_client
 from bot.timers import Timers
-from bot.views.card import render_card
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -90,8 +90,8 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     client = make_client(settings)
     identity = BotIdentity(user_id=settings.slack_bot_user_id)
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
-                          render_card=lambda state: render_card(state, playbook=playbook, tz=settings.tz,
-                                                                now=clock.now()),
+                          # The service is built below; the sender draws no card before build returns.
+                          render_card=card_renderer(db, playbook=playbook, policy=lambda: service.policy, clock=clock),
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
                                         history_per_minute=settings.slack_history_per_minute))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)

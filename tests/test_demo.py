@@ -21,7 +21,7 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert len(prompts) == 1, "the follow-up is prompted once"
     assert "[DM to " in transcript
     assert "Enter a whole number from 1 to 10." in transcript
-    assert "Status: ✅ closed" in transcript and "Satisfaction: 9/10" in transcript
+    assert "*Closed*" in transcript and "Satisfaction: 9/10" in transcript
     assert "Remedy: refund 120" in transcript and "Total time" in transcript
     assert "⏰" in transcript and "🚨 @lee (lead)" in transcript, "a nudge and an escalation"
     assert "*Follow up* on #1 was due" in transcript, "the follow-up reminder"

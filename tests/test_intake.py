@@ -78,7 +78,7 @@ def test_shortcut_opens_modal_and_submission_opens_incident_with_details(bot):
     shown = bot.card(1).plain()
     assert "Wrong size, customer upset" in shown
     assert "Dana &lt;script&gt; via email" in shown
-    assert "high" in shown
+    assert "Recovery #1 · HIGH: Wrong size, customer upset" in shown, "the severity as a word in the header"
     incident = _incidents(bot)[0]
     assert (incident.origin_channel, incident.origin_ts) == ("C1", complaint.ts)
     assert incident.excerpt == "Wrong size delivered"

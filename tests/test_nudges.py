@@ -263,4 +263,4 @@ def test_an_expired_snooze_shows_as_overdue_on_the_card_the_list_and_the_digest(
     assert "1 open · 0 unclaimed · 1 overdue" in digest and "#1" in digest.split("most late first")[1]
     assert _tick(bot) == 2
     card = bot.card(1).plain()
-    assert "Snoozed until" not in card and "⏰ overdue" in card, "the card is redrawn when the nudge goes out"
+    assert "Snoozed until" not in card and "*Escalated*" in card, "the card is redrawn when the alerts go out"

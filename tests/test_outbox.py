@@ -90,7 +90,8 @@ def _lease(bot, row: OutboxMessage) -> outbox_store.Leased:  # noqa: ANN001
 
 def _render_card(bot, number: int = 1) -> tuple[str, list[dict]]:  # noqa: ANN001
     state = bot.runtime.service.incident(Locator(_incident(bot, number).workspace_id, number=number))
-    return render_card(state, playbook=bot.runtime.service.playbook, tz=bot.runtime.settings.tz, now=bot.clock.now())
+    return render_card(state, playbook=bot.runtime.service.playbook, policy=bot.runtime.service.policy,
+                       now=bot.clock.now(), escalated=False)
 
 
 def _payload_text(row: OutboxMessage) -> str:

@@ -71,7 +71,7 @@ def _recover_to_close(bot: ServedBot) -> None:
     assert bot.runtime.ticker.tick().follow_ups == 1
     bot.settle()
     _submit_form(bot, "Record follow-up", {"csat": "9", "buy_again": "yes"})
-    assert "closed" in bot.card(1).plain()
+    assert "*Closed*" in bot.card(1).plain()
 
 
 # The reactions ---------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def test_whole_recovery_from_flag_to_closed_card(bot):
                             user=OWNER).body == ""
     bot.settle()
     card = bot.card(1).plain()
-    assert "closed" in card
+    assert "*Closed*" in card
     assert "9/10" in card and "would buy again: yes" in card and "refund 120" in card
     assert "Total time" in card and "[Claim]" not in card and "[Assign]" not in card
 
@@ -240,7 +240,7 @@ def test_cancel_by_command_closes_the_card_for_good(bot):
     assert "#1 is cancelled" in bot.slack.command("/recovery cancel 1 duplicate of #4", user=OWNER).text
     bot.settle()
     card = bot.card(1).plain()
-    assert "cancelled: duplicate of #4" in card and "[Assign]" not in card
+    assert "*Cancelled*" in card and "*Why cancelled*\nduplicate of #4" in card and "[Assign]" not in card
     bot.slack.click(_prompt(bot), "Done", user=OWNER)
     bot.settle()
     assert "cancelled" in bot.fake.ephemerals(OWNER)[-1].text
