@@ -52,12 +52,12 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
         reply(line)
     if decision.approval_requested:
         limit = settings.empowerment_limit
-        reply(notices.approval_text(state, leads=settings.lead_user_ids, limit=limit),
-              notices.approval_blocks(state, leads=settings.lead_user_ids, limit=limit),
+        reply(notices.approval_text(state, leads=policy.leads, limit=limit),
+              notices.approval_blocks(state, leads=policy.leads, limit=limit),
               kind="approval", step_seq=state.step_seq)
     if decision.escalate_now:
         by = next((event.actor for event in decision.events if event.kind is EventKind.HELP_REQUESTED), None)
-        reply(notices.help_text(state, by=by or state.owner_id or "", leads=settings.lead_user_ids))
+        reply(notices.help_text(state, by=by or state.owner_id or "", leads=policy.leads))
     if decision.follow_up_due_at is not None:
         reply(notices.follow_up_scheduled_text(state, due=decision.follow_up_due_at, tz=tz))
     if decision.posts_prompt:

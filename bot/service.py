@@ -29,6 +29,7 @@ from bot.domain.types import (
     Refusal,
     StepKey,
 )
+from bot.leads import Leads
 from bot.settings import Settings
 from storage import outbox_store, repository
 from storage.db import Database
@@ -83,11 +84,13 @@ class _LostRace(Exception):
 
 class RecoveryService:
     def __init__(self, *, db: Database, settings: Settings, playbook: Playbook, clock: Clock,
-                 after_commit: Callable[[], None] = lambda: None) -> None:
+                 after_commit: Callable[[], None] = lambda: None, leads: Leads | None = None) -> None:
         self.db = db
         self.settings = settings
         self.playbook = playbook
         self.clock = clock
+        # Without ``leads`` (the benchmarks' services), LEAD_USER_IDS alone: no group is read.
+        self.leads = leads if leads is not None else Leads(user_ids=settings.lead_user_ids, clock=clock)
         self._after_commit = after_commit
 
     @property
@@ -98,10 +101,10 @@ class RecoveryService:
     def policy(self) -> Policy:
         return Policy(empowerment_limit=self.settings.empowerment_limit,
                       follow_up_after=self.settings.follow_up_after, escalate_factor=self.settings.escalate_factor,
-                      work_hours=self.settings.work_hours, tz=self.settings.tz)
+                      work_hours=self.settings.work_hours, tz=self.settings.tz, leads=self.leads.members())
 
     def actor(self, user_id: str) -> Actor:
-        return Actor(user_id=user_id, is_lead=self.settings.is_lead(user_id))
+        return Actor(user_id=user_id, is_lead=self.leads.is_lead(user_id))
 
     def flag(self, new: NewIncident, *, fetch_details: bool, answer: bool = False) -> tuple[IncidentState, bool]:
         """Open an incident for a message, once: a second flag of it returns the first.
@@ -197,7 +200,8 @@ class RecoveryService:
         state = self.incident(where)
         if state is None:
             return Outcome(False, where.missing())
-        refusal = may(state, self.actor(user_id), intent, seq=seq, now=self.clock.now(), playbook=self.playbook)
+        refusal = may(state, self.actor(user_id), intent, seq=seq, now=self.clock.now(), playbook=self.playbook,
+                      leads=self.leads.members())
         return Outcome(refusal is None, refusal.reason if refusal else "", state)
 
     def snooze_until(self, choice: str) -> datetime | None:
@@ -238,7 +242,7 @@ class RecoveryService:
 
     def unstick(self, where: Locator, user_id: str, *, give_up: bool) -> Outcome:
         """A lead's Retry or Give up on an incident's parked messages (`/recovery health`)."""
-        if not self.settings.is_lead(user_id):
+        if not self.leads.is_lead(user_id):
             return Outcome(False, "Only a lead can retry or give up an incident's messages.")
         state = self.incident(where)
         if state is None:

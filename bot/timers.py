@@ -200,7 +200,7 @@ class Timers:
                     raise _Skip
                 repository.add_events(session, state.id, [reminder.event])
                 text = notices.reminder_text(reminder, playbook=service.playbook,
-                                             leads=service.settings.lead_user_ids, tz=service.tz)
+                                             leads=service.leads.members(), tz=service.tz)
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="reply", now=now,
                                      incident_id=state.id, channel=state.card_channel, payload={"text": text})
                 # The step is overdue from now on: redraw the card, which says so (drawn when sent).

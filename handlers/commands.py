@@ -95,7 +95,7 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.Stats(days):
             return digest.stats_blocks(service.stats(workspace_id=workspace, days=days), playbook=service.playbook)
         case parsing.Health():
-            if not service.settings.is_lead(user):
+            if not service.leads.is_lead(user):
                 return "Only a lead can see `/recovery health`."
             return health.health_blocks(service.health(workspace))
     return parsing.USAGE

@@ -14,7 +14,7 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     for step in ("Acknowledge and take ownership", "Apologize", "Understand and fix", "Go above and beyond",
                  "Customer buy-in", "Follow up"):
         assert f"✅ *{step}*: Done by" in transcript, step
-    assert "Only a lead can approve" in transcript
+    assert "Only @lee (lead) can approve this; they have been asked." in transcript
     assert "approved by @lee (lead)" in transcript
     assert transcript.index("nothing yet") < transcript.index("[Record follow-up]")
     prompts = [line for line in lines if line.endswith(", *Follow up* on #1")]

@@ -328,13 +328,14 @@ def test_approve_and_decline_by_anyone_but_a_lead_change_nothing(bot):
     for user in (OWNER, BYSTANDER):
         before = Before(bot, user)
         press(bot, ids.APPROVE, value(a), user=user)
-        before.unchanged(told="Only a lead can approve")
+        before.unchanged(told=f"Only <@{LEAD}> can approve this; they have been asked.")
         before = Before(bot, user)
         press(bot, ids.DECLINE, value(a), user=user)
-        before.unchanged(told="Only a lead", wait=True)
+        before.unchanged(told=f"Only <@{LEAD}> can decline this; they have been asked.", wait=True)
         # The Decline form itself, forged by the same person, is refused in the form.
         before = Before(bot, user)
-        before.form_refused(submit(bot, view, REASON, user=user), says="Only a lead can decline")
+        before.form_refused(submit(bot, view, REASON, user=user),
+                            says=f"Only <@{LEAD}> can decline this; they have been asked.")
     assert load(bot, a.id).approval == "pending"
     # And the lead's Approve still goes through.
     press(bot, ids.APPROVE, value(a), user=LEAD)

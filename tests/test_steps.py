@@ -79,7 +79,7 @@ def test_whole_recovery_from_flag_to_closed_card(bot):
     assert "[Approve] [Decline]" in approval.plain()
     bot.slack.click(approval, "Approve", user=OWNER)
     bot.settle()
-    assert "Only a lead" in bot.fake.ephemerals(OWNER)[-1].text
+    assert bot.fake.ephemerals(OWNER)[-1].text == f"Only <@{LEAD}> can approve this; they have been asked."
     bot.slack.click(approval, "Approve", user=LEAD)
     bot.settle()
     decided = next(m for m in bot.thread(bot.card(1)) if m.ts == approval.ts)
@@ -143,7 +143,7 @@ def test_only_a_lead_sees_the_decline_form(bot):
     bot.slack.click(_prompt(bot), "Decline", user=OWNER)
     assert bot.fake.wait_for(lambda: bot.settle() > 0 or bot.fake.ephemerals(OWNER) != [])
     bot.settle()
-    assert "Only a lead" in bot.fake.ephemerals(OWNER)[-1].text
+    assert bot.fake.ephemerals(OWNER)[-1].text == f"Only <@{LEAD}> can decline this; they have been asked."
     assert len(bot.fake.views()) == 2, "only the fix and remedy forms were opened"
 
 

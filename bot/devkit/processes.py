@@ -23,7 +23,7 @@ BOT_VARIABLES = (
     "RECOVERY_CHANNEL", "FLAG_EMOJI", "LEAD_USER_IDS", "EMPOWERMENT_LIMIT", "FOLLOW_UP_AFTER", "ESCALATE_FACTOR",
     "TZ", "DIGEST_TIME", "DIGEST_CHANNELS", "WORK_HOURS", "PLAYBOOK_FILE", "SCHEDULER_TICK",
     "SLACK_BOT_USER_ID", "OUTBOX_KEEP", "SLACK_PACING", "SLACK_POSTS_PER_SECOND", "SLACK_HISTORY_PER_MINUTE",
-    "SOCKET_MODE_PING", "HEALTH_PORT",
+    "SOCKET_MODE_PING", "HEALTH_PORT", "LEAD_GROUP", "LEAD_CHANNEL", "CURRENCY",
 )
 
 
@@ -49,7 +49,8 @@ def bot_env(settings: Settings, *, tick: str | None = "1s", extra: Mapping[str, 
         "SLACK_API_URL": settings.slack_api_url, "DATABASE_URL": settings.database_url,
         "LEAD_USER_IDS": ",".join(sorted(settings.lead_user_ids)),
         "SLACK_PACING": "on" if settings.slack_pacing else "off",
-    } | ({"SCHEDULER_TICK": tick} if tick else {})
+    } | ({"LEAD_GROUP": settings.lead_group} if settings.lead_group else {}) | (
+        {"SCHEDULER_TICK": tick} if tick else {})
     return clean_env(env | dict(extra or {}))
 
 

@@ -143,7 +143,8 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
     intent = _INTENTS.get(type(action))
     if intent is None:
         raise TypeError(f"unknown action {action!r}")
-    if refusal := may(state, actor, intent, seq=getattr(action, "seq", None), now=now, playbook=playbook):
+    if refusal := may(state, actor, intent, seq=getattr(action, "seq", None), now=now, playbook=playbook,
+                      leads=policy.leads):
         return refusal
     ctx = steps.Context(state, actor, now, playbook, policy)
     match action:

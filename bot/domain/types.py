@@ -272,3 +272,5 @@ class Policy:
     escalate_factor: float = 2.0
     work_hours: WorkHours | None = None
     tz: ZoneInfo = ZoneInfo("UTC")
+    leads: frozenset[str] = frozenset()
+    """Who the leads are now (bot/leads.py): a refusal names who may act instead."""
