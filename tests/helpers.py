@@ -27,3 +27,21 @@ def flag_by_reaction(bot, channel: str, text: str, *, user: str) -> Message:  # 
     complaint = bot.fake.add_user_message(channel, user="UCUST", text=text)
     assert bot.slack.react(channel=channel, ts=complaint.ts, user=user).status == 200
     return complaint
+
+
+def flag_by_command(bot) -> None:  # noqa: ANN001 - a ServedBot
+    """Incident #1 (in a fresh database), flagged with `/recovery new` in C1, its card sent."""
+    bot.slack.command("/recovery new Customer double charged", channel="C1")
+    bot.settle()
+
+
+def claim_first(bot, owner: str) -> None:  # noqa: ANN001 - a ServedBot
+    bot.slack.command("/recovery claim 1", user=owner)
+    bot.settle()
+
+
+def tick(bot) -> int:  # noqa: ANN001 - a ServedBot
+    """How many nudges and escalations the tick queued; what it queued is then sent."""
+    queued = bot.runtime.ticker.tick().alerts
+    bot.settle()
+    return queued

@@ -7,25 +7,9 @@ from datetime import datetime, timedelta
 
 from bot.devkit.slack_double import Message
 from tests.conftest import LEAD, ServedBot
+from tests.helpers import claim_first, flag_by_command, tick
 
 OWNER = "U2"
-
-
-def _flag(bot: ServedBot) -> None:
-    bot.slack.command("/recovery new Customer double charged", channel="C1")
-    bot.settle()
-
-
-def _claim(bot: ServedBot) -> None:
-    bot.slack.command("/recovery claim 1", user=OWNER)
-    bot.settle()
-
-
-def _tick(bot: ServedBot) -> int:
-    """How many nudges and escalations the tick queued; what it queued is then sent."""
-    queued = bot.runtime.ticker.tick().alerts
-    bot.settle()
-    return queued
 
 
 def _status(bot: ServedBot) -> str:
@@ -56,7 +40,7 @@ def _form(bot: ServedBot, message: Message, label: str, values: dict[str, str], 
 
 def test_an_unclaimed_card_counts_up_and_reads_escalated_once_the_leads_are_told(bot):
     flagged = bot.clock.now()
-    _flag(bot)
+    flag_by_command(bot)
     header = bot.card(1).blocks[0]["text"]["text"]
     assert header == "Recovery #1: Customer double charged", "normal severity goes unsaid"
     assert _status(bot) == "*Unclaimed for under a minute*"
@@ -65,25 +49,25 @@ def test_an_unclaimed_card_counts_up_and_reads_escalated_once_the_leads_are_told
                             "*Step 1 of 7*\nClaim"]
 
     bot.clock.advance(timedelta(minutes=10, seconds=1))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert _status(bot) == "*Unclaimed for 10 min*", "redrawn when the channel was nudged"
     assert _fields(bot)[1] == f"*Due*\nunder a minute late · {_slack_date(due, 'Mon 02 Nov 10:10 UTC')}"
 
     bot.clock.advance(timedelta(minutes=10))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert _status(bot) == "*Escalated*", "redrawn when the leads were told"
 
 
 def test_a_claimed_step_reads_overdue_within_the_tick_of_its_nudge_and_escalated_after_need_help(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     assert _status(bot) == "*On track*"
     assert _fields(bot)[0] == f"*Owner*\n<@{OWNER}>"
     assert _fields(bot)[2] == "*Step 2 of 7*\nAcknowledge and take ownership"
     assert _fields(bot)[1].startswith("*Due*\nin 15 min · <!date^")
 
     bot.clock.advance(timedelta(minutes=16))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert _status(bot) == "*Overdue by 1 min*"
     assert _fields(bot)[1].startswith("*Due*\n1 min late · <!date^")
 
@@ -93,8 +77,8 @@ def test_a_claimed_step_reads_overdue_within_the_tick_of_its_nudge_and_escalated
 
 
 def test_a_snooze_shows_its_end_and_the_card_is_redrawn_within_a_tick_of_it_ending(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     snoozed_at = bot.clock.now()
     bot.slack.command("/recovery snooze 1 5m", user=OWNER)
     bot.settle()
@@ -103,34 +87,34 @@ def test_a_snooze_shows_its_end_and_the_card_is_redrawn_within_a_tick_of_it_endi
     replies = len(bot.thread(bot.card(1)))
 
     bot.clock.advance(timedelta(minutes=5))
-    assert _tick(bot) == 0 and _status(bot).startswith("*Snoozed until*"), "snoozed up to its end"
+    assert tick(bot) == 0 and _status(bot).startswith("*Snoozed until*"), "snoozed up to its end"
     bot.clock.advance(timedelta(seconds=1))
-    assert _tick(bot) == 0, "a snooze ending is no reminder"
+    assert tick(bot) == 0, "a snooze ending is no reminder"
     assert _status(bot) == "*On track*", "the card no longer claims a snooze"
     assert len(bot.thread(bot.card(1))) == replies, "nobody is pinged for it"
-    assert _tick(bot) == 0 and bot.settle() == 0, "redrawn once"
+    assert tick(bot) == 0 and bot.settle() == 0, "redrawn once"
 
     bot.clock.advance(timedelta(minutes=11))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert _status(bot) == "*Overdue by 1 min*"
 
 
 def test_a_snooze_that_ends_after_the_deadline_reads_overdue_then_escalated(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.clock.advance(timedelta(minutes=16))
-    _tick(bot)
+    tick(bot)
     bot.slack.command("/recovery snooze 1 1h", user=OWNER)
     bot.settle()
     assert _status(bot).startswith("*Snoozed until* <!date^")
     bot.clock.advance(timedelta(hours=1, seconds=1))
-    assert _tick(bot) == 1, "the escalation fell due during the snooze and goes out at its end"
+    assert tick(bot) == 1, "the escalation fell due during the snooze and goes out at its end"
     assert _status(bot) == "*Escalated*"
 
 
 def test_a_remedy_over_the_limit_reads_waiting_for_approval_until_a_lead_decides_then_closed(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     for _ in range(2):
         bot.slack.click(_prompt(bot), "Done", user=OWNER)
         bot.settle()
@@ -157,8 +141,8 @@ def test_a_remedy_over_the_limit_reads_waiting_for_approval_until_a_lead_decides
 
 
 def test_a_cancelled_card_says_so_and_why(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.slack.command("/recovery cancel 1 duplicate of #4", user=OWNER)
     bot.settle()
     assert _status(bot) == "*Cancelled*"

@@ -13,6 +13,7 @@ from sqlmodel import select
 from bot.domain.parsing import parse_work_hours
 from storage.models import Notification, OutboxMessage
 from tests.conftest import LEAD, ServedBot
+from tests.helpers import claim_first, flag_by_command, tick
 
 OWNER = "U2"
 
@@ -21,108 +22,91 @@ def _alerts(bot: ServedBot) -> list[str]:
     return [m.text for m in bot.thread(bot.card(1)) if m.text.startswith(("⏰", "🚨"))]
 
 
-def _flag(bot: ServedBot) -> None:
-    bot.slack.command("/recovery new Customer double charged", channel="C1")
-    bot.settle()
-
-
-def _claim(bot: ServedBot) -> None:
-    bot.slack.command("/recovery claim 1", user=OWNER)
-    bot.settle()
-
-
-def _tick(bot: ServedBot) -> int:
-    """How many nudges and escalations this tick queued."""
-    queued = bot.runtime.ticker.tick().alerts
-    bot.settle()
-    return queued
-
-
 def test_unclaimed_incident_nudges_the_channel_then_escalates_to_leads(bot):
-    _flag(bot)
+    flag_by_command(bot)
     bot.clock.advance(timedelta(minutes=10))
-    assert _tick(bot) == 0, "exactly at the SLA is not late yet"
+    assert tick(bot) == 0, "exactly at the SLA is not late yet"
     bot.clock.advance(timedelta(seconds=1))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert len(_alerts(bot)) == 1 and "<!here>" in _alerts(bot)[0] and "no owner" in _alerts(bot)[0]
     bot.clock.advance(timedelta(minutes=9, seconds=58))
-    assert _tick(bot) == 0
+    assert tick(bot) == 0
     bot.clock.advance(timedelta(seconds=2))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert f"<@{LEAD}>" in _alerts(bot)[1] and "stuck" in _alerts(bot)[1]
     bot.clock.advance(timedelta(hours=5))
-    assert _tick(bot) == 0, "each level once per step"
+    assert tick(bot) == 0, "each level once per step"
     assert len(_alerts(bot)) == 2
 
 
 def test_claimed_step_nudges_the_owner(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.clock.advance(timedelta(minutes=16))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert _alerts(bot) and f"<@{OWNER}>" in _alerts(bot)[0] and "Acknowledge" in _alerts(bot)[0]
 
 
 def test_a_new_step_gets_its_own_nudge(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.clock.advance(timedelta(minutes=16))
-    _tick(bot)
+    tick(bot)
     bot.slack.click([m for m in bot.thread(bot.card(1)) if "[Done]" in m.plain()][-1], "Done", user=OWNER)
     bot.settle()
     bot.clock.advance(timedelta(minutes=31))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert "Apologize" in _alerts(bot)[-1]
 
 
 def test_snoozed_incident_is_not_nudged_until_the_snooze_ends(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.slack.command("/recovery snooze 1 2h", user=OWNER)
     bot.clock.advance(timedelta(minutes=30))
-    assert _tick(bot) == 0
+    assert tick(bot) == 0
     bot.clock.advance(timedelta(minutes=89))
-    assert _tick(bot) == 0
+    assert tick(bot) == 0
     bot.clock.advance(timedelta(minutes=2))
-    assert _tick(bot) == 2, "both levels were due when the snooze ended"
+    assert tick(bot) == 2, "both levels were due when the snooze ended"
     assert [text[0] for text in _alerts(bot)] == ["⏰", "🚨"]
 
 
 def test_need_help_escalates_now_and_the_sla_escalation_does_not_repeat_it(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.slack.click([m for m in bot.thread(bot.card(1)) if "[Done]" in m.plain()][-1], "Need help", user=OWNER)
     bot.settle()
     assert any("needs help" in m.text for m in bot.thread(bot.card(1)))
     bot.clock.advance(timedelta(hours=2))
-    _tick(bot)
+    tick(bot)
     assert [text[0] for text in _alerts(bot)] == ["⏰"], "nudged, not escalated a second time"
 
 
 def test_closed_or_cancelled_incidents_are_never_nudged(bot):
-    _flag(bot)
+    flag_by_command(bot)
     bot.slack.command("/recovery cancel 1 not a complaint", user=LEAD)
     bot.clock.advance(timedelta(days=2))
-    assert _tick(bot) == 0
+    assert tick(bot) == 0
 
 
 def test_work_hours_hold_the_clock_over_the_weekend(make_bot, settings, clock):
     london = ZoneInfo("Europe/London")
     bot = make_bot(replace(settings, tz=london, work_hours=parse_work_hours("09:00-18:00 Mon-Fri")))
     clock.set(datetime(2026, 11, 6, 17, 50, tzinfo=london).astimezone(timezone.utc))
-    _flag(bot)
+    flag_by_command(bot)
     clock.set(datetime(2026, 11, 6, 17, 55, tzinfo=london).astimezone(timezone.utc))
-    _claim(bot)
+    claim_first(bot, OWNER)
     card = bot.card(1).plain()
     assert "Mon 09 Nov 09:10" in card, "a 15-minute step at Friday 17:55 is due Monday 09:10"
     clock.set(datetime(2026, 11, 8, 23, 0, tzinfo=london).astimezone(timezone.utc))
-    assert _tick(bot) == 0, "not nudged over the weekend"
+    assert tick(bot) == 0, "not nudged over the weekend"
     clock.set(datetime(2026, 11, 9, 9, 11, tzinfo=london).astimezone(timezone.utc))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
 
 
 def test_a_restart_between_deciding_and_sending_neither_loses_nor_doubles(make_bot, settings, bot):
-    _flag(bot)
+    flag_by_command(bot)
     bot.clock.advance(timedelta(minutes=11))
     assert bot.runtime.ticker.tick().alerts == 1
     bot.runtime.stop()
@@ -141,11 +125,11 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
     barrier = threading.Barrier(3)
     counts = []
 
-    def tick(replica: ServedBot) -> None:
+    def tick_on(replica: ServedBot) -> None:
         barrier.wait()
         counts.append(replica.runtime.ticker.tick().alerts)
 
-    threads = [threading.Thread(target=tick, args=(replica,)) for replica in replicas]
+    threads = [threading.Thread(target=tick_on, args=(replica,)) for replica in replicas]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -174,10 +158,10 @@ def test_follow_up_not_recorded_within_its_sla_is_nudged_then_escalated(bot):
     report = bot.runtime.ticker.tick()
     assert (report.follow_ups, report.alerts) == (1, 0), "prompted when due, not nudged yet"
     bot.clock.advance(timedelta(hours=24))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert "Follow up" in _alerts(bot)[-1] and f"<@{OWNER}>" in _alerts(bot)[-1]
     bot.clock.advance(timedelta(hours=24))
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     assert f"<@{LEAD}>" in _alerts(bot)[-1]
 
 
@@ -224,9 +208,9 @@ def test_a_follow_up_falling_due_on_saturday_is_asked_for_on_monday_at_opening(m
     assert "Due <!date^" in prompt.plain() and "Wed 11 Nov 15:00 GMT" in prompt.plain()
 
     _set_london(clock, 2026, 11, 11, 15, 0)
-    assert _tick(bot) == 0, "exactly at the due time is not late yet"
+    assert tick(bot) == 0, "exactly at the due time is not late yet"
     _set_london(clock, 2026, 11, 11, 15, 1)
-    assert _tick(bot) == 1
+    assert tick(bot) == 1
     nudge = _alerts(bot)[-1]
     assert "Follow up" in nudge and _epochs(nudge) == _epochs(prompt.plain()), "the nudge names the prompt's due time"
 
@@ -235,21 +219,21 @@ def test_snooze_until_tomorrow_on_a_friday_ends_monday_at_opening(make_bot, sett
     from tests.test_steps import _prompt
     bot = make_bot(replace(settings, tz=LONDON, work_hours=OFFICE))
     _set_london(clock, 2026, 11, 6, 15, 0)
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.slack.choose(_prompt(bot), "Snooze", "Until tomorrow", user=OWNER)
     bot.settle()
     card = bot.card(1).plain()
     assert "Snoozed until" in card and "Mon 09 Nov 09:00 GMT" in card
     _set_london(clock, 2026, 11, 9, 9, 0)
-    assert _tick(bot) == 0, "still snoozed at the very minute it ends"
+    assert tick(bot) == 0, "still snoozed at the very minute it ends"
     _set_london(clock, 2026, 11, 9, 9, 1)
-    assert _tick(bot) == 2, "the step was due on Friday: nudged and escalated once the snooze is over"
+    assert tick(bot) == 2, "the step was due on Friday: nudged and escalated once the snooze is over"
 
 
 def test_an_expired_snooze_shows_as_overdue_on_the_card_the_list_and_the_digest(bot):
-    _flag(bot)
-    _claim(bot)
+    flag_by_command(bot)
+    claim_first(bot, OWNER)
     bot.slack.command("/recovery snooze 1 1h", user=OWNER)
     bot.settle()
     bot.clock.advance(timedelta(minutes=30))
@@ -261,6 +245,6 @@ def test_an_expired_snooze_shows_as_overdue_on_the_card_the_list_and_the_digest(
     assert "*#1*" in bot.slack.command("/recovery list overdue").text
     digest = bot.slack.command("/recovery digest", channel="C1").text
     assert "1 open · 0 unclaimed · 1 overdue" in digest and "#1" in digest.split("most late first")[1]
-    assert _tick(bot) == 2
+    assert tick(bot) == 2
     card = bot.card(1).plain()
     assert "Snoozed until" not in card and "*Escalated*" in card, "the card is redrawn when the alerts go out"
