@@ -46,7 +46,7 @@ class Config:
     quick: bool = False
     QUICK: ClassVar[dict[str, Any]] = dict(rounds=1, requests=24, forged_rounds=1, degraded_rounds=1,
                                            degraded_modes=("slack_429", "slack_drops"), drain_timeout=30.0,
-                                           heal_timeout=5.0)
+                                           heal_timeout=30.0)
 
 
 def run(config: Config) -> dict[str, Any]:
