@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # A connection that lasted this long was a good one: the next reconnect goes at once.
 STEADY_SECONDS = 60.0
+# How long after Slack asks for a new connection the old one may still count in a hello.
+REPLACE_OVERLAP_SECONDS = 30.0
 # No pong for this many ping intervals: the connection is deaf (one ping may be lost in transit).
 DEAF_AFTER_PINGS = 2.5
 FIRST_PAUSE_SECONDS = 1.0
@@ -130,6 +132,7 @@ class SocketLink:
         self._opens = 0
         self._slack_connections: int | None = None
         self._last_disconnect: str | None = None
+        self._replace_asked_at: float | None = None
         self._lost_at: float | None = None
         self.client = _PacedClient(
             self, app_token=app_token, logger=logging.getLogger("slack_sdk.socket_mode"), web_client=app.client,
@@ -253,11 +256,14 @@ class SocketLink:
         kind = message.get("type")
         with self._lock:
             self._last_message_at = now
+            # While a connection is replaced, the old one counts in the new one's hello.
+            replacing = self._replace_asked_at is not None and now - self._replace_asked_at < REPLACE_OVERLAP_SECONDS
             if kind == "hello":
                 self._slack_connections = message.get("num_connections")
             elif kind == "disconnect":
                 self._last_disconnect = str(message.get("reason"))
-        if kind == "hello" and (message.get("num_connections") or 0) > 1:
+                self._replace_asked_at = now
+        if kind == "hello" and (message.get("num_connections") or 0) > 1 and not replacing:
             log.info("Socket Mode: Slack counts %s open connections for this app token and spreads events over "
                      "them; each must be a recovery-bot on this same database (stop any other, like a "
                      "forgotten development copy)", message["num_connections"])
