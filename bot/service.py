@@ -13,7 +13,7 @@ from bot import parking, receipts
 from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
-from bot.domain import alerts, recovery
+from bot.domain import alerts, digest_schedule, recovery
 from bot.domain.digest import DIGEST_WINDOW, DigestFigures, StatsFigures, digest_figures, stats_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
@@ -215,11 +215,13 @@ class RecoveryService:
             return None
 
     def digest_preview(self, channel: str) -> DigestFigures:
-        """This channel's digest figures as they are now, for `/recovery digest`."""
+        """This channel's digest figures as they are now, for `/recovery digest`: the same days
+        as the digest posted this morning (Monday's covers the weekend)."""
         now = self.clock.now()
+        since = digest_schedule.report_since(now.astimezone(self.tz).date(), self.settings.work_hours)
         with self.db.read() as session:
             facts = repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel)
-        return digest_figures(facts, now=now, tz=self.tz)
+        return digest_figures(facts, now=now, tz=self.tz, since=since)
 
     def stats(self, *, workspace_id: str, days: int) -> StatsFigures:
         """The workspace's figures over the last ``days`` against the ``days`` before."""

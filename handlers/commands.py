@@ -91,7 +91,7 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
             outcome = service.act(Locator(workspace, number=number), user, recovery.Cancel(reason))
             return f"#{number} is cancelled." if outcome.ok else outcome.message
         case parsing.Digest():
-            return digest.digest_blocks(service.digest_preview(channel), channel=channel)
+            return digest.digest_blocks(service.digest_preview(channel), channel=channel, playbook=service.playbook)
         case parsing.Stats(days):
             return digest.stats_blocks(service.stats(workspace_id=workspace, days=days), playbook=service.playbook)
         case parsing.Health():

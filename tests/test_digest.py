@@ -105,6 +105,8 @@ def test_no_digest_on_a_non_working_day_and_mondays_covers_the_weekend(make_bot,
     _at(bot, MONDAY_0859 + timedelta(minutes=1))
     assert _tick(bot) == 1
     assert "*Since Fri 30 Oct*  flagged 2 · resolved 0 · closed 0" in _digests(bot, "C1")[0].plain()
+    preview = bot.slack.command("/recovery digest", channel="C1").text
+    assert "*Since Fri 30 Oct*  flagged 2 · resolved 0 · closed 0" in preview, "the preview covers the same days"
 
 
 def test_no_digest_when_there_is_nothing_to_say(bot):
