@@ -28,15 +28,6 @@ pytestmark = pytest.mark.wall_clock
 RECONNECT_WITHIN_SECONDS = 20.0
 
 
-def _wait(predicate: Callable[[], object], timeout: float = 15.0, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
-
 @pytest.fixture
 def socket_slack(fake_slack: FakeSlack) -> Iterator[SocketModeDouble]:
     with SocketModeDouble(fake_slack) as double:
@@ -55,7 +46,7 @@ def start_bot(settings: Settings, socket_slack: SocketModeDouble, tmp_path: Path
         started.append(process)
         process.wait_healthy()
         if connected:
-            assert _wait(lambda: socket_slack.live_count() > before), _log(process)
+            assert socket_slack.wait_for(lambda: socket_slack.live_count() > before, timeout=15), _log(process)
         return process
 
     yield start
@@ -146,8 +137,8 @@ def test_after_a_refresh_and_a_silent_drop_the_bot_is_back_and_handles_what_came
     opened = socket_slack.connection_opens()
     started = time.monotonic()
     socket_slack.disconnect("refresh_requested")
-    assert _wait(lambda: socket_slack.connection_opens() == opened + 1 and socket_slack.live_count() == 1,
-                 RECONNECT_WITHIN_SECONDS), _log(process)
+    assert socket_slack.wait_for(lambda: socket_slack.connection_opens() == opened + 1 and socket_slack.live_count() == 1,
+                 timeout=RECONNECT_WITHIN_SECONDS), _log(process)
     refreshed = time.monotonic() - started
     _flag(fake_slack, slack, "After the refresh")
     assert fake_slack.wait_for(lambda: len(_cards(fake_slack)) == 2, timeout=10), _log(process)
@@ -159,8 +150,8 @@ def test_after_a_refresh_and_a_silent_drop_the_bot_is_back_and_handles_what_came
                                         "item_user": "UCUST", "item": {"type": "message", "channel": "C1",
                                                                         "ts": complaint.ts},
                                         "event_ts": f"{time.time():.6f}"})
-    assert _wait(lambda: socket_slack.live_count() == 1 and socket_slack.connection_opens() == opened + 2,
-                 RECONNECT_WITHIN_SECONDS), _log(process)
+    assert socket_slack.wait_for(lambda: socket_slack.live_count() == 1 and socket_slack.connection_opens() == opened + 2,
+                 timeout=RECONNECT_WITHIN_SECONDS), _log(process)
     dropped = time.monotonic() - started
     assert socket_slack.wait_ack(envelope, timeout=10) is not None, "the queued event reached the bot"
     assert fake_slack.wait_for(lambda: len(_cards(fake_slack)) == 3, timeout=10), _log(process)
@@ -181,8 +172,8 @@ def test_a_deaf_connection_is_replaced_and_its_event_handled_once(start_bot, sla
     started = time.monotonic()
     socket_slack.deafen()
     _flag(fake_slack, slack, "Sent into a deaf connection")
-    assert _wait(lambda: socket_slack.connection_opens() == opened + 1 and socket_slack.live_count() >= 1,
-                 RECONNECT_WITHIN_SECONDS), _log(process)
+    assert socket_slack.wait_for(lambda: socket_slack.connection_opens() == opened + 1 and socket_slack.live_count() >= 1,
+                 timeout=RECONNECT_WITHIN_SECONDS), _log(process)
     replaced = time.monotonic() - started
     assert fake_slack.wait_for(lambda: len(_cards(fake_slack)) == 1, timeout=15), _log(process)
     time.sleep(1.5)
@@ -201,7 +192,7 @@ def test_too_many_websockets_makes_the_bot_back_off_not_loop(start_bot, socket_s
     # Paced 1 s, 2 s, 4 s apart (with jitter) after the first: 3 tries in 5 s (a loop makes hundreds).
     assert 2 <= tries <= 4, f"{tries} connections in 5 s"
     socket_slack.accept_connections()
-    assert _wait(lambda: socket_slack.live_count() == 1, RECONNECT_WITHIN_SECONDS), _log(process)
+    assert socket_slack.wait_for(lambda: socket_slack.live_count() == 1, timeout=RECONNECT_WITHIN_SECONDS), _log(process)
     log = _log(process)
     assert "Slack refused another connection (too_many_websockets)" in log
     assert "Socket Mode: reconnecting in" in log
