@@ -1,69 +1,172 @@
 """What Slack must be told about a decision, queued as outbox rows in its transaction.
 
-The card is redrawn from the database when sent; step prompts, notices and the approval
-request are drawn now, from the decided state.
+The card is redrawn from the database when sent; step prompts, notices and what the leads
+get are drawn now, from the decided state.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from sqlmodel import Session
 
-from bot import receipts
+from bot import lead_inbox, receipts
+from bot.domain import alerts, sla
 from bot.domain.playbook import Playbook
 from bot.domain.timing import deadline
-from bot.domain.types import Decision, EventKind, Policy, StepKey
+from bot.domain.types import Decision, Event, EventKind, IncidentState, Policy, StepKey
 from bot.settings import Settings
-from bot.views import notices, step
-from storage import outbox_store
+from bot.views import lead_notes, notices, step
+from storage import outbox_store, repository
+
+_SETTLING = frozenset({EventKind.CLAIMED, EventKind.ASSIGNED, EventKind.SNOOZED, EventKind.STEP_DONE,
+                       EventKind.STEP_SKIPPED, EventKind.REMEDY_APPROVED, EventKind.REMEDY_DECLINED,
+                       EventKind.BUY_IN_AGREED, EventKind.BUY_IN_NOT_YET, EventKind.FOLLOW_UP_RECORDED,
+                       EventKind.CANCELLED, EventKind.APPROVAL_EXPIRED})
+"""Events after which an escalation the leads got for the step is no longer open."""
 
 
 def _dicts(blocks: list) -> list[dict]:
     return [block.to_dict() for block in blocks]
 
 
+@dataclass(frozen=True, slots=True)
+class _Queue:
+    """The rows of one decision, sharing its incident, time and transaction."""
+
+    session: Session
+    state: IncidentState
+    now: datetime
+
+    def reply(self, text: str, blocks: list | None = None, kind: str = "reply", **extra: object) -> None:
+        payload = {"text": text} | ({"blocks": _dicts(blocks)} if blocks else {})
+        common = {"workspace_id": self.state.workspace_id, "incident_id": self.state.id, "now": self.now,
+                  "channel": self.state.card_channel}
+        outbox_store.enqueue(self.session, kind=kind, payload=payload, **(common | extra))
+
+
 def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, settings: Settings,
-                   policy: Policy, now: datetime) -> None:
+                   policy: Policy, now: datetime, before: IncidentState | None = None,
+                   escalated: bool | None = None) -> None:
+    """``before``: the state the decision was taken on, when the caller has it (an escalation
+    the leads got for that step is settled once someone acts on it). ``escalated``: whether the
+    leads were called for that step, when the caller knows (None: looked up)."""
     state = decision.state
     tz = settings.tz
-    common = {"workspace_id": state.workspace_id, "incident_id": state.id, "now": now,
-              "channel": state.card_channel}
+    rows = _Queue(session, state, now)
     kinds = {event.kind for event in decision.events}
+    actor = decision.events[0].actor if decision.events else None
 
-    def reply(text: str, blocks: list | None = None, kind: str = "reply", **extra) -> None:  # noqa: ANN003
-        payload = {"text": text} | ({"blocks": _dicts(blocks)} if blocks else {})
-        outbox_store.enqueue(session, kind=kind, payload=payload, **(common | extra))
-
-    outbox_store.enqueue(session, kind="update_card", **common)
+    outbox_store.enqueue(session, workspace_id=state.workspace_id, incident_id=state.id, now=now,
+                         channel=state.card_channel, kind="update_card")
     receipts.queue_decided(session, decision, now=now)
     ended = decision.ended_step
     if ended is not None and ended.step is not StepKey.CLAIM:
-        outbox_store.enqueue(session, kind="update_step", step_seq=ended.seq, payload={
-            "text": step.ended_text(ended, playbook=playbook, tz=tz),
-            "blocks": _dicts(step.ended_blocks(ended, playbook=playbook, tz=tz))}, **common)
-    decided = kinds & {EventKind.REMEDY_APPROVED, EventKind.REMEDY_DECLINED}
-    if decided and ended is not None and ended.step is StepKey.MAKE_IT_RIGHT:
-        text = notices.approval_decided_text(state, approved=EventKind.REMEDY_APPROVED in decided,
-                                             by=ended.by, at=now, tz=tz)
-        outbox_store.enqueue(session, kind="update_approval", step_seq=ended.seq,
-                             payload={"text": text, "blocks": [{"type": "section", "text": {
-                                 "type": "mrkdwn", "text": text}}]}, **common)
+        rows.reply(step.ended_text(ended, playbook=playbook, tz=tz), step.ended_blocks(ended, playbook=playbook, tz=tz),
+                   kind="update_step", step_seq=ended.seq)
+    if ended is not None and ended.step is StepKey.MAKE_IT_RIGHT and ended.result in ("done", "declined", "expired") \
+            and kinds & {EventKind.REMEDY_APPROVED, EventKind.REMEDY_DECLINED, EventKind.APPROVAL_EXPIRED}:
+        _settle_approval(rows, decision, kinds, before=before or state, settings=settings, playbook=playbook)
     for line in decision.notices:
-        reply(line)
+        rows.reply(line)
     if decision.approval_requested:
-        limit = settings.empowerment_limit
-        reply(notices.approval_text(state, leads=policy.leads, limit=limit),
-              notices.approval_blocks(state, leads=policy.leads, limit=limit),
-              kind="approval", step_seq=state.step_seq)
+        _ask_approval(rows, decision, settings=settings, policy=policy, playbook=playbook)
     if decision.escalate_now:
-        by = next((event.actor for event in decision.events if event.kind is EventKind.HELP_REQUESTED), None)
-        reply(notices.help_text(state, by=by or state.owner_id or "", leads=policy.leads))
+        _ask_for_help(rows, state, by=actor or state.owner_id or "", settings=settings, policy=policy,
+                      playbook=playbook)
+    if before is not None and kinds & _SETTLING:
+        _settle_escalation(rows, before, decision, actor=actor, playbook=playbook, tz=tz, escalated=escalated)
     if decision.follow_up_due_at is not None:
-        reply(notices.follow_up_scheduled_text(state, due=decision.follow_up_due_at, tz=tz))
+        rows.reply(notices.follow_up_scheduled_text(state, due=decision.follow_up_due_at, tz=tz))
     if decision.posts_prompt:
+        # The owner is mentioned when someone else (or the scheduler) put the step in front of
+        # them: after their own click they are looking at it already.
+        mention = state.owner_id is not None and actor != state.owner_id
+        blocks = step.prompt_blocks(state, playbook=playbook, tz=tz, due=deadline(state, playbook=playbook,
+                                                                                   policy=policy), mention=mention)
+        rows.reply(step.prompt_text(state, playbook=playbook, mention=mention), blocks, kind="step",
+                   step_seq=state.step_seq)
+    elif decision.handed_over and state.current_step is not StepKey.CLAIM:
+        # The live prompt names the new owner and the due time that restarted with the hand-over.
         due = deadline(state, playbook=playbook, policy=policy)
-        reply(step.prompt_text(state, playbook=playbook), step.prompt_blocks(state, playbook=playbook, tz=tz, due=due),
-              kind="step", step_seq=state.step_seq)
+        rows.reply(step.prompt_text(state, playbook=playbook, mention=False),
+                   step.prompt_blocks(state, playbook=playbook, tz=tz, due=due, mention=False),
+                   kind="update_step", step_seq=state.step_seq)
     if EventKind.FOLLOW_UP_PROMPTED in kinds and state.owner_id:
-        reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),
-              kind="dm", **{"channel": state.owner_id, "user_id": state.owner_id})
+        rows.reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),
+                   kind="dm", **{"channel": state.owner_id, "user_id": state.owner_id})
+
+
+def _ask_approval(rows: _Queue, decision: Decision, *, settings: Settings, policy: Policy,
+                  playbook: Playbook) -> None:
+    """The leads get the request with everything to decide on; the owner, in the thread, that it waits."""
+    state = decision.state
+    asked = next(event for event in decision.events if event.kind is EventKind.APPROVAL_REQUESTED)
+    request = approval_request(state, asked, policy=policy, playbook=playbook)
+    where = lead_inbox.where_asked(lead_channel=settings.lead_channel)
+    waiting = lead_notes.approval_waiting_text(state, limit=policy.empowerment_limit, currency=policy.currency,
+                                               where=where)
+    rows.reply(waiting, notices.approval_blocks(state, text=waiting, currency=policy.currency), kind="approval",
+               step_seq=state.step_seq)
+    lead_inbox.queue(rows.session, state, purpose=lead_inbox.APPROVAL, text=lead_notes.approval_text(request),
+                     blocks=lead_notes.approval_blocks(request, playbook=playbook, tz=settings.tz),
+                     lead_channel=settings.lead_channel, leads=policy.leads, now=rows.now)
+
+
+def approval_request(state: IncidentState, asked: Event, *, policy: Policy, playbook: Playbook,
+                     reminder: bool = False) -> lead_notes.Request:
+    """The request as the leads see it, from the state and the event that asked."""
+    due = deadline(state, playbook=playbook, policy=policy)
+    expires = None if due is None else sla.alert_due(
+        due=due, sla=playbook.step(state.current_step).sla, factor=policy.escalate_factor, level=alerts.ESCALATION,
+        work_hours=policy.work_hours, tz=policy.tz)
+    return lead_notes.Request(state=state, limit=asked.limit if asked.limit is not None else policy.empowerment_limit,
+                              currency=policy.currency, note=asked.note, asked_at=asked.at, expires_at=expires,
+                              reminder=reminder)
+
+
+def _settle_approval(rows: _Queue, decision: Decision, kinds: set[EventKind], *, before: IncidentState,
+                     settings: Settings, playbook: Playbook) -> None:
+    """The thread's request and every lead's copy say how it ended, with nothing left to press."""
+    ended = decision.ended_step
+    assert ended is not None
+    tz, currency = settings.tz, settings.currency
+    if EventKind.APPROVAL_EXPIRED in kinds:
+        text = lead_notes.approval_expired_text(before, currency=currency, at=rows.now, tz=tz)
+    else:
+        approved = EventKind.REMEDY_APPROVED in kinds
+        by = ended.approved_by if approved and ended.approved_by else (decision.events[0].actor or "")
+        text = notices.approval_decided_text(decision.state, approved=approved, by=by, at=rows.now, tz=tz,
+                                             currency=currency, remedy_of=before)
+    rows.reply(text, [SectionBlock(text=MarkdownTextObject(text=text))], kind="update_approval", step_seq=ended.seq)
+    lead_inbox.queue_update(rows.session, before, seq=ended.seq, purpose=lead_inbox.APPROVAL, text=text,
+                            blocks=lead_notes.settled_blocks(text, before, playbook=playbook), now=rows.now)
+
+
+def _ask_for_help(rows: _Queue, state: IncidentState, *, by: str, settings: Settings, policy: Policy,
+                  playbook: Playbook) -> None:
+    """Need help reaches the leads the way an escalation does, with the same buttons."""
+    escalation = lead_notes.Escalation(state=state, due=deadline(state, playbook=playbook, policy=policy),
+                                       now=rows.now, help_from=by)
+    where = lead_inbox.where_asked(lead_channel=settings.lead_channel)
+    rows.reply(notices.help_text(state, by=by, where=where, playbook=playbook))
+    lead_inbox.queue(rows.session, state, purpose=lead_inbox.ESCALATION,
+                     text=lead_notes.escalation_text(escalation, playbook=playbook),
+                     blocks=lead_notes.escalation_blocks(escalation, playbook=playbook, tz=settings.tz),
+                     lead_channel=settings.lead_channel, leads=policy.leads, now=rows.now)
+
+
+def _settle_escalation(rows: _Queue, before: IncidentState, decision: Decision, *, actor: str | None,
+                       playbook: Playbook, tz: ZoneInfo, escalated: bool | None) -> None:
+    """Once someone acts on an incident the leads were called to, their copies say what happened."""
+    if escalated is None:
+        escalated = alerts.ESCALATION in repository.sent_notifications(rows.session, incident_id=before.id,
+                                                                       seq=before.step_seq)
+    if not escalated:
+        return
+    text = notices.settled_text(before, decision, actor=actor, playbook=playbook, at=rows.now, tz=tz)
+    lead_inbox.queue_update(rows.session, before, seq=before.step_seq, purpose=lead_inbox.ESCALATION, text=text,
+                            blocks=lead_notes.settled_blocks(text, before, playbook=playbook), now=rows.now)
+

@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import outbox_details, parking, receipts, refusals
+from bot import lead_inbox, outbox_details, parking, receipts, refusals
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
 from bot.outbox_pacing import RowPacing
@@ -34,9 +34,9 @@ from bot.pacing import Limits, Pacer
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
 from bot.views import digest as digest_view
-from bot.views import flagged, health
+from bot.views import flagged, health, lead_notes
 from bot.views.ids import OUTBOX_EVENT_TYPE
-from storage import channel_store, outbox_store, repository
+from storage import channel_store, lead_store, outbox_store, repository
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ LEASE_BATCH = 8
 MAX_BACKOFF_SECONDS = 300
 # A quote or link missed because Slack failed (5xx, network) is asked again this much later.
 DETAILS_RETRY_SECONDS = 60
-POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm", "post"})
+POST_KINDS = frozenset({"card", "step", "reply", "approval", "dm", "post", lead_inbox.POST})
 THREAD_KINDS = frozenset({"step", "reply", "approval"})
 PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text",
@@ -329,6 +329,9 @@ class OutboxSender:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts)
         elif row.kind == "approval" and row.step_seq is not None:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts, approval=True)
+        elif row.kind == lead_inbox.POST and row.step_seq is not None:
+            lead_store.record(session, incident_id=row.incident_id, seq=row.step_seq,
+                              purpose=row.payload.get("purpose", ""), channel=row.channel or "", ts=ts)
 
     def _send(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if row.kind in POST_KINDS:
@@ -345,6 +348,8 @@ class OutboxSender:
             return self._answer_flagger(row, incident)
         if row.kind == outbox_details.KIND:
             return self._fill_details(row, incident)
+        if row.kind == lead_inbox.UPDATE:
+            return self._update_lead_copies(row, incident)
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -367,7 +372,11 @@ class OutboxSender:
         payload = row.payload
         if payload.get(digest_view.CARD_LINKS):
             payload = digest_view.fill_card_links(payload, self._card_links(row, digest_view.linked_cards(payload)))
+        if row.kind == lead_inbox.POST:
+            payload = {**payload, "blocks": self._with_card_link(row, incident, payload.get("blocks") or [])}
         args = {"channel": row.channel, "text": payload.get("text", ""), "blocks": payload.get("blocks")}
+        if payload.get("broadcast"):
+            args["reply_broadcast"] = True
         if row.kind in THREAD_KINDS:
             if incident is None or incident.card_ts is None:
                 raise _Dead("the incident card was never posted, so its thread does not exist")
@@ -393,9 +402,8 @@ class OutboxSender:
         """Did an earlier attempt reach Slack? Look for our outbox id in the metadata of what
         was posted since just before the row was queued (bot/history_search.py)."""
         channel = args["channel"]
-        if row.kind == "dm":
-            opened = self._call(self._client.conversations_open, users=row.user_id)
-            channel = opened["channel"]["id"]
+        if row.user_id and row.kind in ("dm", lead_inbox.POST):
+            channel = self._dm_channel(row.user_id)
         since = oldest(row.created_at)
         if "thread_ts" in args:
             method, where = self._client.conversations_replies, {"ts": args["thread_ts"]}
@@ -441,6 +449,43 @@ class OutboxSender:
         self._call(self._client.chat_update, channel=row.channel, ts=ts, text=row.payload.get("text", ""),
                    blocks=row.payload.get("blocks"))
         return ts, None
+
+    def _dm_channel(self, user_id: str) -> str:
+        """The app's DM with ``user_id``: a post names the user, an update or a history read
+        needs the conversation's own id."""
+        return self._call(self._client.conversations_open, users=user_id)["channel"]["id"]
+
+    def _with_card_link(self, row: outbox_store.Leased, incident: IncidentState | None,
+                        blocks: list[dict]) -> list[dict]:
+        """The Open card button pointed at the card's permalink, asked now; without one (no card
+        yet, Slack refused) the button goes rather than pointing nowhere."""
+        link = None
+        if incident is not None and incident.card_ts:
+            try:
+                link = self._call(self._client.chat_getPermalink, optional=True, channel=incident.card_channel,
+                                  message_ts=incident.card_ts).get("permalink")
+            except (_Dead, _Retry) as failure:
+                log.warning("outbox %s (%s): card link not fetched: %s", row.id, row.kind, failure.error)
+        return lead_notes.point_card_links(blocks, link)
+
+    def _update_lead_copies(self, row: outbox_store.Leased,
+                            incident: IncidentState | None) -> tuple[str | None, str | None]:
+        """Every copy the leads got for that step redrawn; a copy deleted in Slack is passed over."""
+        with self._db.read() as session:
+            copies = lead_store.copies(session, incident_id=row.incident_id or 0, seq=row.step_seq or 0,
+                                       purpose=row.payload.get("purpose", ""))
+        if not copies:
+            return None, "no copy to update"
+        blocks = self._with_card_link(row, incident, row.payload.get("blocks") or [])
+        gone = []
+        for target, ts in copies:
+            channel = self._dm_channel(target) if target.startswith(("U", "W")) else target
+            try:
+                self._call(self._client.chat_update, channel=channel, ts=ts, text=row.payload.get("text", ""),
+                           blocks=blocks)
+            except _Dead as dead:
+                gone.append(f"{target}: {dead.error}")
+        return None, "; ".join(gone) or None
 
     def _ephemeral(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
         if row.uncertain:

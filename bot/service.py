@@ -101,7 +101,8 @@ class RecoveryService:
     def policy(self) -> Policy:
         return Policy(empowerment_limit=self.settings.empowerment_limit,
                       follow_up_after=self.settings.follow_up_after, escalate_factor=self.settings.escalate_factor,
-                      work_hours=self.settings.work_hours, tz=self.settings.tz, leads=self.leads.members())
+                      work_hours=self.settings.work_hours, tz=self.settings.tz, leads=self.leads.members(),
+                      currency=self.settings.currency)
 
     def actor(self, user_id: str) -> Actor:
         return Actor(user_id=user_id, is_lead=self.leads.is_lead(user_id))
@@ -282,14 +283,21 @@ class RecoveryService:
                         raise _LostRace
                     repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
                                                   kind=alerts.ESCALATION, now=now)
+                sent = frozenset() if decision.new_step and not decision.escalate_now else None
+                escalated = None
+                if decision.handed_over:
+                    before = repository.sent_notifications(session, incident_id=state.id, seq=state.step_seq)
+                    escalated = alerts.ESCALATION in before
+                    repository.forget_reminders(session, incident_id=state.id, seq=state.step_seq,
+                                                kinds=alerts.LEVELS)
+                    sent = before - set(alerts.LEVELS)
                 alert = next_alert_columns(session, decision.state, playbook=self.playbook, policy=self.policy,
-                                           sent=frozenset() if decision.new_step and not decision.escalate_now
-                                           else None)
+                                           sent=sent)
                 if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
                                                  next_alert=alert):
                     raise _LostRace
                 queue_decision(session, decision, playbook=self.playbook, settings=self.settings, policy=self.policy,
-                               now=now)
+                               now=now, before=state, escalated=escalated)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)
         self._after_commit()

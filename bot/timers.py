@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session
 
+from bot import lead_inbox
 from bot.alerting import next_alert_columns, refresh_alert
-from bot.announce import queue_decision
-from bot.domain import digest_schedule, recovery, reminders
+from bot.announce import approval_request, queue_decision
+from bot.domain import alerts, digest_schedule, recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
-from bot.domain.types import Actor, Refusal
+from bot.domain.types import Actor, EventKind, IncidentState, Refusal
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
-from bot.views import notices
+from bot.views import lead_notes, notices
 from storage import channel_store, outbox_store, repository
 
 log = logging.getLogger(__name__)
@@ -175,13 +177,14 @@ class Timers:
                                                  next_alert=alert):
                     raise _Skip
                 queue_decision(session, decision, playbook=service.playbook, settings=service.settings,
-                               policy=service.policy, now=now)
+                               policy=service.policy, now=now, before=state)
         except _Skip:
             return False
         service.notify_sender()
         return True
 
     def send_alert(self, incident_id: int, seq: int, kind: str) -> bool:
+        """The reminder owed now (claimed once by its key), or the expiry of a remedy no lead decided on."""
         service = self._service
         now = service.clock.now()
         try:
@@ -189,27 +192,91 @@ class Timers:
                 loaded = repository.lock(session, incident_id)
                 if loaded is None or loaded[0].step_seq != seq or not loaded[0].is_open:
                     raise _Skip
-                state = loaded[0]
+                state, version = loaded
                 sent = repository.sent_notifications(session, incident_id=incident_id, seq=seq)
-                reminder = reminders.reminder_for(state, kind, sent=sent, now=now, playbook=service.playbook,
-                                                  policy=service.policy)
-                if reminder is None:
-                    refresh_alert(session, state, playbook=service.playbook, policy=service.policy)
-                    return False
-                if not repository.claim_notification(session, incident_id=incident_id, seq=seq, kind=kind, now=now):
-                    raise _Skip
-                repository.add_events(session, state.id, [reminder.event])
-                text = notices.reminder_text(reminder, playbook=service.playbook,
-                                             leads=service.leads.members(), tz=service.tz)
-                outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="reply", now=now,
-                                     incident_id=state.id, channel=state.card_channel, payload={"text": text})
-                # The step is overdue from now on: redraw the card, which says so (drawn when sent).
-                outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="update_card", now=now,
-                                     incident_id=state.id, channel=state.card_channel)
-                refresh_alert(session, state, playbook=service.playbook, policy=service.policy)
+                if kind == alerts.APPROVAL_EXPIRY:
+                    owed = self._expire_approval(session, state, version, sent=sent, now=now)
+                else:
+                    owed = self._remind(session, state, kind, sent=sent, now=now)
         except _Skip:
             return False
-        service.notify_sender()
+        if owed:
+            service.notify_sender()
+        return owed
+
+    def _remind(self, session: Session, state: IncidentState, kind: str, *, sent: frozenset[str],
+                now: datetime) -> bool:
+        """False when nothing is owed after all (a snooze or a change moved it): the stored
+        alert is refreshed, and that is kept."""
+        service = self._service
+        playbook, policy, settings = service.playbook, service.policy, service.settings
+        reminder = reminders.reminder_for(state, kind, sent=sent, now=now, playbook=playbook, policy=policy)
+        if reminder is None:
+            refresh_alert(session, state, playbook=playbook, policy=policy)
+            return False
+        if not repository.claim_notification(session, incident_id=state.id, seq=state.step_seq, kind=kind, now=now):
+            raise _Skip
+        repository.add_events(session, state.id, [reminder.event])
+        where = lead_inbox.where_asked(lead_channel=settings.lead_channel)
+        common = {"workspace_id": state.workspace_id, "now": now, "incident_id": state.id,
+                  "channel": state.card_channel}
+        if kind == alerts.APPROVAL_NUDGE:
+            self._remind_leads_of_approval(session, state, now=now)
+        elif kind == alerts.ESCALATION:
+            text = notices.reminder_text(reminder, playbook=playbook, tz=service.tz, where=where)
+            outbox_store.enqueue(session, kind="reply", payload={"text": text}, **common)
+            escalation = lead_notes.Escalation(state=state, due=reminder.due, now=now)
+            lead_inbox.queue(session, state, purpose=lead_inbox.ESCALATION,
+                             text=lead_notes.escalation_text(escalation, playbook=playbook),
+                             blocks=lead_notes.escalation_blocks(escalation, playbook=playbook, tz=service.tz),
+                             lead_channel=settings.lead_channel, leads=policy.leads, now=now)
+        else:
+            text = notices.reminder_text(reminder, playbook=playbook, tz=service.tz, where=where)
+            blocks = notices.nudge_blocks(reminder, text=text, playbook=playbook)
+            # Unclaimed, the nudge is broadcast from the thread: the channel sees it, not only a
+            # thread nobody follows yet.
+            outbox_store.enqueue(session, kind="reply", payload={
+                "text": text, "blocks": [block.to_dict() for block in blocks],
+                **({"broadcast": True} if state.owner_id is None else {})}, **common)
+        # The step is overdue (or escalated) from now on: redraw the card, which says so (drawn when sent).
+        outbox_store.enqueue(session, kind="update_card", **common)
+        refresh_alert(session, state, playbook=playbook, policy=policy)
+        return True
+
+    def _remind_leads_of_approval(self, session: Session, state: IncidentState, *, now: datetime) -> None:
+        """The request again, to the same leads, marked as a reminder: its copies are redrawn
+        with the others once someone decides."""
+        service = self._service
+        asked = next((event for event in reversed(repository.events_of(session, state.id))
+                      if event.kind is EventKind.APPROVAL_REQUESTED), None)
+        if asked is None:
+            return
+        request = approval_request(state, asked, policy=service.policy, playbook=service.playbook, reminder=True)
+        lead_inbox.queue(session, state, purpose=lead_inbox.APPROVAL, text=lead_notes.approval_text(request),
+                         blocks=lead_notes.approval_blocks(request, playbook=service.playbook, tz=service.tz),
+                         lead_channel=service.settings.lead_channel, leads=service.policy.leads, now=now)
+
+    def _expire_approval(self, session: Session, state: IncidentState, version: int, *, sent: frozenset[str],
+                         now: datetime) -> bool:
+        service = self._service
+        playbook, policy = service.playbook, service.policy
+        owed = alerts.next_alert(state, sent=sent, playbook=playbook, policy=policy)
+        if owed is None or owed.kind != alerts.APPROVAL_EXPIRY or owed.at >= now:
+            refresh_alert(session, state, playbook=playbook, policy=policy)
+            return False
+        if not repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
+                                             kind=alerts.APPROVAL_EXPIRY, now=now):
+            raise _Skip
+        decision = recovery.decide(state, Actor("system"), recovery.ExpireApproval(), now=now, playbook=playbook,
+                                   policy=policy)
+        if isinstance(decision, Refusal):
+            raise _Skip
+        alert = next_alert_columns(session, decision.state, playbook=playbook, policy=policy, sent=frozenset())
+        if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                         next_alert=alert):
+            raise _Skip
+        queue_decision(session, decision, playbook=playbook, settings=service.settings, policy=policy, now=now,
+                       before=state)
         return True
 
 

@@ -212,3 +212,21 @@ class ChannelCheck(SQLModel, table=True):
     workspace_id: str = Field(max_length=32)
     shared: bool = False
     checked_at: datetime = _when()
+
+
+class LeadMessage(SQLModel, table=True):
+    """A copy of an approval request or escalation as it reached a lead (a DM, or LEAD_CHANNEL):
+    every copy is redrawn once someone acts, so no lead is left a stale button."""
+
+    __tablename__ = "lead_message"
+    __table_args__ = (
+        UniqueConstraint("channel", "ts", name="uq_lead_message_ts"),
+        Index("ix_lead_message_step", "incident_id", "step_seq", "purpose"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    step_seq: int
+    purpose: str = Field(max_length=16)
+    channel: str = Field(max_length=64)
+    ts: str = Field(max_length=64)

@@ -13,7 +13,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from sqlalchemy import (
-    ColumnElement, Row, Select, Subquery, Text, and_, bindparam, case, exists, func, insert, or_, outerjoin,
+    ColumnElement, Row, Select, Subquery, Text, and_, bindparam, case, delete, exists, func, insert, or_, outerjoin,
     type_coerce, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -77,6 +77,13 @@ def claim_notification(session: Session, *, incident_id: int, seq: int, kind: st
 def sent_notifications(session: Session, *, incident_id: int, seq: int) -> frozenset[str]:
     return frozenset(session.exec(select(Notification.kind).where(
         Notification.incident_id == incident_id, Notification.step_seq == seq)).all())
+
+
+def forget_reminders(session: Session, *, incident_id: int, seq: int, kinds: tuple[str, ...]) -> None:
+    """A step handed to a new owner starts its clock again: the reminders the last owner had
+    are theirs, and the new owner is owed their own when the new deadline passes."""
+    session.exec(delete(Notification).where(Notification.incident_id == incident_id, Notification.step_seq == seq,
+                                            col(Notification.kind).in_(kinds)))
 
 
 def set_next_alert(session: Session, incident_id: int, *, at: datetime | None, kind: str | None) -> None:

@@ -45,3 +45,8 @@ def tick(bot) -> int:  # noqa: ANN001 - a ServedBot
     queued = bot.runtime.ticker.tick().alerts
     bot.settle()
     return queued
+
+
+def dms(bot, user: str) -> list[Message]:  # noqa: ANN001 - a ServedBot
+    """What the bot posted in its DM with ``user``, oldest first."""
+    return bot.fake.messages(f"D{user}")

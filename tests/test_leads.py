@@ -11,6 +11,7 @@ import pytest
 
 from bot.devkit.slack_double import Message
 from tests.conftest import LEAD, ServedBot
+from tests.helpers import dms
 
 OWNER = "U2"
 LEE = "ULEE"
@@ -58,7 +59,8 @@ def _health_answer(bot: ServedBot, user: str) -> str:
 
 def test_a_group_member_is_asked_to_approve_approves_and_is_named_to_the_agent(group_bot):
     approval = _remedy_over_the_limit(group_bot)
-    assert f"<@{LEE}>" in approval.text and "[Approve] [Decline]" in approval.plain()
+    assert "[Approve] [Decline]" in approval.plain()
+    assert [m.text.startswith("💶 Approval needed on #1") for m in dms(group_bot, LEE)] == [True]
 
     group_bot.slack.click(approval, "Approve", user=OWNER)
     group_bot.settle()
@@ -67,7 +69,8 @@ def test_a_group_member_is_asked_to_approve_approves_and_is_named_to_the_agent(g
     group_bot.slack.click(approval, "Approve", user=LEE)
     group_bot.settle()
     decided = next(m for m in group_bot.thread(group_bot.card(1)) if m.ts == approval.ts)
-    assert f"approved by <@{LEE}>" in decided.plain()
+    assert decided.text.startswith(f"✅ Approved: refund $ 120 on #1, by <@{LEE}> <!date^")
+    assert dms(group_bot, LEE)[0].text == decided.text, "the lead's copy says so too, with nothing to press"
     assert "Customer buy-in" in _prompt(group_bot).plain()
 
 
@@ -75,7 +78,7 @@ def test_several_leads_are_named_from_both_settings(make_bot, settings, fake_sla
     fake_slack.add_usergroup(GROUP, ["UZOE", "UADA"])
     bot = make_bot(replace(settings, lead_group=GROUP))
     approval = _remedy_over_the_limit(bot)
-    assert all(f"<@{lead}>" in approval.text for lead in ("UADA", LEAD, "UZOE"))
+    assert all(len(dms(bot, lead)) == 1 for lead in ("UADA", LEAD, "UZOE")), "each lead asked once, by DM"
 
     bot.slack.click(approval, "Decline", user=OWNER)
     assert bot.fake.wait_for(lambda: bot.settle() > 0 or bot.fake.ephemerals(OWNER) != [])

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.domain.parsing import parse_work_hours
 from storage.models import Notification, OutboxMessage
 from tests.conftest import LEAD, ServedBot
-from tests.helpers import claim_first, flag_by_command, tick
+from tests.helpers import claim_first, dms, flag_by_command, tick
 
 OWNER = "U2"
 
@@ -33,7 +33,10 @@ def test_unclaimed_incident_nudges_the_channel_then_escalates_to_leads(bot):
     assert tick(bot) == 0
     bot.clock.advance(timedelta(seconds=2))
     assert tick(bot) == 1
-    assert f"<@{LEAD}>" in _alerts(bot)[1] and "stuck" in _alerts(bot)[1]
+    assert _alerts(bot)[1].startswith("🚨 *Claim* on #1 was due <!date^") and "escalated to the leads (by DM)" in \
+        _alerts(bot)[1]
+    assert [m.text for m in dms(bot, LEAD)] == ["🚨 #1 has no owner and is 10m late: nobody has claimed it."]
+    assert "[Open card] [Snooze 1 hour]" in dms(bot, LEAD)[0].plain()
     bot.clock.advance(timedelta(hours=5))
     assert tick(bot) == 0, "each level once per step"
     assert len(_alerts(bot)) == 2
@@ -77,7 +80,7 @@ def test_need_help_escalates_now_and_the_sla_escalation_does_not_repeat_it(bot):
     claim_first(bot, OWNER)
     bot.slack.click([m for m in bot.thread(bot.card(1)) if "[Done]" in m.plain()][-1], "Need help", user=OWNER)
     bot.settle()
-    assert any("needs help" in m.text for m in bot.thread(bot.card(1)))
+    assert any("asked the leads for help" in m.text for m in bot.thread(bot.card(1)))
     bot.clock.advance(timedelta(hours=2))
     tick(bot)
     assert [text[0] for text in _alerts(bot)] == ["⏰"], "nudged, not escalated a second time"
@@ -144,7 +147,8 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
     assert len(replies) == 24
     texts = [m.text for m in bot.fake.all_messages() if m.text.startswith(("⏰", "🚨"))]
     assert len([m for m in bot.fake.messages("C1") if m.text.startswith("Recovery digest")]) == 1
-    assert len(texts) == 24
+    assert len(texts) == 36, "12 nudges, 12 escalations in the threads and 12 in the lead's DM"
+    assert len(dms(bot, LEAD)) == 12
 
 
 def test_follow_up_not_recorded_within_its_sla_is_nudged_then_escalated(bot):
@@ -160,9 +164,11 @@ def test_follow_up_not_recorded_within_its_sla_is_nudged_then_escalated(bot):
     bot.clock.advance(timedelta(hours=24))
     assert tick(bot) == 1
     assert "Follow up" in _alerts(bot)[-1] and f"<@{OWNER}>" in _alerts(bot)[-1]
+    assert "[Record follow-up]" in [m for m in bot.thread(bot.card(1)) if m.text.startswith("⏰")][-1].plain()
     bot.clock.advance(timedelta(hours=24))
     assert tick(bot) == 1
-    assert f"<@{LEAD}>" in _alerts(bot)[-1]
+    assert "escalated to the leads" in _alerts(bot)[-1]
+    assert dms(bot, LEAD)[-1].text == f"🚨 #1 is stuck at *Follow up*, 1d late; the owner is <@{OWNER}>."
 
 
 # --- WORK_HOURS: one due time for the prompt, the DM, the nudge and snooze ---------------

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.devkit.slack_double import Message
 from tests.conftest import LEAD, ServedBot
+from tests.helpers import dms
 
 OWNER = "U2"
 
@@ -75,15 +76,22 @@ def test_whole_recovery_from_flag_to_closed_card(bot):
 
     assert _remedy(bot, "refund", "120").body == ""
     approval = _prompt(bot)
-    assert f"<@{LEAD}>" in approval.text and "refund 120" in approval.plain()
+    assert approval.text == ("⏳ Waiting for a lead: refund $ 120 on #1 is over the $ 50 an agent may give alone. "
+                             "The leads were asked by DM; their answer will show here.")
     assert "[Approve] [Decline]" in approval.plain()
+    asked = dms(bot, LEAD)[-1]
+    assert asked.text.startswith("💶 Approval needed on #1: <@U2> asks to give refund $ 120")
+    assert "[Approve] [Decline] [Open card]" in asked.plain()
     bot.slack.click(approval, "Approve", user=OWNER)
     bot.settle()
     assert bot.fake.ephemerals(OWNER)[-1].text == f"Only <@{LEAD}> can approve this; they have been asked."
     bot.slack.click(approval, "Approve", user=LEAD)
     bot.settle()
     decided = next(m for m in bot.thread(bot.card(1)) if m.ts == approval.ts)
-    assert f"approved by <@{LEAD}>" in decided.plain() and "[Approve]" not in decided.plain()
+    assert decided.text.startswith(f"✅ Approved: refund $ 120 on #1, by <@{LEAD}>") and "[Approve]" not in decided.plain()
+    assert dms(bot, LEAD)[-1].text == decided.text and "[Approve]" not in dms(bot, LEAD)[-1].plain()
+    remedy_step = [m for m in bot.thread(bot.card(1)) if "Go above and beyond*: Done" in m.text][-1]
+    assert f"Done by <@{OWNER}>, approved by <@{LEAD}>" in remedy_step.text, "the step is the owner's"
 
     buy_in = _prompt(bot)
     assert "[Agreed] [Not yet]" in buy_in.plain()
@@ -103,8 +111,8 @@ def test_whole_recovery_from_flag_to_closed_card(bot):
     bot.settle()
     prompt = _prompt(bot)
     assert "[Record follow-up]" in prompt.plain() and "<@U2>" in prompt.text
-    dms = bot.fake.messages(f"D{OWNER}")
-    assert len(dms) == 1 and "[Record follow-up]" in dms[0].plain()
+    reminders = dms(bot, OWNER)
+    assert len(reminders) == 1 and "[Record follow-up]" in reminders[0].plain()
 
     view = _open_form(bot, prompt, "Record follow-up")
     refused = bot.slack.submit(view, {"csat": "11", "buy_again": "yes"}, user=OWNER)
@@ -114,7 +122,7 @@ def test_whole_recovery_from_flag_to_closed_card(bot):
     bot.settle()
     card = bot.card(1).plain()
     assert "*Closed*" in card
-    assert "9/10" in card and "would buy again: yes" in card and "refund 120" in card
+    assert "9/10" in card and "would buy again: yes" in card and "refund $ 120" in card
     assert "Total time" in card and "[Claim]" not in card and "[Assign]" not in card
 
 
@@ -230,7 +238,12 @@ def test_need_help_calls_the_leads_now(bot):
     _flag_and_claim(bot)
     bot.slack.click(_prompt(bot), "Need help", user=OWNER)
     bot.settle()
-    assert any(f"<@{LEAD}>" in m.text and "needs help" in m.text for m in bot.thread(bot.card(1)))
+    assert any(m.text.startswith(f"🆘 <@{OWNER}> asked the leads for help with #1 at *Acknowledge")
+               for m in bot.thread(bot.card(1)))
+    called = dms(bot, LEAD)[-1]
+    assert called.text == f"🆘 <@{OWNER}> asks for help with #1 at *Acknowledge and take ownership*."
+    assert "[Open card] [Snooze 1 hour]" in called.plain()
+    assert [e["type"] for e in called.blocks[-1]["elements"]] == ["button", "users_select", "button"]
 
 
 def test_cancel_by_command_closes_the_card_for_good(bot):

@@ -50,8 +50,8 @@ EVERY_KIND = [
      {"step": "fix", "root_cause": "delivery", "note": "resent <it> & tracked"}),
     (_event(EventKind.STEP_DONE, step=StepKey.MAKE_IT_RIGHT, remedy_kind="refund", amount=Decimal("20.50"),
             note="shipping"),
-     "<@U2> completed Go above and beyond: refund 20.50 (shipping)",
-     "ben completed Go above and beyond: refund 20.50 (shipping)",
+     "<@U2> completed Go above and beyond: refund $ 20.50 (shipping)",
+     "ben completed Go above and beyond: refund $ 20.50 (shipping)",
      {"step": "make_it_right", "remedy_kind": "refund", "amount": "20.50", "note": "shipping"}),
     (_event(EventKind.STEP_DONE, step=StepKey.MAKE_IT_RIGHT, remedy_kind="none", amount=Decimal(0)),
      "<@U2> completed Go above and beyond: no remedy", "ben completed Go above and beyond: no remedy",
@@ -69,14 +69,22 @@ EVERY_KIND = [
      "Escalated to the leads: Claim is overdue", {"step": "claim"}),
     (_event(EventKind.APPROVAL_REQUESTED, remedy_kind="refund", amount=Decimal(120), limit=Decimal(50),
             note="VIP"),
-     "<@U2> asked a lead to approve refund 120 (over the 50 limit) (VIP)",
-     "ben asked a lead to approve refund 120 (over the 50 limit) (VIP)",
+     "<@U2> asked a lead to approve refund $ 120 (over the $ 50 limit) (VIP)",
+     "ben asked a lead to approve refund $ 120 (over the $ 50 limit) (VIP)",
      {"remedy_kind": "refund", "amount": "120", "limit": "50", "note": "VIP"}),
     (_event(EventKind.REMEDY_APPROVED, LEAD, remedy_kind="gift", amount=Decimal(0)), "<@ULEAD> approved gift",
      "lee approved gift", {"remedy_kind": "gift", "amount": "0"}),
     (_event(EventKind.REMEDY_DECLINED, LEAD, remedy_kind="refund", amount=Decimal(120), reason="too much"),
-     "<@ULEAD> declined refund 120: too much", "lee declined refund 120: too much",
+     "<@ULEAD> declined refund $ 120: too much", "lee declined refund $ 120: too much",
      {"remedy_kind": "refund", "amount": "120", "reason": "too much"}),
+    (_event(EventKind.APPROVAL_REMINDED, None, step=StepKey.MAKE_IT_RIGHT, owner="U2", remedy_kind="refund",
+            amount=Decimal(120)),
+     "Reminded the leads: refund $ 120 is waiting for their approval",
+     "Reminded the leads: refund $ 120 is waiting for their approval",
+     {"step": "make_it_right", "owner": "U2", "remedy_kind": "refund", "amount": "120"}),
+    (_event(EventKind.APPROVAL_EXPIRED, None, remedy_kind="refund", amount=Decimal(120)),
+     "No lead decided on refund $ 120 in time: the request expired",
+     "No lead decided on refund $ 120 in time: the request expired", {"remedy_kind": "refund", "amount": "120"}),
     (_event(EventKind.BUY_IN_AGREED), "<@U2> recorded that the customer agreed with the resolution",
      "ben recorded that the customer agreed with the resolution", {}),
     (_event(EventKind.BUY_IN_NOT_YET), "<@U2> recorded that the customer has not agreed yet",
@@ -181,7 +189,7 @@ def test_a_step_past_its_sla_owes_its_owner_a_nudge_with_its_event():
     assert (reminder.step, reminder.owner, reminder.due) == (StepKey.FIX, "U2", T0 + timedelta(hours=4))
     assert reminder.event == Event(EventKind.NUDGED, T0 + timedelta(hours=4, seconds=1), None, step=StepKey.FIX,
                                    owner="U2")
-    assert reminder_text(reminder, playbook=DEFAULT_PLAYBOOK, leads=frozenset({LEAD}), tz=UTC) == (
+    assert reminder_text(reminder, playbook=DEFAULT_PLAYBOOK, tz=UTC, where="by DM") == (
         "⏰ <@U2>, *Understand and fix* on #4 was due <!date^1793628000^{date_short_pretty} at {time}|"
         "Mon 02 Nov 14:00 UTC>. The longer it takes, the less likely the customer stays.")
 
@@ -198,8 +206,8 @@ def test_an_unclaimed_incident_escalates_to_the_leads():
     reminder = _remind(state, alerts.ESCALATION, after=timedelta(minutes=21), sent=frozenset({alerts.NUDGE}))
     assert reminder is not None and reminder.owner is None
     assert reminder.event.kind is EventKind.ESCALATED and reminder.event.step is StepKey.CLAIM
-    assert reminder_text(reminder, playbook=DEFAULT_PLAYBOOK, leads=frozenset({LEAD}), tz=UTC).startswith(
-        "🚨 <@ULEAD>: #4 is stuck at *Claim* (no owner yet), due <!date^")
+    assert reminder_text(reminder, playbook=DEFAULT_PLAYBOOK, tz=UTC, where="by DM").startswith(
+        "🚨 *Claim* on #4 was due <!date^")
 
 
 def _imports(module: object) -> set[str]:
@@ -290,9 +298,9 @@ SHOWN_BEFORE = """\
 • Mon 02 Nov 10:16 UTC · <@U2> completed Acknowledge and take ownership
 • Mon 02 Nov 10:17 UTC · <@U2> skipped Apologize: &lt;!channel&gt; &amp; co called first
 • Mon 02 Nov 10:18 UTC · <@U2> completed Understand and fix (delivery): Reshipped &lt;fast&gt;
-• Mon 02 Nov 10:19 UTC · <@U2> asked a lead to approve refund 120 (over the 50 limit) (VIP)
-• Mon 02 Nov 10:20 UTC · <@ULEAD> declined refund 120: Too much
-• Mon 02 Nov 10:21 UTC · <@U2> completed Go above and beyond: discount 20.50
+• Mon 02 Nov 10:19 UTC · <@U2> asked a lead to approve refund $ 120 (over the $ 50 limit) (VIP)
+• Mon 02 Nov 10:20 UTC · <@ULEAD> declined refund $ 120: Too much
+• Mon 02 Nov 10:21 UTC · <@U2> completed Go above and beyond: discount $ 20.50
 • Mon 02 Nov 10:22 UTC · <@U2> recorded that the customer has not agreed yet
 • Mon 02 Nov 10:23 UTC · <@U2> completed Go above and beyond: gift
 • Mon 02 Nov 10:24 UTC · <@U2> recorded that the customer agreed with the resolution

@@ -36,6 +36,8 @@ class Message:
     visible_to: str | None = None
     # Files shared with this message (files.completeUploadExternal), by id.
     files: tuple[str, ...] = ()
+    # A thread reply also sent to the channel (reply_broadcast): in the thread and in the history.
+    broadcast: bool = False
 
     @property
     def is_top_level(self) -> bool:
@@ -97,10 +99,10 @@ class MessageStore:
         index = len(self._all)
         self._all.append(message)
         self._where[(message.channel, message.ts)] = index
-        if message.is_top_level:
+        if message.is_top_level or message.broadcast:
             self._top[message.channel].append(index)
             self._top_ts[message.channel].append(Decimal(message.ts))
-        else:
+        if not message.is_top_level:
             self._replies[(message.channel, str(message.thread_ts))].append(index)
 
     def replace(self, message: Message) -> None:

@@ -138,6 +138,8 @@ class WebApi:
             out["bot_id"] = bot_id
         if message.thread_ts:
             out["thread_ts"] = message.thread_ts
+        if message.broadcast:
+            out["subtype"] = "thread_broadcast"
         replies = self.store.reply_count(message.channel, message.ts)
         if replies:
             out["thread_ts"] = message.ts
@@ -169,9 +171,10 @@ class WebApi:
 
     def _compose(self, channel: str, params: JsonDict, workspace: Workspace, **extra: Any) -> Message:
         """A new message from the bot, from the text, blocks and thread of a chat.* call."""
-        return Message(channel=channel, ts=self.next_ts(), text=params.get("text") or "",
-                       thread_ts=params.get("thread_ts") or None, blocks=params.get("blocks") or [],
-                       user=workspace.bot_user_id, **extra)
+        thread_ts = params.get("thread_ts") or None
+        return Message(channel=channel, ts=self.next_ts(), text=params.get("text") or "", thread_ts=thread_ts,
+                       blocks=params.get("blocks") or [], user=workspace.bot_user_id,
+                       broadcast=bool(thread_ts) and truthy(params.get("reply_broadcast")), **extra)
 
     def _auth_test(self, params: JsonDict, workspace: Workspace) -> JsonDict:
         return {

@@ -23,7 +23,8 @@ from bot.domain.types import (
 
 __all__ = [
     "BUY_AGAIN_ANSWERS", "ONLY_A_LEAD_APPROVES", "ONLY_A_LEAD_DECLINES", "REMEDY_KINDS", "STEP_ALREADY_DONE",
-    "Action", "Agreed", "Approve", "Assign", "Cancel", "Claim", "CompleteStep", "Decline", "NeedHelp", "NotYet",
+    "Action", "Agreed", "Approve", "Assign", "Cancel", "Claim", "CompleteStep", "Decline", "ExpireApproval",
+    "NeedHelp", "NotYet",
     "Policy", "PromptFollowUp", "RecordFix", "RecordFollowUp", "RecordRemedy", "Skip", "Snooze", "decide",
 ]
 
@@ -94,6 +95,11 @@ class PromptFollowUp:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpireApproval:
+    """The scheduler's action once no lead decided on a remedy in time; the actor is ignored."""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordFollowUp:
     seq: int
     csat: int
@@ -124,13 +130,14 @@ class Cancel:
 
 StepAction = (CompleteStep | RecordFix | RecordRemedy | Approve | Decline | Agreed | NotYet | RecordFollowUp
               | Skip | NeedHelp)
-Action = Claim | Assign | StepAction | PromptFollowUp | Snooze | Cancel
+Action = Claim | Assign | StepAction | PromptFollowUp | ExpireApproval | Snooze | Cancel
 
 _INTENTS: Final[dict[type, Intent]] = {
     Claim: Intent.CLAIM, Assign: Intent.ASSIGN, CompleteStep: Intent.COMPLETE, RecordFix: Intent.RECORD_FIX,
     RecordRemedy: Intent.RECORD_REMEDY, Approve: Intent.APPROVE, Decline: Intent.DECLINE, Agreed: Intent.AGREED,
     NotYet: Intent.NOT_YET, RecordFollowUp: Intent.RECORD_FOLLOW_UP, Skip: Intent.SKIP, NeedHelp: Intent.NEED_HELP,
     Snooze: Intent.SNOOZE, Cancel: Intent.CANCEL, PromptFollowUp: Intent.PROMPT_FOLLOW_UP,
+    ExpireApproval: Intent.EXPIRE_APPROVAL,
 }
 
 
@@ -154,6 +161,8 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
             return _assign(ctx, assignee)
         case PromptFollowUp():
             return steps.prompt_follow_up(ctx)
+        case ExpireApproval():
+            return steps.expire_approval(ctx)
         case CompleteStep():
             return steps.complete(ctx)
         case RecordFix(_, root_cause, note):
@@ -198,8 +207,18 @@ def _assign(ctx: steps.Context, assignee: str) -> Decision | Refusal:
     event = ctx.event(EventKind.ASSIGNED, owner_before=state.owner_id, owner_after=assignee)
     if state.owner_id is None:
         return _take_ownership(ctx, owner=assignee, event=event)
-    return Decision(state=replace(state, owner_id=assignee), events=(event,),
+    handed = replace(state, owner_id=assignee)
+    if _clock_restarts(state):
+        # The new owner gets the step's whole time from the hand-over, and their own reminders.
+        handed = replace(handed, step_started_at=ctx.now, step_due_at=ctx.due(state.current_step))
+    return Decision(state=handed, events=(event,), handed_over=True,
                     notices=(f"<@{assignee}> now owns {state.ref}, assigned by <@{actor.user_id}>.",))
+
+
+def _clock_restarts(state: IncidentState) -> bool:
+    """Not for the follow-up, whose date was agreed with the customer, nor for a remedy waiting
+    for a lead, whose clock is the leads'."""
+    return state.current_step is not StepKey.FOLLOW_UP and state.approval != "pending"
 
 
 def _take_ownership(ctx: steps.Context, *, owner: str, event: Event) -> Decision:

@@ -12,13 +12,15 @@ from bot.domain import alerts, timing
 from bot.domain.playbook import Playbook
 from bot.domain.types import Event, EventKind, IncidentState, Policy, StepKey
 
-_EVENT_KINDS = {alerts.NUDGE: EventKind.NUDGED, alerts.ESCALATION: EventKind.ESCALATED}
+_EVENT_KINDS = {alerts.NUDGE: EventKind.NUDGED, alerts.ESCALATION: EventKind.ESCALATED,
+                alerts.APPROVAL_NUDGE: EventKind.APPROVAL_REMINDED}
 
 
 @dataclass(frozen=True, slots=True)
 class Reminder:
     kind: str
-    """`alerts.NUDGE` (the owner, or the channel while unclaimed) or `alerts.ESCALATION` (the leads)."""
+    """`alerts.NUDGE` (the owner, or the channel while unclaimed), `alerts.ESCALATION` or
+    `alerts.APPROVAL_NUDGE` (the leads). `alerts.APPROVAL_EXPIRY` is a decision, not a reminder."""
 
     state: IncidentState
     due: datetime
@@ -44,5 +46,7 @@ def reminder_for(state: IncidentState, kind: str, *, sent: frozenset[str], now: 
     if alert is None or alert.kind != kind or alert.at >= now:
         return None
     due = timing.deadline(state, playbook=playbook, policy=policy) or now
-    event = Event(_EVENT_KINDS[kind], now, None, step=state.current_step, owner=state.owner_id)
+    remedy = ({"remedy_kind": state.remedy_kind, "amount": state.remedy_amount} if kind == alerts.APPROVAL_NUDGE
+              else {})
+    event = Event(_EVENT_KINDS[kind], now, None, step=state.current_step, owner=state.owner_id, **remedy)
     return Reminder(kind=kind, state=state, due=due, event=event)

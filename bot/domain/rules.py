@@ -39,6 +39,8 @@ class Intent(StrEnum):
     CANCEL = "cancel"
     PROMPT_FOLLOW_UP = "prompt_follow_up"
     """The scheduler's, once the follow-up falls due."""
+    EXPIRE_APPROVAL = "expire_approval"
+    """The scheduler's, once no lead decided on a remedy in time."""
 
 
 class Who(Enum):
@@ -121,6 +123,8 @@ RULES: Final[dict[Intent, Rule]] = {
     Intent.CANCEL: Rule(Who.OWNER_OR_LEAD, "cancel it", on_step=False),
     Intent.PROMPT_FOLLOW_UP: Rule(Who.ANYONE, steps=frozenset({StepKey.FOLLOW_UP}), on_step=False,
                                   wrong_step="{ref} is not waiting for its follow-up.", needs_due=True),
+    Intent.EXPIRE_APPROVAL: Rule(Who.ANYONE, steps=frozenset({StepKey.MAKE_IT_RIGHT}), on_step=False,
+                                 wrong_step=NO_PENDING_REMEDY, needs_pending_remedy=True),
 }
 
 

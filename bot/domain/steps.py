@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from bot.domain.money import format_amount
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
 from bot.domain.timing import follow_up_due, step_due
@@ -92,13 +93,15 @@ def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decisi
         return Refusal("With no remedy the amount must be 0.")
     note = note.strip()
     limit = ctx.policy.empowerment_limit
-    remedy = describe_remedy(kind, checked)
+    remedy = describe_remedy(kind, checked, ctx.policy.currency)
     state = replace(ctx.state, remedy_kind=kind, remedy_amount=checked, approval_note=None)
     given = {"remedy_kind": kind, "amount": checked}
     if checked > limit and not ctx.actor.is_lead:
         event = ctx.event(EventKind.APPROVAL_REQUESTED, **given, limit=limit, note=note or None)
-        # No notice: approval_requested makes the service post the Approve / Decline message.
-        return Decision(state=replace(state, approval="pending"), events=(event,), approval_requested=True)
+        # The leads have the step's own time to decide, from the request: its reminder and its
+        # expiry count from now. No notice: approval_requested makes the service ask the leads.
+        return Decision(state=replace(state, approval="pending", step_due_at=ctx.due(StepKey.MAKE_IT_RIGHT)),
+                        events=(event,), approval_requested=True)
     events = [ctx.event(EventKind.STEP_DONE, step=StepKey.MAKE_IT_RIGHT, **given, note=note or None)]
     approval = None
     if checked > limit:
@@ -109,10 +112,26 @@ def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decisi
 
 
 def approve(ctx: Context) -> Decision:
-    remedy = _current_remedy(ctx.state)
-    event = ctx.event(EventKind.REMEDY_APPROVED, **_remedy_fields(ctx.state))
-    state = replace(ctx.state, approval="approved")
-    return _advance(ctx, state, _ended(ctx, "done", f"{remedy}, approved"), (event,))
+    """The step was the owner's and is recorded as theirs; the approval is the lead's."""
+    state = ctx.state
+    event = ctx.event(EventKind.REMEDY_APPROVED, **_remedy_fields(state))
+    ended = replace(_ended(ctx, "done", _current_remedy(state, ctx.policy)), by=state.owner_id or ctx.actor.user_id, approved_by=ctx.actor.user_id)
+    return _advance(ctx, replace(state, approval="approved"), ended, (event,))
+
+
+def expire_approval(ctx: Context) -> Decision:
+    """The scheduler's action: no lead decided within the step's time. The owner gets a fresh
+    step to offer something within the limit, or to ask again."""
+    state = ctx.state
+    remedy = said(_current_remedy(state, ctx.policy))
+    event = Event(EventKind.APPROVAL_EXPIRED, ctx.now, None, **_remedy_fields(state))
+    notice = (f"⌛ <@{state.owner_id}>, no lead decided on {remedy} for {ctx.ref} in time, so the request "
+              f"expired. Offer something within {format_amount(ctx.policy.empowerment_limit, ctx.policy.currency)}"
+              ", or record it again to ask the leads again.")
+    ended = StepOutcome(step=state.current_step, seq=state.step_seq, result="expired", by=state.owner_id or "",
+                        at=ctx.now, note=_current_remedy(state, ctx.policy))
+    state = replace(state, approval=None, approval_note=None)
+    return _loop_back(ctx, state, ended, (event,), notices=(notice,))
 
 
 def decline(ctx: Context, reason: str) -> Decision | Refusal:
@@ -120,7 +139,7 @@ def decline(ctx: Context, reason: str) -> Decision | Refusal:
     owner = f"<@{ctx.state.owner_id}>"
     if not reason:
         return Refusal(f"Say why you are declining, so {owner} can offer something else.")
-    remedy = said(_current_remedy(ctx.state))
+    remedy = said(_current_remedy(ctx.state, ctx.policy))
     event = ctx.event(EventKind.REMEDY_DECLINED, **_remedy_fields(ctx.state), reason=reason)
     notice = f"{owner}, {ctx.who} declined {remedy} on {ctx.ref}: {said(reason)}. Please offer something else."
     state = replace(ctx.state, approval="declined", approval_note=reason)
@@ -260,18 +279,17 @@ def _amount(amount: object) -> Decimal | Refusal:
     return value
 
 
-def describe_remedy(kind: str | None, amount: Decimal | None) -> str:
-    """`refund 120`, `gift`, or `no remedy`: how a remedy reads in a sentence."""
+def describe_remedy(kind: str | None, amount: Decimal | None, currency: str = "USD") -> str:
+    """`refund € 120`, `gift`, or `no remedy`: how a remedy reads in a sentence."""
     if kind is None or kind == "none":
         return "no remedy"
     if amount is None or amount == 0:
         return kind
-    shown = amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.quantize(Decimal("0.01"))
-    return f"{kind} {shown:f}"
+    return f"{kind} {format_amount(amount, currency)}"
 
 
-def _current_remedy(state: IncidentState) -> str:
-    return describe_remedy(state.remedy_kind, state.remedy_amount)
+def _current_remedy(state: IncidentState, policy: Policy) -> str:
+    return describe_remedy(state.remedy_kind, state.remedy_amount, policy.currency)
 
 
 def _remedy_fields(state: IncidentState) -> dict[str, Any]:

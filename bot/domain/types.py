@@ -43,10 +43,10 @@ REMEDY_KINDS: tuple[str, ...] = ("refund", "replacement", "upgrade", "discount",
 BUY_AGAIN_ANSWERS: tuple[str, ...] = ("yes", "maybe", "no")
 """The follow-up's "would you buy from us again?" answers."""
 
-STEP_RESULTS: tuple[str, ...] = ("done", "skipped", "declined", "not_yet")
+STEP_RESULTS: tuple[str, ...] = ("done", "skipped", "declined", "expired", "not_yet")
 """How a step instance can end (StepOutcome.result): "declined" ends a `make_it_right` whose
-remedy a lead declined, "not_yet" ends a `buy_in` the customer did not agree to; both loop
-back to a new `make_it_right`."""
+remedy a lead declined, "expired" one whose remedy no lead decided on in time, "not_yet" ends a
+`buy_in` the customer did not agree to; all three loop back to a new `make_it_right`."""
 
 
 class EventKind(StrEnum):
@@ -68,6 +68,10 @@ class EventKind(StrEnum):
     FOLLOW_UP_RECORDED = "follow_up_recorded"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    APPROVAL_REMINDED = "approval_reminded"
+    """The leads were reminded of a remedy waiting for them."""
+    APPROVAL_EXPIRED = "approval_expired"
+    """No lead decided on a remedy within the step's time: the owner may offer again."""
     MESSAGES_GIVEN_UP = "messages_given_up"
     """A lead gave up on messages Slack would not take (`/recovery health`)."""
 
@@ -218,10 +222,12 @@ class StepOutcome:
 
     step: StepKey
     seq: int
-    result: str  # one of STEP_RESULTS: "done" | "skipped" | "declined" | "not_yet"
+    result: str  # one of STEP_RESULTS
     by: str
     at: datetime
     note: str = ""
+    approved_by: str | None = None
+    """The lead who approved the remedy ``by`` recorded: the step was the owner's, the approval theirs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +259,10 @@ class Decision:
     escalate_now: bool = False
     """The owner asked for help (Need help): tell the leads now, without waiting for the SLA."""
 
+    handed_over: bool = False
+    """An owned incident changed owner: the live prompt is redrawn for the new owner, whose
+    reminders start afresh (the step's clock restarted, unless the step keeps its date)."""
+
     @property
     def posts_prompt(self) -> bool:
         """Whether the current step's prompt is to be posted now: a new step that is not
@@ -274,3 +284,5 @@ class Policy:
     tz: ZoneInfo = ZoneInfo("UTC")
     leads: frozenset[str] = frozenset()
     """Who the leads are now (bot/leads.py): a refusal names who may act instead."""
+    currency: str = "USD"
+    """CURRENCY: how remedy amounts read in every message."""

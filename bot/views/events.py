@@ -12,6 +12,7 @@ from typing import Final, NamedTuple
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
+from bot.domain.money import format_amount
 from bot.domain.steps import describe_remedy, said
 from bot.domain.text import unescape_mrkdwn
 from bot.domain.types import Event, EventKind, StepKey
@@ -41,14 +42,15 @@ Part = str | Person | Said | Markup
 _MENTION: Final = re.compile(r"<@([A-Z0-9]+)>")
 
 
-def sentence(event: Event, *, ref: str, playbook: Playbook) -> tuple[Part, ...]:
-    """The event as a sentence; ``ref`` names the incident (``#4``) where the sentence does."""
+def sentence(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD") -> tuple[Part, ...]:
+    """The event as a sentence; ``ref`` names the incident (``#4``) where the sentence does,
+    amounts read in ``currency`` (CURRENCY)."""
     if event.legacy_text is not None:
         return _legacy(event.legacy_text)
     who = _person(event.actor)
     step = _title(event.step, playbook)
     remark = (" (", Said(event.note), ")") if event.note else ()
-    remedy = Said(describe_remedy(event.remedy_kind, event.amount))
+    remedy = Said(describe_remedy(event.remedy_kind, event.amount, currency))
     match event.kind:
         case EventKind.CREATED:
             return who, " flagged it"
@@ -75,11 +77,16 @@ def sentence(event: Event, *, ref: str, playbook: Playbook) -> tuple[Part, ...]:
         case EventKind.ESCALATED:
             return "Escalated to the leads: ", step, " is overdue"
         case EventKind.APPROVAL_REQUESTED:
-            return who, " asked a lead to approve ", remedy, f" (over the {event.limit} limit)", *remark
+            limit = format_amount(event.limit, currency) if event.limit is not None else "agent's"
+            return who, " asked a lead to approve ", remedy, f" (over the {limit} limit)", *remark
         case EventKind.REMEDY_APPROVED:
             return who, " approved ", remedy
         case EventKind.REMEDY_DECLINED:
             return who, " declined ", remedy, ": ", Said(event.reason or "")
+        case EventKind.APPROVAL_REMINDED:
+            return "Reminded the leads: ", remedy, " is waiting for their approval"
+        case EventKind.APPROVAL_EXPIRED:
+            return "No lead decided on ", remedy, " in time: the request expired"
         case EventKind.BUY_IN_AGREED:
             return who, " recorded that the customer agreed with the resolution"
         case EventKind.BUY_IN_NOT_YET:
@@ -99,14 +106,16 @@ def sentence(event: Event, *, ref: str, playbook: Playbook) -> tuple[Part, ...]:
     raise ValueError(f"no sentence for event kind {event.kind!r}")
 
 
-def slack_line(event: Event, *, ref: str, playbook: Playbook) -> str:
+def slack_line(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD") -> str:
     """Slack mrkdwn: people mentioned, typed text escaped and cut."""
-    return "".join(_slack(part) for part in sentence(event, ref=ref, playbook=playbook))
+    return "".join(_slack(part) for part in sentence(event, ref=ref, playbook=playbook, currency=currency))
 
 
-def plain_line(event: Event, *, ref: str, playbook: Playbook, names: dict[str, str] | None = None) -> str:
+def plain_line(event: Event, *, ref: str, playbook: Playbook, names: dict[str, str] | None = None,
+               currency: str = "USD") -> str:
     """No markup: people by the name given for their id (else the id), typed text as typed."""
-    return "".join(_plain(part, names or {}) for part in sentence(event, ref=ref, playbook=playbook))
+    return "".join(_plain(part, names or {}) for part in sentence(event, ref=ref, playbook=playbook,
+                                                                  currency=currency))
 
 
 def json_event(event: Event) -> dict[str, object]:

@@ -58,3 +58,16 @@ LABEL_DECLINE: Final = "Decline"
 LABEL_RECORD_FOLLOW_UP: Final = "Record follow-up"
 
 SNOOZE_CHOICES: Final = (("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "Until tomorrow"))
+
+OPEN_CARD: Final = "recovery.open_card"
+"""A link button to the incident's card; its url is filled in when the message is sent."""
+OPEN_CARD_URL: Final = "https://slack.com/"
+"""Stands in for the card's permalink until the sender knows it (and drops the button if Slack
+will not give one): Block Kit wants a url in a link button."""
+LEAD_ASSIGN: Final = "recovery.lead_assign"
+LEAD_SNOOZE: Final = "recovery.lead_snooze"
+LABEL_OPEN_CARD: Final = "Open card"
+LABEL_LEAD_ASSIGN: Final = "Assign to…"
+LABEL_SNOOZE_HOUR: Final = "Snooze 1 hour"
+LEAD_ESCALATION_BLOCK: Final = "lead_escalation/"
+"""The escalation's actions block, followed by its incident value: a user picker has no value of its own."""

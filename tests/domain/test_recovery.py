@@ -214,7 +214,7 @@ def test_remedy_under_the_limit_needs_no_approval():
     assert not decision.approval_requested
     assert decision.events == (Event(EventKind.STEP_DONE, NOW, "U2", step=StepKey.MAKE_IT_RIGHT,
                                      remedy_kind="refund", amount=Decimal(20), note="shipping"),)
-    assert decision.ended_step.note == "refund 20 (shipping)"
+    assert decision.ended_step.note == "refund $ 20 (shipping)"
 
 
 def test_remedy_exactly_at_the_limit_needs_no_approval():
@@ -283,7 +283,9 @@ def _waiting() -> IncidentState:
 
 def test_lead_approves_a_waiting_remedy_and_buy_in_starts():
     decision = ok(_waiting(), LEAD, Approve(SEQ))
-    assert_moved_to(decision, StepKey.BUY_IN, by="ULEAD")
+    # The step is on record as the owner's, the approval as the lead's.
+    assert_moved_to(decision, StepKey.BUY_IN, by="U2")
+    assert decision.ended_step.approved_by == "ULEAD"
     assert decision.state.approval == "approved"
     assert kinds(decision) == [EventKind.REMEDY_APPROVED]
     assert decision.events[0] == Event(EventKind.REMEDY_APPROVED, NOW, "ULEAD", remedy_kind="refund",

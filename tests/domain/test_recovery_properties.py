@@ -15,7 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from bot.domain.playbook import DEFAULT_PLAYBOOK
 from bot.domain.recovery import (
-    REMEDY_KINDS, Action, Agreed, Approve, Assign, Cancel, Claim, CompleteStep, Decline, NeedHelp, NotYet, Policy,
+    REMEDY_KINDS, Action, Agreed, Approve, Assign, Cancel, Claim, CompleteStep, Decline, ExpireApproval, NeedHelp,
+    NotYet, Policy,
     PromptFollowUp, RecordFix, RecordFollowUp, RecordRemedy, Skip, Snooze, decide,
 )
 from bot.domain.types import (
@@ -99,7 +100,8 @@ class Recovery(RuleBasedStateMachine):
         # Only the owner or a lead change anything, except a claim of an unclaimed
         # incident and the scheduler's follow-up prompt (which changes nothing).
         if not actor.is_lead and actor.user_id != before.owner_id:
-            assert (isinstance(action, Claim) and before.owner_id is None) or isinstance(action, PromptFollowUp)
+            assert (isinstance(action, Claim) and before.owner_id is None) or isinstance(
+                action, PromptFollowUp | ExpireApproval)
         if isinstance(action, PromptFollowUp | NeedHelp):
             assert after == before
         if before.approval == "pending" and after.approval == "approved":
@@ -112,8 +114,10 @@ class Recovery(RuleBasedStateMachine):
             assert after.step_seq == before.step_seq + 1
             assert after.step_started_at == now and after.snoozed_until is None
         else:
-            assert (after.step_seq, after.current_step, after.step_started_at) == \
-                (before.step_seq, before.current_step, before.step_started_at)
+            assert (after.step_seq, after.current_step) == (before.step_seq, before.current_step)
+            # A hand-over restarts the step's clock for the new owner; nothing else moves it.
+            restarted = decision.handed_over and after.step_started_at == now
+            assert restarted or after.step_started_at == before.step_started_at
         if ended is not None:
             assert (ended.step, ended.seq, ended.at) == (before.current_step, before.step_seq, now)
             assert ended.result in STEP_RESULTS
@@ -133,7 +137,7 @@ class Recovery(RuleBasedStateMachine):
 
     def check_order(self, step: StepKey, result: str, after: IncidentState) -> None:
         """Steps follow the playbook, except the two loops back to make_it_right."""
-        if result == "declined":
+        if result in ("declined", "expired"):
             assert step is StepKey.MAKE_IT_RIGHT and after.current_step is StepKey.MAKE_IT_RIGHT
         elif result == "not_yet":
             assert step is StepKey.BUY_IN and after.current_step is StepKey.MAKE_IT_RIGHT
@@ -188,6 +192,11 @@ class Recovery(RuleBasedStateMachine):
     @rule(name=who, offset=seq_offset, reason=text)
     def decline(self, name: str, offset: int, reason: str) -> None:
         self.apply(self.actor(name), Decline(self.seq(offset), reason))
+
+    @rule(name=who)
+    def expire_approval(self, name: str) -> None:
+        """The scheduler giving up on a remedy no lead decided on (refused unless one waits)."""
+        self.apply(self.actor(name), ExpireApproval())
 
     @rule(name=who, offset=seq_offset)
     def agreed(self, name: str, offset: int) -> None:

@@ -132,6 +132,11 @@ TABLE: dict[Intent, dict[str, dict[StepKey, str | None]]] = {
                         lambda _: "#4 is not waiting for its follow-up.")
         for role in ROLES
     },
+    Intent.EXPIRE_APPROVAL: {
+        role: _per_step("There is no remedy waiting for approval on #4.", {S.MAKE_IT_RIGHT},
+                        lambda _: "There is no remedy waiting for approval on #4.")
+        for role in ROLES
+    },
 }
 
 
