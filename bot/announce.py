@@ -90,9 +90,9 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
                    step_seq=state.step_seq)
     elif decision.handed_over and state.current_step is not StepKey.CLAIM:
         # The live prompt names the new owner and the due time that restarted with the hand-over.
+        # An edit notifies nobody: the notice above is what tells the new owner.
         due = deadline(state, playbook=playbook, policy=policy)
-        rows.reply(step.prompt_text(state, playbook=playbook, mention=False),
-                   step.prompt_blocks(state, playbook=playbook, tz=tz, due=due, mention=False),
+        rows.reply(step.prompt_text(state, playbook=playbook), step.prompt_blocks(state, playbook=playbook, tz=tz, due=due),
                    kind="update_step", step_seq=state.step_seq)
     if EventKind.FOLLOW_UP_PROMPTED in kinds and state.owner_id:
         rows.reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),

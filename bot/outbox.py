@@ -621,8 +621,10 @@ class OutboxSender:
     def _guard_shared(self, row: outbox_store.Leased) -> None:
         """A card bound for the flag's own channel (RECOVERY_CHANNEL unset) is not posted there
         if that channel is shared with another organization: the customer would read it.
-        conversations.info is asked once per channel, its answer kept for CHANNEL_RECHECK."""
-        if row.kind != "card" or not row.payload.get("internal_only") or not row.channel:
+        conversations.info is asked once per channel, its answer kept for CHANNEL_RECHECK. Nor
+        is anything for the leads posted in a LEAD_CHANNEL shared with another organization."""
+        to_lead_channel = row.kind == lead_inbox.POST and not row.user_id
+        if not (to_lead_channel or (row.kind == "card" and row.payload.get("internal_only"))) or not row.channel:
             return
         now = self._clock.now()
         with self._db.read() as session:
@@ -642,7 +644,7 @@ class OutboxSender:
         ephemeral cannot reach a channel the bot is not in), how to fix it: once per incident
         and cause, however many of its messages meet it. Credentials are the admin's to fix:
         the log line says so, and a DM would meet the same refusal."""
-        tell = incident is not None and reason not in refusals.CREDENTIALS and row.kind in POST_KINDS - {"dm"}
+        tell = incident is not None and reason not in refusals.CREDENTIALS and row.kind in POST_KINDS - {"dm", lead_inbox.POST}
         text = health.parked_dm_text(incident.ref, channel=row.channel or "", reason=reason,
                                      bot_name=self._name()) if tell else None
         # Only the first unsent row of an incident is ever in flight, so no other sender parks a

@@ -117,6 +117,16 @@ class SlackDriver:
                         "action_ts": f"{time.time():.6f}"}))
         raise AssertionError(f"no menu {placeholder!r} on message: {message.plain()}")
 
+    def pick_user(self, message: Message, placeholder: str, chosen: str, *, user: str = "U1") -> Answer:
+        """Pick a person in a user picker on a message (a lead's Assign on an escalation)."""
+        for block in message.blocks:
+            for element in block.get("elements", []):
+                if element.get("type") == "users_select" and element["placeholder"]["text"] == placeholder:
+                    return self.send_interaction(self._action_payload(message, user, {
+                        "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
+                        "type": "users_select", "selected_user": chosen, "action_ts": f"{time.time():.6f}"}))
+        raise AssertionError(f"no user picker {placeholder!r} on message: {message.plain()}")
+
     def press(self, action_id: str, value: str, *, message: Message, user: str = "U1",
               block_id: str = "b") -> Answer:
         return self.send_interaction(self._action_payload(message, user, {
