@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--threads", type=int, default=8)
-    commands.add_parser("demo", help="play a whole recovery offline against a local Slack double")
+    demo = commands.add_parser("demo", help="play a whole recovery offline against a local Slack double")
+    demo.add_argument("--blocks", action="store_true", help="also print each message's Block Kit JSON")
     commands.add_parser("migrate", help="bring the database to the newest schema")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             from bot.devkit.demo import run_demo
-            return run_demo()
+            return run_demo(blocks=args.blocks)
         settings = load_settings()
         if args.command == "migrate":
             return _migrate(settings)

@@ -24,7 +24,7 @@ def test_claim_button_makes_clicker_owner_and_posts_first_step_in_thread(bot):
     prompts = bot.thread(card)
     assert len(prompts) == 1
     prompt = prompts[0].plain()
-    assert "<@U2>" in prompt
+    assert "<@U2>" not in prompt, "U2 just pressed Claim: the prompt in front of them pings nobody"
     assert "Acknowledge and take ownership" in prompt
     assert "feel heard" in prompt, "the prompt says why the step matters"
     assert "<!date^" in prompt and "Customer contact channel" in prompt

@@ -93,7 +93,8 @@ def _one_owner(bot: ServedBot, owner: str) -> None:
     card = bot.card(1).plain()
     assert f"<@{owner}>" in card and "[Claim]" not in card
     prompts = bot.thread(bot.card(1))
-    assert len(prompts) == 1 and f"<@{owner}>" in prompts[0].plain(), "exactly one first-step prompt, to the owner"
+    assert len(prompts) == 1 and prompts[0].text == "Next step on #1: Acknowledge and take ownership", \
+        "exactly one first-step prompt, without a ping to the owner who just claimed it"
 
 
 def _race(bot: ServedBot, how: str) -> tuple[str, list[str]]:

@@ -148,7 +148,7 @@ def test_need_help_while_the_tick_escalates_the_same_step_neither_deadlocks_nor_
     bot.settle()
     thread = [m.text for m in bot.thread(bot.card(1))]
     assert [text[0] for text in thread if text.startswith(("⏰", "🚨"))] == ["⏰", "🚨"]
-    assert sum("needs help" in text for text in thread) == 1, "Need help went through as well"
+    assert sum("asked the leads for help" in text for text in thread) == 1, "Need help went through as well"
     with bot.runtime.db.read() as session:
         kinds = session.exec(select(Notification.kind).where(Notification.incident_id == 1)).all()
     assert sorted(kinds) == ["escalation", "nudge"], "one escalation claim, the tick's"

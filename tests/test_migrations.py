@@ -130,7 +130,7 @@ def test_old_timeline_lines_come_back_as_typed_fields_and_read_the_same(database
         events = repository.events_of(session, incident_id)
     assert events == [_expected(index, kind, actor, fields)
                       for index, (kind, actor, _, fields) in enumerate(OLD_LINES)]
-    shown = [slack_line(event, ref="#7", playbook=DEFAULT_PLAYBOOK) for event in events]
+    shown = [slack_line(event, ref="#7", playbook=DEFAULT_PLAYBOOK, currency="") for event in events]
     unchanged = [detail for index, (_, _, detail, _) in enumerate(OLD_LINES) if index != _CUSTOM_TITLED]
     assert [line for index, line in enumerate(shown) if index != _CUSTOM_TITLED] == unchanged
     assert shown[_CUSTOM_TITLED] == "<@U2> completed Acknowledge and take ownership", "titled by today's playbook"

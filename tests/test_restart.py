@@ -36,9 +36,10 @@ def _overdue_backlog(bot, count: int) -> None:  # noqa: ANN001
 
 
 def _alerts_by_incident(fake) -> Counter:  # noqa: ANN001
+    """Each incident's reminders in its thread (the leads' DM copies are not thread messages)."""
     counted = Counter()
     for message in fake.all_messages():
-        if message.text.startswith(("⏰", "🚨")):
+        if message.thread_ts and message.text.startswith(("⏰", "🚨")):
             counted[(message.thread_ts, message.text[0])] += 1
     return counted
 

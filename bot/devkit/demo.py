@@ -32,9 +32,9 @@ NAMES = {CUSTOMER: "dana (customer)", AMY: "amy", BEN: "ben", LEE: "lee (lead)",
 
 class Demo:
     def __init__(self, *, runtime: Runtime, fake: FakeSlack, clock: FakeClock, slack: SlackDriver,
-                 out: Callable[[str], None]) -> None:
+                 out: Callable[[str], None], blocks: bool = False) -> None:
         self.runtime, self.fake, self.clock, self.slack = runtime, fake, clock, slack
-        self.transcript = Transcript(fake, NAMES, out=out)
+        self.transcript = Transcript(fake, NAMES, out=out, blocks=blocks)
         self.out = out
 
     def narrate(self, line: str) -> None:
@@ -133,12 +133,21 @@ class Demo:
         self.runtime.ticker.tick()
         self.settle()
 
+    def lead_dm(self):  # noqa: ANN201
+        """The newest message in Lee's DM with the bot: where escalations and approvals reach him."""
+        return self.fake.messages(f"D{LEE}")[-1]
+
     def walk_the_playbook(self, name: str) -> None:
         owner = self.owner
         self.later(timedelta(minutes=16), f"{name} is stuck on another call; the scheduler ticks")
+        self.narrate("The step is overdue: the nudge carries the step's buttons, and the card says so.")
         self.tick()
-        self.later(timedelta(minutes=15), "still nothing; the scheduler ticks")
+        self.later(timedelta(minutes=15), "still nothing; the scheduler ticks and escalates to Lee")
         self.tick()
+        self.later(timedelta(minutes=1), "Lee reads the escalation in his DM")
+        self.narrate(f"Lee has just spoken to {name}, who is on it: he presses Snooze 1 hour on the escalation.")
+        self.slack.click(self.lead_dm(), "Snooze 1 hour", user=LEE)
+        self.settle()
         self.later(timedelta(minutes=2), f"{name} reaches the customer by email")
         self.press("Done", owner)
         self.later(timedelta(minutes=6), "they apologise on the phone")
@@ -147,11 +156,13 @@ class Demo:
         self.fill("Done", owner, {"root_cause": "delivery", "fix_note": "Courier crushed it; repacked and resent"},
                   shown="root cause delivery, what was done")
         self.later(timedelta(minutes=20), f"{name} wants to refund the last order in full")
-        self.fill("Done", owner, {"remedy_kind": "refund", "amount": "120"}, shown="refund, amount 120")
+        self.fill("Done", owner, {"remedy_kind": "refund", "amount": "120",
+                                  "remedy_note": "Third damaged order in a row; they are a loyal customer"},
+                  shown="refund, amount 120, a note for the lead")
         approval = self.prompt()
         self.press("Approve", owner, approval)
-        self.later(timedelta(minutes=12), "Lee reads the request")
-        self.press("Approve", LEE, approval)
+        self.later(timedelta(minutes=12), "Lee reads the request in his DM")
+        self.press("Approve", LEE, self.lead_dm())
         self.later(timedelta(hours=5), "the customer accepts the refund")
         self.press("Agreed", owner)
 
@@ -187,7 +198,8 @@ class Demo:
         self.reply(self.slack.command("/recovery stats", user=LEE, channel=SUPPORT), LEE)
 
 
-def run_demo(out: Callable[[str], None] = print) -> int:
+def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False) -> int:
+    """``blocks``: print each message's Block Kit JSON under it, as Slack received it."""
     logging.getLogger().setLevel(logging.WARNING)
     clock = FakeClock(datetime(2026, 11, 2, 9, 55, tzinfo=timezone.utc))
     with (tempfile.TemporaryDirectory(prefix="recovery-demo-") as workdir,
@@ -195,7 +207,7 @@ def run_demo(out: Callable[[str], None] = print) -> int:
         settings = replace(
             Settings(), slack_bot_token="xoxb-demo", slack_signing_secret=secrets.token_hex(16),
             slack_api_url=fake.api_url, database_url=f"sqlite:///{workdir}/demo.db",
-            lead_user_ids=frozenset({LEE}), tz=ZoneInfo("Europe/London"),
+            lead_user_ids=frozenset({LEE}), tz=ZoneInfo("Europe/London"), currency="GBP",
             # Pacing counts Slack's rate limits on the bot's clock, which the demo moves by hand:
             # paced, a message would wait for the next jump in time instead of showing at once.
             slack_pacing=False)
@@ -204,7 +216,7 @@ def run_demo(out: Callable[[str], None] = print) -> int:
         try:
             out("recovery-bot demo: a real bot, a local Slack double, a temporary SQLite database.")
             out("Times are Europe/London; the clock is moved by hand.")
-            Demo(runtime=runtime, fake=fake, clock=clock, out=out,
+            Demo(runtime=runtime, fake=fake, clock=clock, out=out, blocks=blocks,
                  slack=SlackDriver(url=server.events_url, signing_secret=settings.slack_signing_secret or "",
                                    fake=fake)).play()
         finally:

@@ -1,7 +1,13 @@
-"""Renders what the Slack double holds as a person in Slack would read it, for the demo."""
+"""Renders what the Slack double holds as a person in Slack would read it, for the demo.
+
+Beyond the words: which mentions notify someone (🔔: a new message's @-mentions and @here,
+and a DM's reader; an edit notifies nobody), how each button is styled, and, on request, the
+Block Kit JSON Slack received.
+"""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping
 
@@ -11,6 +17,7 @@ _DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 _USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+_BROADCAST = re.compile(r"<!(here|channel|everyone)>")
 
 
 def readable(text: str, names: Mapping[str, str]) -> str:
@@ -25,8 +32,10 @@ def readable(text: str, names: Mapping[str, str]) -> str:
 class Transcript:
     """Prints each message once when it appears and again, marked, when it changes."""
 
-    def __init__(self, fake: FakeSlack, names: Mapping[str, str], *, out=print) -> None:  # noqa: ANN001
+    def __init__(self, fake: FakeSlack, names: Mapping[str, str], *, out=print,  # noqa: ANN001
+                 blocks: bool = False) -> None:
         self._fake = fake
+        self._show_blocks = blocks
         self._names = names
         self._seen: dict[tuple[str, str], str] = {}
         self._reactions: dict[tuple[str, str], set[str]] = {}
@@ -89,6 +98,22 @@ class Transcript:
         self._out(f"{indent}[{where}] {author} {mark}".rstrip() + ":")
         for line in body.splitlines():
             self._out(f"{indent}  │ {line}")
+        if not updated and message.user == self._fake.bot_user_id:
+            notified = self._notified(message)
+            if notified:
+                self._out(f"{indent}  🔔 notifies {', '.join(notified)}")
+        if self._show_blocks and message.blocks:
+            for line in json.dumps(message.blocks, indent=2, ensure_ascii=False).splitlines():
+                self._out(f"{indent}  ┊ {line}")
+
+    def _notified(self, message: Message) -> list[str]:
+        """Who this new message notifies: in a DM its reader alone (nobody else is in it);
+        elsewhere the @-mentions and @here of its mrkdwn (plain text is never parsed)."""
+        if message.channel.startswith("D"):
+            return [self._names.get(message.channel[1:], message.channel[1:]) + " (a DM)"]
+        raw = "\n".join([message.text, *_mrkdwn(message.blocks)])
+        who = [self._names.get(user, user) for user in dict.fromkeys(_USER.findall(raw))]
+        return who + [f"@{word}" for word in dict.fromkeys(_BROADCAST.findall(raw))]
 
 
 def _block_lines(blocks: list[dict]) -> list[str]:
@@ -110,7 +135,26 @@ def _block_lines(blocks: list[dict]) -> list[str]:
     return lines
 
 
+def _mrkdwn(node: object) -> list[str]:
+    """Every mrkdwn text in a block tree: what Slack parses for mentions."""
+    if isinstance(node, list):
+        return [text for item in node for text in _mrkdwn(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str) else []
+    return own + [text for value in node.values() if isinstance(value, (dict, list)) for text in _mrkdwn(value)]
+
+
 def _control(element: dict) -> str:
-    if element.get("type") == "static_select":
+    """A control as it looks: menus with ▾, a link button with ↗, a styled button with its
+    style (Slack draws primary green and danger red)."""
+    kind = element.get("type")
+    if kind in ("static_select", "users_select"):
         return f"[{element.get('placeholder', {}).get('text', 'Choose')} ▾]"
-    return f"[{element.get('text', {}).get('text', '')}]"
+    if kind == "overflow":
+        return "[⋯ " + ", ".join(option["text"]["text"] for option in element.get("options", [])) + "]"
+    label = element.get("text", {}).get("text", "")
+    if element.get("url"):
+        return f"[{label} ↗]"
+    style = element.get("style")
+    return f"[{label} ({style})]" if style else f"[{label}]"

@@ -280,11 +280,15 @@ def _amount(amount: object) -> Decimal | Refusal:
 
 
 def describe_remedy(kind: str | None, amount: Decimal | None, currency: str = "USD") -> str:
-    """`refund € 120`, `gift`, or `no remedy`: how a remedy reads in a sentence."""
+    """`refund € 120`, `gift`, or `no remedy`: how a remedy reads in a sentence. An empty
+    ``currency`` gives the bare number, as timeline lines read before amounts had one."""
     if kind is None or kind == "none":
         return "no remedy"
     if amount is None or amount == 0:
         return kind
+    if not currency:
+        whole = amount == amount.to_integral_value()
+        return f"{kind} {amount.quantize(Decimal(1) if whole else Decimal('0.01')):f}"
     return f"{kind} {format_amount(amount, currency)}"
 
 

@@ -86,7 +86,7 @@ def _fields(state: IncidentState, status: CardStatus, *, playbook: Playbook, pol
         fields.append(f"*Customer*\n{customer}{via}")
     if state.category:
         fields.append(f"*Category*\n{safe(state.category, 200)}")
-    fields.extend(_outcome(state))
+    fields.extend(_outcome(state, currency=policy.currency))
     return fields[:10]
 
 
@@ -105,14 +105,14 @@ def _step_field(state: IncidentState, playbook: Playbook) -> str:
     return f"*Step {keys.index(state.current_step) + 1} of {len(keys)}*\n{title}"
 
 
-def _outcome(state: IncidentState) -> list[str]:
+def _outcome(state: IncidentState, *, currency: str) -> list[str]:
     if state.status is not Status.CLOSED:
         return []
     outcome = []
     if state.csat is not None:
         outcome.append(f"*Satisfaction*\n{state.csat}/10, would buy again: {safe(state.buy_again, 10)}")
     if state.remedy_kind:
-        outcome.append(f"*Remedy*\n{safe(describe_remedy(state.remedy_kind, state.remedy_amount), 80)}")
+        outcome.append(f"*Remedy*\n{safe(describe_remedy(state.remedy_kind, state.remedy_amount, currency), 80)}")
     if state.closed_at:
         outcome.append(f"*Total time*\n{format_duration(state.closed_at - state.created_at)}")
     return outcome

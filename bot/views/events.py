@@ -77,7 +77,8 @@ def sentence(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD
         case EventKind.ESCALATED:
             return "Escalated to the leads: ", step, " is overdue"
         case EventKind.APPROVAL_REQUESTED:
-            limit = format_amount(event.limit, currency) if event.limit is not None else "agent's"
+            limit = "agent's" if event.limit is None else format_amount(event.limit, currency) if currency \
+                else str(event.limit)
             return who, " asked a lead to approve ", remedy, f" (over the {limit} limit)", *remark
         case EventKind.REMEDY_APPROVED:
             return who, " approved ", remedy

@@ -30,6 +30,8 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 1000
+_NO_CURRENCY = ""
+"""The lines this migration reads were written before amounts carried a currency."""
 _WHO = r"<@[^>]+>"
 _TITLE = r"(?P<title>.+?)"
 _REMEDY = r"(?P<remedy>no remedy|(?:refund|replacement|upgrade|discount|gift)(?: \d+(?:\.\d+)?)?)"
@@ -98,7 +100,8 @@ def downgrade() -> None:
         connection.execute(_events.update().where(_events.c.id == sa.bindparam('b_id'))
                            .values(detail=sa.bindparam('b_detail')), [
             {'b_id': row.id, 'b_detail': slack_line(Event.from_data(row.kind, _utc(row.at), row.actor, row.data),
-                                                     ref=f"#{row.number}", playbook=DEFAULT_PLAYBOOK)}
+                                                     ref=f"#{row.number}", playbook=DEFAULT_PLAYBOOK,
+                                                     currency=_NO_CURRENCY)}
             for row in rows])
     with op.batch_alter_table('timeline_event', schema=None) as batch_op:
         batch_op.alter_column('detail', existing_type=sa.Text(), nullable=False)
@@ -125,7 +128,7 @@ def _read_back(connection: sa.Connection, row: sa.Row) -> dict[str, object]:
         title = found.groupdict().get('title')
         playbook = DEFAULT_PLAYBOOK if title is None else _titled(StepKey(fields['step']), unescape_mrkdwn(title))
         event = Event.from_data(row.kind, _utc(row.at), row.actor, fields)
-        if slack_line(event, ref=f"#{row.number}", playbook=playbook) == row.detail:
+        if slack_line(event, ref=f"#{row.number}", playbook=playbook, currency=_NO_CURRENCY) == row.detail:
             return fields
     return {'legacy_text': row.detail}
 
