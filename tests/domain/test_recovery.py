@@ -10,7 +10,8 @@ import pytest
 from bot.domain.playbook import DEFAULT_PLAYBOOK
 from bot.domain.recovery import (
     ONLY_A_LEAD_APPROVES, ONLY_A_LEAD_DECLINES, REMEDY_KINDS, STEP_ALREADY_DONE, Agreed, Approve, Assign, Cancel,
-    Claim, CompleteStep, Decline, NeedHelp, NotYet, Policy, PromptFollowUp, RecordFix, RecordFollowUp,
+    Claim, CompleteStep, Decline, ExpireApproval, NeedHelp, NotYet, Policy, PromptFollowUp, RecordFix,
+    RecordFollowUp,
     RecordRemedy, Skip, Snooze, decide,
 )
 from bot.domain.types import (
@@ -107,6 +108,21 @@ def test_lead_reassigns_without_touching_the_step():
     assert decision.state.owner_id == "U3"
     assert decision.state.step_seq == SEQ and not decision.new_step
     assert decision.events == (Event(EventKind.ASSIGNED, NOW, "ULEAD", owner_before="U2", owner_after="U3"),)
+
+
+def test_a_hand_over_gives_the_new_owner_the_steps_whole_time():
+    decision = ok(at(StepKey.FIX), LEAD, Assign("U3"))
+    assert decision.handed_over
+    assert (decision.state.step_started_at, decision.state.step_due_at) == (NOW, NOW + timedelta(hours=4))
+
+
+@pytest.mark.parametrize("state", [
+    at(StepKey.FOLLOW_UP, step_due_at=T0 + timedelta(days=3)),
+    at(StepKey.MAKE_IT_RIGHT, remedy_kind="refund", remedy_amount=Decimal(120), approval="pending"),
+], ids=["follow-up date agreed with the customer", "remedy waiting on the leads' clock"])
+def test_a_hand_over_keeps_a_date_that_is_not_the_owners(state):
+    decision = ok(state, LEAD, Assign("U3"))
+    assert (decision.state.step_started_at, decision.state.step_due_at) == (state.step_started_at, state.step_due_at)
 
 
 # --- plain Done ---------------------------------------------------------------
@@ -279,6 +295,27 @@ def test_every_remedy_kind_is_accepted():
 
 def _waiting() -> IncidentState:
     return at(StepKey.MAKE_IT_RIGHT, remedy_kind="refund", remedy_amount=Decimal(120), approval="pending")
+
+
+def test_asking_a_lead_gives_the_leads_the_steps_time_from_now():
+    decision = ok(at(StepKey.MAKE_IT_RIGHT), OWNER, RecordRemedy(SEQ, "refund", Decimal(120), "VIP"))
+    assert decision.approval_requested and decision.state.step_due_at == NOW + timedelta(hours=24)
+    assert decision.events[0].note == "VIP" and decision.events[0].limit == Decimal(50)
+
+
+def test_an_approval_nobody_decided_expires_back_to_the_owner():
+    decision = ok(_waiting(), SYSTEM, ExpireApproval())
+    assert_moved_to(decision, StepKey.MAKE_IT_RIGHT, result="expired")
+    assert decision.state.approval is None and decision.state.remedy_kind == "refund"
+    assert decision.events == (Event(EventKind.APPROVAL_EXPIRED, NOW, None, remedy_kind="refund",
+                                     amount=Decimal(120)),)
+    assert decision.notices == ("⌛ <@U2>, no lead decided on refund $ 120 for #4 in time, so the request expired. "
+                                "Offer something within $ 50, or record it again to ask the leads again.",)
+
+
+def test_nothing_expires_when_no_remedy_waits():
+    assert refused(at(StepKey.MAKE_IT_RIGHT), SYSTEM, ExpireApproval()) == \
+        "There is no remedy waiting for approval on #4."
 
 
 def test_lead_approves_a_waiting_remedy_and_buy_in_starts():
