@@ -11,6 +11,7 @@ from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
 from bot.service import Locator, RecoveryService
 from bot.views import digest, health, ids, modals, timeline
+from bot.views.when import slack_time
 from handlers.payload import clean, slack_id, token, workspace_of
 
 
@@ -77,16 +78,21 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.ListIncidents(scope):
             now = service.clock.now()
             incidents = service.list_incidents(workspace_id=workspace, user_id=user, scope=scope, now=now)
-            return timeline.list_blocks(incidents, scope=scope, playbook=service.playbook, tz=service.tz, now=now)
+            return timeline.list_blocks(incidents, scope=scope, playbook=service.playbook, tz=service.tz, now=now,
+                                        policy=service.policy)
         case parsing.Show(number):
             shown = service.timeline(Locator(workspace, number=number))
             if shown is None:
                 return f"There is no incident #{number}."
-            return timeline.show_blocks(*shown, playbook=service.playbook, tz=service.tz, now=service.clock.now())
+            return timeline.show_blocks(*shown, playbook=service.playbook, tz=service.tz, now=service.clock.now(),
+                                        policy=service.policy)
         case parsing.Snooze(number, duration):
-            outcome = service.act(Locator(workspace, number=number), user,
-                                  recovery.Snooze(service.clock.now() + duration))
-            return f"Nudges on #{number} are snoozed for {format_duration(duration)}." if outcome.ok else outcome.message
+            until = service.clock.now() + duration
+            outcome = service.act(Locator(workspace, number=number), user, recovery.Snooze(until))
+            if not outcome.ok:
+                return outcome.message
+            return (f"Nudges on #{number} are snoozed for {format_duration(duration)}, until "
+                    f"{slack_time(until, service.tz)}.")
         case parsing.Cancel(number, reason):
             outcome = service.act(Locator(workspace, number=number), user, recovery.Cancel(reason))
             return f"#{number} is cancelled." if outcome.ok else outcome.message

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -59,8 +61,10 @@ EVERY_KIND = [
     (_event(EventKind.STEP_SKIPPED, step=StepKey.APOLOGIZE, reason="<!channel> said no"),
      "<@U2> skipped Apologize: &lt;!channel&gt; said no", "ben skipped Apologize: <!channel> said no",
      {"step": "apologize", "reason": "<!channel> said no"}),
-    (_event(EventKind.SNOOZED, until=T0 + timedelta(hours=1, minutes=30)), "<@U2> snoozed #4 for 1h 30m",
-     "ben snoozed #4 for 1h 30m", {"until": "2026-11-02T11:30:00+00:00"}),
+    (_event(EventKind.SNOOZED, until=T0 + timedelta(hours=1, minutes=30)),
+     "<@U2> snoozed #4 for 1h 30m, until <!date^1793619000^{date_short_pretty} at {time}|Mon 02 Nov 11:30 UTC>",
+     "ben snoozed #4 for 1h 30m, until Mon 02 Nov 11:30 UTC", {"until": "2026-11-02T11:30:00+00:00"}),
+    (_event(EventKind.SNOOZED), "<@U2> snoozed #4", "ben snoozed #4", {}),
     (_event(EventKind.HELP_REQUESTED, step=StepKey.FIX), "<@U2> asked the leads for help with Understand and fix",
      "ben asked the leads for help with Understand and fix", {"step": "fix"}),
     (_event(EventKind.NUDGED, None, step=StepKey.FIX, owner="U2"), "Nudged: Understand and fix was due",
@@ -279,13 +283,15 @@ def _whole_recovery(bot: ServedBot) -> None:
 
 
 # The timeline as `/recovery show` drew it before events were stored as data (recorded from
-# the code at 3b0c0b3): the same story must read the same, line for line.
+# the code at 3b0c0b3): the same story must read the same, line for line, with each time now
+# in Slack's date formatting (shown here by its fallback, in the team's zone) and a snooze
+# saying until when.
 SHOWN_BEFORE = """\
 • Mon 02 Nov 10:00 UTC · <@U1> flagged it
 • Mon 02 Nov 10:11 UTC · Nudged: Claim was due
 • Mon 02 Nov 10:12 UTC · <@U3> claimed it
 • Mon 02 Nov 10:13 UTC · <@ULEAD> assigned it to <@U2> (was <@U3>)
-• Mon 02 Nov 10:14 UTC · <@U2> snoozed #1 for 1h 30m
+• Mon 02 Nov 10:14 UTC · <@U2> snoozed #1 for 1h 30m, until Mon 02 Nov 11:44 UTC
 • Mon 02 Nov 10:15 UTC · <@U2> asked the leads for help with Acknowledge and take ownership
 • Mon 02 Nov 10:16 UTC · <@U2> completed Acknowledge and take ownership
 • Mon 02 Nov 10:17 UTC · <@U2> skipped Apologize: &lt;!channel&gt; &amp; co called first
@@ -302,10 +308,34 @@ SHOWN_BEFORE = """\
 • Fri 06 Nov 10:26 UTC · #1 is closed"""
 
 
+_DATE = re.compile(r"<!date\^([0-9]+)\^\{date_short_pretty\} at \{time\}\|([^>]*)>")
+
+
+def _dated(line: str) -> str:
+    """The line with each Slack date checked (its epoch is the moment its fallback names, in
+    the team's zone, UTC here) and replaced by that fallback."""
+    def check(match: re.Match) -> str:
+        epoch, fallback = match.groups()
+        assert datetime.fromtimestamp(int(epoch), UTC).strftime("%a %d %b %H:%M UTC") == fallback
+        return fallback
+    return _DATE.sub(check, line)
+
+
 def test_show_reads_every_event_as_it_did_before(bot):
     _whole_recovery(bot)
     shown = bot.slack.command("/recovery show 1", user=LEAD).text
-    assert shown.split("*Timeline*\n", 1)[1].split("\n") == SHOWN_BEFORE.split("\n")
+    lines = shown.split("*Timeline*\n", 1)[1].split("\n")
+    assert all(line.startswith("• <!date^") for line in lines), "each reader sees the time in their own zone"
+    assert [_dated(line) for line in lines] == SHOWN_BEFORE.split("\n")
+
+
+def test_the_timeline_falls_back_to_the_team_zone(make_bot, settings):
+    bot = make_bot(replace(settings, tz=ZoneInfo("Europe/Paris")))
+    _command(bot, "/recovery new Wrong size sent", "U1")
+    shown = bot.slack.command("/recovery show 1", user=LEAD).text
+    flagged = int(datetime(2026, 11, 2, 10, 1, tzinfo=UTC).timestamp())
+    assert shown.endswith(f"• <!date^{flagged}^{{date_short_pretty}} at {{time}}|Mon 02 Nov 11:01 CET> · "
+                          "<@U1> flagged it")
 
 
 def test_events_are_stored_as_fields_without_slack_markup(bot):
@@ -326,4 +356,4 @@ def test_a_cancelled_incident_shows_why(bot):
     _command(bot, "/recovery new Wrong size sent", "U1")
     _command(bot, "/recovery cancel 1 duplicate of <#C9> & more", LEAD)
     shown = bot.slack.command("/recovery show 1", user=LEAD).text
-    assert shown.endswith("• Mon 02 Nov 10:02 UTC · <@ULEAD> cancelled #1: duplicate of &lt;#C9&gt; &amp; more")
+    assert _dated(shown).endswith("• Mon 02 Nov 10:02 UTC · <@ULEAD> cancelled #1: duplicate of &lt;#C9&gt; &amp; more")
