@@ -57,6 +57,7 @@ def test_digest_says_the_point_first_and_links_each_overdue_card_without_pinging
     bot.slack.command("/recovery new Rude driver", channel="C1")
     bot.clock.advance(timedelta(minutes=20))
     bot.slack.command("/recovery claim 2", user="U2")
+    bot.fake.add_user("U2", display_name="Ana <Ops>", real_name="Ana Lima")
     bot.settle()
     cards = {card.text.split(":")[0]: card.ts for card in bot.fake.messages("C1") if card.text.startswith("Recovery #")}
     _at(bot, MONDAY_0859 + timedelta(minutes=5))
@@ -71,8 +72,9 @@ def test_digest_says_the_point_first_and_links_each_overdue_card_without_pinging
     assert (f"• {link.format(cards['Recovery #1'].replace('.', ''), 1)} Damaged sofa · Claim · 11h 55m late · "
             "unclaimed") in digest
     assert (f"• {link.format(cards['Recovery #2'].replace('.', ''), 2)} Rude driver · Acknowledge and take "
-            "ownership · 11h 30m late · @U2") in digest
-    assert "<@" not in digest, "nobody is mentioned, so nobody is notified"
+            "ownership · 11h 30m late · @Ana &lt;Ops&gt;") in digest
+    assert "<@" not in digest and "U2" not in digest, "nobody is mentioned, so nobody is notified"
+    assert [call.params["user"] for call in bot.fake.calls("users.info")] == ["U2"]
     assert "*Last 14 days*  flagged ▁▁▁▁▁▁▁▁▁▁▁▁▁█ 2 · closed ▁▁▁▁▁▁▁▁▁▁▁▁▁▁ 0" in digest
     assert "time to claim 20m · no acknowledgements yet · no resolutions yet" in digest
     assert "(–)" not in digest and "0s" not in digest
@@ -253,3 +255,22 @@ def test_a_digest_that_cannot_be_queued_holds_back_neither_nudges_nor_other_chan
     caplog.clear()
     bot.runtime.ticker.tick()
     assert "digest for C1 failed" in caplog.text, "not tried again"
+
+
+def test_the_digest_asks_each_owners_name_once_and_a_failed_lookup_does_not_hold_it_back(bot):
+    _at(bot, MONDAY_0859 - timedelta(hours=12))
+    for summary in ("Sofa", "Lamp", "Desk", "Rug"):
+        bot.slack.command(f"/recovery new {summary}", channel="C1")
+    for number, owner in ((1, "U2"), (2, "U2"), (3, "U3"), (4, "U4")):
+        bot.slack.command(f"/recovery claim {number}", user=owner)
+    bot.fake.add_user("U2", display_name="Ana", real_name="Ana Lima")
+    bot.fake.add_user("U4", display_name="", real_name="Bo Chen")  # no display name set: the real name shows
+    _at(bot, MONDAY_0859 + timedelta(minutes=5))
+    _tick(bot)
+    digest = _digests(bot, "C1")[0].plain()
+    assert sorted(call.params["user"] for call in bot.fake.attempts("users.info")) == ["U2", "U3", "U4"]
+    step = "Acknowledge and take ownership · 11h 50m late"
+    assert (f"• #1 Sofa · {step} · @Ana\n• #2 Lamp · {step} · @Ana\n"
+            f"• #3 Desk · {step} · someone\n"  # U3: user_not_found
+            f"• #4 Rug · {step} · @Bo Chen") in digest
+    assert "<@" not in digest
