@@ -164,16 +164,17 @@ def test_a_response_url_works_five_times_for_thirty_minutes_and_only_if_handed_o
     clock = FakeClock()
     with FakeSlack(message_clock=lambda: clock.now().timestamp()) as fake:
         url = fake.response_url("cmd-1", user="U2", channel="C1")
-        answers = [WebhookClient(url).send(text=str(n)).body for n in range(6)]
+        answers = [WebhookClient(url).send(text=str(n)) for n in range(6)]
         later = fake.response_url("cmd-2", user="U2", channel="C1")
         clock.advance(timedelta(minutes=30, seconds=1))
-        expired = WebhookClient(later).send(text="late").body
-        forged = WebhookClient(fake.response_url_base + "never-issued").send(text="?").body
+        expired = WebhookClient(later).send(text="late")
+        forged = WebhookClient(fake.response_url_base + "never-issued").send(text="?")
 
-    assert [json.loads(body)["ok"] for body in answers] == [True] * 5 + [False]
-    assert json.loads(answers[5])["error"] == "used_url"
-    assert json.loads(expired)["error"] == "expired_url"
-    assert json.loads(forged)["error"] == "invalid_url"
+    assert [answer.status_code for answer in answers] == [200] * 5 + [404]
+    assert json.loads(answers[5].body)["error"] == "used_url"
+    assert (expired.status_code, json.loads(expired.body)["error"]) == (404, "expired_url")
+    assert (forged.status_code, json.loads(forged.body)["error"]) == (404, "invalid_url")
+    assert [m.text for m in fake.ephemerals("U2")] == ["0", "1", "2", "3", "4"]
 
 
 def test_unknown_method_and_missing_channel_are_refused(fake: FakeSlack, client: WebClient) -> None:

@@ -95,6 +95,16 @@ class SlackDriver:
             "trigger_id": f"{next(_ids)}.trigger",
         })
 
+    def command_answered_later(self, text: str, *, user: str = "U1", channel: str = "C1",
+                               timeout: float = 10.0) -> tuple[Answer, Message]:
+        """A command answered after its ack, through its response URL (`/recovery digest`,
+        `stats`): the ack, and the ephemeral that came through the URL."""
+        before = len(self.fake.calls("response_url"))
+        answer = self.command(text, user=user, channel=channel)
+        if not self.fake.wait_for(lambda: len(self.fake.calls("response_url")) > before, timeout):
+            raise AssertionError(f"{text!r} was answered by no response URL")
+        return answer, self.fake.ephemerals(user)[-1]
+
     def click(self, message: Message, label: str, *, user: str = "U1") -> Answer:
         """Press the button with this label on a message the bot posted."""
         for block in message.blocks:

@@ -478,7 +478,8 @@ class FakeSlack:
         if dropped_after:
             request.close_connection = True
             return
-        self._send(request, 200, body)
+        # A response URL is a webhook: it says no with an HTTP status, not an ok:false body.
+        self._send(request, 404 if method == "response_url" and not body["ok"] else 200, body)
 
     def _fault(self, method: str, params: JsonDict, token: str | None) -> _Failure | None:
         """What goes wrong with this request before it is answered, in Slack's order of things."""

@@ -134,10 +134,10 @@ def _headline(figures: DigestFigures, playbook: Playbook) -> str:
     return f"{point}; oldest #{oldest.number}, {_age(oldest.age)}, {where}"
 
 
-def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook, card_links: bool) -> str:
+def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook) -> str:
     late = format_duration(item.overdue_by or timedelta(0))
     summary = safe(item.summary, 80) or "no summary"
-    number = card_marker(item.number, channel, item.card_ts) if card_links else f"#{item.number}"
+    number = card_marker(item.number, channel, item.card_ts)
     return (f"• {number} {summary} · "
             f"{_step_title(item.step, playbook)} · {late} late · {_owner(item.owner_id)}")
 
@@ -185,10 +185,9 @@ def digest_text(figures: DigestFigures, *, channel: str, playbook: Playbook) -> 
     return f"Recovery digest for <#{channel}>, {_day(figures.day)}: {_headline(figures, playbook)}"
 
 
-def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = DEFAULT_PLAYBOOK,
-                  card_links: bool = False) -> list[Block]:
-    """``card_links``: the overdue lines carry card markers for the outbox to link (a posted
-    digest); without, plain numbers (a preview answered in the ack, with no Slack call)."""
+def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = DEFAULT_PLAYBOOK) -> list[Block]:
+    """With markers for the cards and the owners: `fill_card_links` turns them into links and
+    names before anyone reads them."""
     since = "Yesterday" if figures.since == figures.day - timedelta(days=1) else f"Since {_day(figures.since)}"
     lines = [
         f"<#{channel}>  *{_headline(figures, playbook)}*",
@@ -196,7 +195,7 @@ def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = 
         f"*Now*  {figures.open_now} open · {figures.unclaimed_now} unclaimed · {figures.overdue_now} overdue",
     ]
     if figures.worst_overdue:
-        worst = [_overdue_line(item, channel=channel, playbook=playbook, card_links=card_links)
+        worst = [_overdue_line(item, channel=channel, playbook=playbook)
                  for item in figures.worst_overdue]
         more = figures.overdue_now - len(worst)
         lines.append("*Overdue, most late first*\n" + "\n".join(worst)
@@ -212,13 +211,12 @@ def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = 
     ]
 
 
-def digest_payload(figures: DigestFigures, *, channel: str, playbook: Playbook, card_links: bool = True) -> dict:
+def digest_payload(figures: DigestFigures, *, channel: str, playbook: Playbook) -> dict:
     """The outbox row's payload (or a preview's): the digest, with the cards whose links and the
-    people whose names the sender fills in. ``card_links`` False: plain numbers."""
+    people whose names the sender fills in."""
     return {"text": digest_text(figures, channel=channel, playbook=playbook),
-            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, playbook=playbook,
-                                                                  card_links=card_links)],
-            CARD_LINKS: [[channel, item.card_ts] for item in figures.worst_overdue if item.card_ts and card_links],
+            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, playbook=playbook)],
+            CARD_LINKS: [[channel, item.card_ts] for item in figures.worst_overdue if item.card_ts],
             PEOPLE: sorted({item.owner_id for item in figures.worst_overdue if item.owner_id})}
 
 
