@@ -8,18 +8,13 @@ What a person typed is stored raw and escaped here, for Slack only.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Final, NamedTuple
-from zoneinfo import ZoneInfo
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
 from bot.domain.steps import describe_remedy, said
 from bot.domain.text import unescape_mrkdwn
 from bot.domain.types import Event, EventKind, StepKey
-from bot.views.when import local_text, slack_time
-
-UTC: Final = ZoneInfo("UTC")
 
 
 class Person(NamedTuple):
@@ -40,13 +35,7 @@ class Markup(NamedTuple):
     text: str
 
 
-class When(NamedTuple):
-    """A moment: in each reader's own zone in Slack, in the team's in plain text."""
-
-    moment: datetime
-
-
-Part = str | Person | Said | Markup | When
+Part = str | Person | Said | Markup
 """A plain ``str`` is our own wording, the same on every surface."""
 
 _MENTION: Final = re.compile(r"<@([A-Z0-9]+)>")
@@ -77,9 +66,8 @@ def sentence(event: Event, *, ref: str, playbook: Playbook) -> tuple[Part, ...]:
         case EventKind.STEP_SKIPPED:
             return who, " skipped ", step, ": ", Said(event.reason or "")
         case EventKind.SNOOZED:
-            if event.until is None:
-                return who, f" snoozed {ref}"
-            return who, f" snoozed {ref} for {format_duration(event.until - event.at)}, until ", When(event.until)
+            length = f" for {format_duration(event.until - event.at)}" if event.until else ""
+            return who, f" snoozed {ref}{length}"
         case EventKind.HELP_REQUESTED:
             return who, " asked the leads for help with ", step
         case EventKind.NUDGED:
@@ -111,17 +99,14 @@ def sentence(event: Event, *, ref: str, playbook: Playbook) -> tuple[Part, ...]:
     raise ValueError(f"no sentence for event kind {event.kind!r}")
 
 
-def slack_line(event: Event, *, ref: str, playbook: Playbook, tz: ZoneInfo = UTC) -> str:
-    """Slack mrkdwn: people mentioned, typed text escaped and cut, times in the reader's zone
-    (``tz``, the team's, as the fallback)."""
-    return "".join(_slack(part, tz) for part in sentence(event, ref=ref, playbook=playbook))
+def slack_line(event: Event, *, ref: str, playbook: Playbook) -> str:
+    """Slack mrkdwn: people mentioned, typed text escaped and cut."""
+    return "".join(_slack(part) for part in sentence(event, ref=ref, playbook=playbook))
 
 
-def plain_line(event: Event, *, ref: str, playbook: Playbook, names: dict[str, str] | None = None,
-               tz: ZoneInfo = UTC) -> str:
-    """No markup: people by the name given for their id (else the id), typed text as typed,
-    times in the team's zone ``tz``."""
-    return "".join(_plain(part, names or {}, tz) for part in sentence(event, ref=ref, playbook=playbook))
+def plain_line(event: Event, *, ref: str, playbook: Playbook, names: dict[str, str] | None = None) -> str:
+    """No markup: people by the name given for their id (else the id), typed text as typed."""
+    return "".join(_plain(part, names or {}) for part in sentence(event, ref=ref, playbook=playbook))
 
 
 def json_event(event: Event) -> dict[str, object]:
@@ -129,10 +114,8 @@ def json_event(event: Event) -> dict[str, object]:
     return {"kind": event.kind.value, "at": event.at.isoformat(), "actor": event.actor, **event.to_data()}
 
 
-def _slack(part: Part, tz: ZoneInfo) -> str:
+def _slack(part: Part) -> str:
     match part:
-        case When(moment):
-            return slack_time(moment, tz)
         case Person(user_id):
             return f"<@{user_id}>"
         case Said(text):
@@ -142,10 +125,8 @@ def _slack(part: Part, tz: ZoneInfo) -> str:
     return part
 
 
-def _plain(part: Part, names: dict[str, str], tz: ZoneInfo) -> str:
+def _plain(part: Part, names: dict[str, str]) -> str:
     match part:
-        case When(moment):
-            return local_text(moment, tz)
         case Person(user_id):
             return names.get(user_id, user_id)
         case Said(text):

@@ -26,7 +26,7 @@ def show_blocks(state: IncidentState, events: list[Event], *, playbook: Playbook
     blocks = [block for block in card_blocks(state, playbook=playbook, tz=tz, now=now, policy=policy)
               if block.type != "actions"]
     shown = events[-MAX_EVENT_LINES:]
-    lines = [f"• {slack_time(event.at, tz)} · {slack_line(event, ref=state.ref, playbook=playbook, tz=tz)}"
+    lines = [f"• {slack_time(event.at, tz)} · {slack_line(event, ref=state.ref, playbook=playbook)}"
              for event in shown]
     if len(events) > len(shown):
         lines.insert(0, f"_{len(events) - len(shown)} earlier events not shown_")
