@@ -48,7 +48,11 @@ class _Capture(SlackDriver):
     """SlackDriver's payloads (the shapes the tests use), captured instead of sent."""
 
     def __init__(self, response_url_base: str) -> None:
-        super().__init__(url="", signing_secret="", fake=SimpleNamespace(response_url_base=response_url_base))
+        # The double runs in another process: its response URLs are named, not handed out
+        # (the benchmarks' requests are answered in the ack, or their answers not waited for).
+        super().__init__(url="", signing_secret="", fake=SimpleNamespace(
+            response_url_base=response_url_base,
+            response_url=lambda url_id, **_: response_url_base + url_id))
 
     def post(self, body: str, *, content_type: str, headers: dict[str, str] | None = None,  # type: ignore[override]
              **_: Any) -> Prepared:

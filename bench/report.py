@@ -271,6 +271,17 @@ def timers(results: list[dict[str, Any]]) -> str:
           f"{r['digest']['median_s'] * 1000:.0f} ms" if r["digest"] else "–"] for r in results]), ""])
 
 
+def stats(results: list[dict[str, Any]]) -> str:
+    return "\n".join(["In-process, medians of rounds: `RecoveryService.stats(days=30)` for one workspace, the work "
+                      "`/recovery stats 30d` does after its ack; the floors are measured in the same run.", "",
+                      table(["database", "incidents", "read", "stats 30d (target < 1 s)", "figures alone (floor)",
+                             "stats / floor", "without the 0008 indexes", "without / with"],
+                            [[NAMES[r["database"]], f"{r['incidents']:,}", f"{r['facts_read']:,}",
+                              f"{r['stats_s'] * 1000:.0f} ms ({met(r['met'])})", f"{r['figures_only_s'] * 1000:.0f} ms",
+                              ratio(r["stats_over_figures"]), f"{r['without_indexes_s'] * 1000:.0f} ms",
+                              ratio(r["without_over_with_indexes"])] for r in results]), ""])
+
+
 def memory(result: dict[str, Any]) -> str:
     return "\n".join([
         f"`serve` on {NAMES[result['database']]}, server and background process together: a warm-up of 200 flags, "
@@ -299,6 +310,8 @@ def section(name: str, results: list[dict[str, Any]]) -> str:
     """What a benchmark run alone prints."""
     if name == "timers_cost":
         return timers(results)
+    if name == "stats_cost":
+        return stats(results)
     return "\n".join(_SECTIONS[name](result) for result in results)
 
 
@@ -332,6 +345,8 @@ def document(info: dict[str, Any], command: str, results: dict[str, dict[str, An
     for kind, group in results.items():
         if kind == "timers" and group:
             lines += ["## Scheduler tick and digest", "", timers(list(group.values()))]
+        if kind == "stats" and group:
+            lines += ["## `/recovery stats` over 100,000 incidents", "", stats(list(group.values()))]
         for database, result in group.items() if kind in renderers else ():
             lines += [f"## {TITLES.get(kind, kind.title())}: {NAMES[database]}", "", renderers[kind](result)]
     return "\n".join(lines).rstrip() + "\n"

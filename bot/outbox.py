@@ -370,8 +370,9 @@ class OutboxSender:
             text, blocks = self._render_card(incident)
             return {"channel": row.channel, "text": text, "blocks": blocks}
         payload = row.payload
-        if payload.get(digest_view.CARD_LINKS):
-            payload = digest_view.fill_card_links(payload, self._card_links(row, digest_view.linked_cards(payload)))
+        if digest_view.needs_filling(payload):
+            payload = digest_view.fill_card_links(payload, self._card_links(row, digest_view.linked_cards(payload)),
+                                                  self._names(row, digest_view.named_people(payload)))
         if row.kind == lead_inbox.POST:
             payload = {**payload, "blocks": self._with_card_link(row, incident, payload.get("blocks") or [])}
         args = {"channel": row.channel, "text": payload.get("text", ""), "blocks": payload.get("blocks")}
@@ -397,6 +398,20 @@ class OutboxSender:
             if found.get("permalink"):
                 links[(channel, ts)] = found["permalink"]
         return links
+
+    def _names(self, row: outbox_store.Leased, users: list[str]) -> dict[str, str]:
+        """The names of the people a digest names, one users.info each, asked just before it is
+        posted. Someone Slack will not describe now is "someone" rather than holding it back."""
+        names: dict[str, str] = {}
+        for user in users:
+            try:
+                found = self._call(self._client.users_info, optional=True, user=user)
+            except (_Dead, _Retry) as failure:
+                log.warning("outbox %s (%s): name of %s not fetched: %s", row.id, row.kind, user, failure.error)
+                continue
+            if name := digest_view.display_name(found.get("user") or {}):
+                names[user] = name
+        return names
 
     def _find_posted(self, row: outbox_store.Leased, args: dict) -> str | None:
         """Did an earlier attempt reach Slack? Look for our outbox id in the metadata of what

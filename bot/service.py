@@ -202,7 +202,7 @@ class RecoveryService:
         if state is None:
             return Outcome(False, where.missing())
         refusal = may(state, self.actor(user_id), intent, seq=seq, now=self.clock.now(), playbook=self.playbook,
-                      leads=self.leads.members())
+                      leads=self.leads.members(), tz=self.tz)
         return Outcome(refusal is None, refusal.reason if refusal else "", state)
 
     def snooze_until(self, choice: str) -> datetime | None:

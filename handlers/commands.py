@@ -1,17 +1,28 @@
-"""`/recovery`: parse, call the service, answer ephemerally in the ack itself."""
+"""`/recovery`: parse, call the service, answer ephemerally in the ack itself; the figures
+(`digest`, `stats`) after the ack, through the command's response URL."""
 from __future__ import annotations
 
+import logging
 import uuid
+from typing import Final
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import parsing, recovery
 from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
 from bot.service import Locator, RecoveryService
 from bot.views import digest, health, ids, modals, timeline
+from bot.views.when import slack_time
 from handlers.payload import clean, slack_id, token, workspace_of
+
+log = logging.getLogger(__name__)
+
+WORKING: Final = "Working out the figures… they will appear here in a moment."
+"""The ack of `digest` and `stats`: at once, so the person knows the command was taken."""
+FIGURES_FAILED: Final = "I could not work out the figures just now. Try the command again in a minute."
 
 
 def register(app: App, service: RecoveryService) -> None:
@@ -39,15 +50,81 @@ def register(app: App, service: RecoveryService) -> None:
             client.views_open(trigger_id=trigger, view=modals.flag_modal(
                 callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True))
 
-    # Only `/recovery new` with no summary needs a modal, opened after the ack; Bolt copies
-    # the request and starts a thread for a lazy listener, so no other command pays for it.
+    def ack_working(ack: Ack) -> None:
+        ack(text=WORKING)
+
+    def answer_figures(body: dict, respond: Respond, client: WebClient) -> None:
+        """The digest preview or the stats, read and drawn off the ack's clock (a workspace's
+        figures read tens of thousands of rows), then sent through the response URL."""
+        workspace, channel = workspace_of(body), slack_id(body, "channel_id")
+        try:
+            text, blocks = _figures(service, parsing.parse_command(_typed(body)), workspace=workspace or "",
+                                    channel=channel or "", client=client)
+        except Exception:  # noqa: BLE001 - a traceback never reaches a person; the log has it
+            log.exception("/recovery %s: figures failed", _typed(body))
+            text, blocks = FIGURES_FAILED, None
+        answer = respond(text=text, blocks=blocks, response_type="ephemeral")
+        if answer.status_code != 200:
+            log.warning("/recovery %s: the response URL refused the answer (%s %s)", _typed(body),
+                        answer.status_code, answer.body)
+
+    # `/recovery new` with no summary opens a modal after the ack, and `digest` and `stats`
+    # answer after it: Bolt copies the request and starts a thread for a lazy listener, so no
+    # other command pays for it.
     app.command("/recovery", matchers=[_wants_new_modal])(ack=ack_only, lazy=[open_new_modal])
+    app.command("/recovery", matchers=[_wants_figures])(ack=ack_working, lazy=[answer_figures])
     app.command("/recovery")(on_command)
 
 
 def _wants_new_modal(body: dict) -> bool:
     command = parsing.parse_command(_typed(body))
     return isinstance(command, parsing.New) and not command.summary
+
+
+def _wants_figures(body: dict) -> bool:
+    """A well-formed `digest` or `stats` from a known place; a usage error stays in the ack."""
+    if not (workspace_of(body) and slack_id(body, "user_id") and slack_id(body, "channel_id")):
+        return False
+    return isinstance(parsing.parse_command(_typed(body)), parsing.Digest | parsing.Stats)
+
+
+def _figures(service: RecoveryService, command: parsing.Command | parsing.UsageError, *, workspace: str,
+             channel: str, client: WebClient) -> tuple[str, list[dict]]:
+    """The answer's text and blocks: the channel's digest as it would be posted now (cards
+    linked, owners named without a ping), or the workspace's stats."""
+    if isinstance(command, parsing.Stats):
+        figures = service.stats(workspace_id=workspace, days=command.days)
+        return (f"Recovery stats, last {figures.days} days",
+                [block.to_dict() for block in digest.stats_blocks(figures, playbook=service.playbook)])
+    payload = digest.digest_payload(service.digest_preview(channel), channel=channel, playbook=service.playbook)
+    filled = digest.fill_card_links(payload, _permalinks(client, digest.linked_cards(payload)),
+                                    _names(client, digest.named_people(payload)))
+    return filled["text"], filled["blocks"]
+
+
+def _permalinks(client: WebClient, cards: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Links to the cards a preview names; one Slack will not give is left out (a plain number)."""
+    links = {}
+    for channel, ts in cards:
+        try:
+            links[(channel, ts)] = str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, KeyError) as error:
+            log.warning("digest preview: no link to card %s in %s: %s", ts, channel, error)
+    return links
+
+
+def _names(client: WebClient, users: list[str]) -> dict[str, str]:
+    """The names of the people a preview names; one Slack will not give is "someone"."""
+    names = {}
+    for user in users:
+        try:
+            name = digest.display_name(client.users_info(user=user).get("user") or {})
+        except SlackApiError as error:
+            log.warning("digest preview: no name for %s: %s", user, error.response.get("error"))
+            continue
+        if name:
+            names[user] = name
+    return names
 
 
 def _typed(body: dict) -> str:
@@ -77,23 +154,24 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.ListIncidents(scope):
             now = service.clock.now()
             incidents = service.list_incidents(workspace_id=workspace, user_id=user, scope=scope, now=now)
-            return timeline.list_blocks(incidents, scope=scope, playbook=service.playbook, tz=service.tz, now=now)
+            return timeline.list_blocks(incidents, scope=scope, playbook=service.playbook, tz=service.tz, now=now,
+                                        policy=service.policy)
         case parsing.Show(number):
             shown = service.timeline(Locator(workspace, number=number))
             if shown is None:
                 return f"There is no incident #{number}."
-            return timeline.show_blocks(*shown, playbook=service.playbook, tz=service.tz, now=service.clock.now())
+            return timeline.show_blocks(*shown, playbook=service.playbook, tz=service.tz, now=service.clock.now(),
+                                        policy=service.policy)
         case parsing.Snooze(number, duration):
-            outcome = service.act(Locator(workspace, number=number), user,
-                                  recovery.Snooze(service.clock.now() + duration))
-            return f"Nudges on #{number} are snoozed for {format_duration(duration)}." if outcome.ok else outcome.message
+            until = service.clock.now() + duration
+            outcome = service.act(Locator(workspace, number=number), user, recovery.Snooze(until))
+            if not outcome.ok:
+                return outcome.message
+            return (f"Nudges on #{number} are snoozed for {format_duration(duration)}, until "
+                    f"{slack_time(until, service.tz)}.")
         case parsing.Cancel(number, reason):
             outcome = service.act(Locator(workspace, number=number), user, recovery.Cancel(reason))
             return f"#{number} is cancelled." if outcome.ok else outcome.message
-        case parsing.Digest():
-            return digest.digest_blocks(service.digest_preview(channel), channel=channel, playbook=service.playbook)
-        case parsing.Stats(days):
-            return digest.stats_blocks(service.stats(workspace_id=workspace, days=days), playbook=service.playbook)
         case parsing.Health():
             if not service.leads.is_lead(user):
                 return "Only a lead can see `/recovery health`."

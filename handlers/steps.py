@@ -14,6 +14,7 @@ from bot.domain.rules import Intent
 from bot.domain.types import IncidentState, StepKey
 from bot.service import Locator, Outcome, RecoveryService
 from bot.views import ids, modals
+from bot.views.when import plain_times
 from handlers.click import Click
 from handlers.payload import dig, metadata, metadata_int, slack_id, text, view_value, workspace_of
 from handlers.routes import Routes
@@ -99,7 +100,7 @@ def register(routes: Routes, service: RecoveryService) -> None:
             if outcome.ok:
                 ack()
             else:
-                ack(response_action="errors", errors={first_block: outcome.message})
+                ack(response_action="errors", errors={first_block: plain_times(outcome.message)})
         return listener
 
     def read_fix(view: dict, seq: int) -> recovery.Action | dict[str, str]:

@@ -60,6 +60,10 @@ class Incident(SQLModel, table=True):
         Index("ix_incident_channel_status", "card_channel", "status"),
         Index("ix_incident_channel_closed", "card_channel", "closed_at"),
         Index("ix_incident_channel_buy_in", "card_channel", "buy_in_at"),
+        # The same for a workspace's `/recovery stats` (open: ix_incident_workspace_status).
+        Index("ix_incident_workspace_created", "workspace_id", "created_at"),
+        Index("ix_incident_workspace_closed", "workspace_id", "closed_at"),
+        Index("ix_incident_workspace_buy_in", "workspace_id", "buy_in_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -171,16 +171,16 @@ def incident_facts(session: Session, *, since: datetime, channel: str | None = N
 
 def _touched_since(since: datetime, *, channel: str | None, workspace_id: str | None) -> ColumnElement[bool]:
     """Open now, or flagged, resolved or closed since ``since`` (a claim or a step ends
-    between the flag and the close). For a channel, each alternative names the channel, so
-    that each is answered by an index of its own (SQLite's MULTI-INDEX OR, PostgreSQL's
-    BitmapOr) rather than by reading every incident the channel ever had; a workspace has
-    no such indexes, and is read once (stats, on demand)."""
+    between the flag and the close). For a channel or a workspace, each alternative names it,
+    so that each is answered by an index of its own (SQLite's MULTI-INDEX OR, PostgreSQL's
+    BitmapOr) rather than by reading every incident it ever had."""
     events = (Incident.status == Status.OPEN.value, col(Incident.created_at) >= since,
               col(Incident.closed_at) >= since, col(Incident.buy_in_at) >= since)
     if channel is not None:
         events = tuple(and_(Incident.card_channel == channel, event) for event in events)
-    touched = or_(*events)
-    return and_(Incident.workspace_id == workspace_id, touched) if workspace_id is not None else touched
+    if workspace_id is not None:
+        events = tuple(and_(Incident.workspace_id == workspace_id, event) for event in events)
+    return or_(*events)
 
 
 def _facts_query(touched: ColumnElement[bool]) -> Select:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench import ack_latency, diagnose, digest_acks, intake_throughput, memory, report, storm, timers_cost
+from bench import ack_latency, diagnose, digest_acks, intake_throughput, memory, report, stats_cost, storm, timers_cost
 from bench.cli import configure
 
 pytestmark = pytest.mark.bench
@@ -101,3 +101,11 @@ def test_quick_storm_posts_every_card_once_and_reports_its_floor() -> None:
     assert result["floor_seconds"] == storm.floor_seconds(flags, result["config"]["post_rate"]) > 0
     assert result["slack_calls"] >= flags and _figure(result["last_card_seconds"]), result
     assert "| last / floor |" in report.storm_section(result)
+
+
+def test_quick_stats_cost_reads_the_workspace_with_and_without_its_indexes() -> None:
+    result = stats_cost.run(configure(stats_cost.Config, quick=True, database="sqlite"))
+
+    assert result["incidents"] == 5000 and result["facts_read"] > 1000, result
+    assert all(_figure(result[key]) for key in ("stats_s", "figures_only_s", "without_indexes_s")), result
+    assert "without the 0008 indexes" in report.stats([result])

@@ -1,7 +1,7 @@
 """/recovery: usage, list, show, and every bad input answered with one ephemeral line."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -99,3 +99,29 @@ def test_the_word_payload_in_a_command_is_just_a_word(bot):
                                   "text": "new payload", "trigger_id": "1.trigger"}, secret="not-the-secret")
     assert forged.status == 401
     assert "#2" not in bot.slack.command("/recovery list").text
+
+
+def _date(moment: datetime, fallback: str) -> str:
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def test_list_says_how_long_until_a_step_is_due_and_how_late_it_is(bot):
+    _flag(bot, "Late delivery")
+    bot.slack.command("/recovery claim 1", user="U2")
+    due = bot.clock.now() + timedelta(minutes=15)
+    bot.clock.advance(timedelta(minutes=3))
+    assert bot.slack.command("/recovery list").text.endswith(
+        f"*#1* Late delivery · <@U2> · Acknowledge and take ownership · due in 12 min "
+        f"({_date(due, 'Mon 02 Nov 10:15 UTC')})\n`/recovery show &lt;n&gt;` for the card and timeline")
+    bot.clock.advance(timedelta(minutes=16))
+    assert f"· ⏰ 4 min late ({_date(due, 'Mon 02 Nov 10:15 UTC')})" in bot.slack.command("/recovery list").text
+
+
+def test_a_snooze_says_until_when_and_the_list_shows_it(bot):
+    _flag(bot, "Late delivery")
+    bot.slack.command("/recovery claim 1", user="U2")
+    until = bot.clock.now() + timedelta(hours=4)
+    assert bot.slack.command("/recovery snooze 1 4h", user="U2").text == (
+        f"Nudges on #1 are snoozed for 4h, until {_date(until, 'Mon 02 Nov 14:00 UTC')}.")
+    assert (f"Acknowledge and take ownership · snoozed until {_date(until, 'Mon 02 Nov 14:00 UTC')}"
+            in bot.slack.command("/recovery list").text)

@@ -57,6 +57,7 @@ def test_digest_says_the_point_first_and_links_each_overdue_card_without_pinging
     bot.slack.command("/recovery new Rude driver", channel="C1")
     bot.clock.advance(timedelta(minutes=20))
     bot.slack.command("/recovery claim 2", user="U2")
+    bot.fake.add_user("U2", display_name="Ana <Ops>", real_name="Ana Lima")
     bot.settle()
     cards = {card.text.split(":")[0]: card.ts for card in bot.fake.messages("C1") if card.text.startswith("Recovery #")}
     _at(bot, MONDAY_0859 + timedelta(minutes=5))
@@ -71,8 +72,9 @@ def test_digest_says_the_point_first_and_links_each_overdue_card_without_pinging
     assert (f"• {link.format(cards['Recovery #1'].replace('.', ''), 1)} Damaged sofa · Claim · 11h 55m late · "
             "unclaimed") in digest
     assert (f"• {link.format(cards['Recovery #2'].replace('.', ''), 2)} Rude driver · Acknowledge and take "
-            "ownership · 11h 30m late · @U2") in digest
-    assert "<@" not in digest, "nobody is mentioned, so nobody is notified"
+            "ownership · 11h 30m late · @Ana &lt;Ops&gt;") in digest
+    assert "<@" not in digest and "U2" not in digest, "nobody is mentioned, so nobody is notified"
+    assert [call.params["user"] for call in bot.fake.calls("users.info")] == ["U2"]
     assert "*Last 14 days*  flagged ▁▁▁▁▁▁▁▁▁▁▁▁▁█ 2 · closed ▁▁▁▁▁▁▁▁▁▁▁▁▁▁ 0" in digest
     assert "time to claim 20m · no acknowledgements yet · no resolutions yet" in digest
     assert "(–)" not in digest and "0s" not in digest
@@ -105,8 +107,8 @@ def test_no_digest_on_a_non_working_day_and_mondays_covers_the_weekend(make_bot,
     _at(bot, MONDAY_0859 + timedelta(minutes=1))
     assert _tick(bot) == 1
     assert "*Since Fri 30 Oct*  flagged 2 · resolved 0 · closed 0" in _digests(bot, "C1")[0].plain()
-    preview = bot.slack.command("/recovery digest", channel="C1").text
-    assert "*Since Fri 30 Oct*  flagged 2 · resolved 0 · closed 0" in preview, "the preview covers the same days"
+    _, preview = bot.slack.command_answered_later("/recovery digest", channel="C1")
+    assert "*Since Fri 30 Oct*  flagged 2 · resolved 0 · closed 0" in preview.plain(), "the preview covers the same days"
 
 
 def test_no_digest_when_there_is_nothing_to_say(bot):
@@ -156,26 +158,48 @@ def test_digest_time_is_in_the_team_time_zone(make_bot, settings):
     assert _tick(bot) == 1
 
 
-def test_digest_command_previews_privately_and_posts_nothing(bot):
+def test_digest_command_previews_privately_after_the_ack_and_posts_nothing(bot):
     bot.slack.command("/recovery new Broken lamp", channel="C1")
+    bot.slack.command("/recovery claim 1", user="U2")
+    bot.fake.add_user("U2", display_name="Ana")
     bot.settle()
+    card = bot.card(1)
+    bot.clock.advance(timedelta(minutes=16))
     posted = len(bot.fake.calls("chat.postMessage"))
-    answer = bot.slack.command("/recovery digest", channel="C1")
-    assert "Recovery digest" in answer.text and "1 open · 1 unclaimed" in answer.text
+    ack, preview = bot.slack.command_answered_later("/recovery digest", user="U3", channel="C1")
+    assert ack.text == "Working out the figures… they will appear here in a moment."
+    assert preview.visible_to == "U3" and preview.channel == "C1"
+    assert preview.text == ("Recovery digest for <#C1>, Mon 2 Nov: 1 overdue; oldest #1, 16 min, "
+                            "at Acknowledge and take ownership")
+    assert (f"• <https://fake.slack.test/archives/C1/p{card.ts.replace('.', '')}|#1> Broken lamp · "
+            "Acknowledge and take ownership · 1m late · @Ana") in preview.plain()
     bot.settle()
     assert len(bot.fake.calls("chat.postMessage")) == posted
 
 
-def test_stats_command_shows_period_figures_and_sla_shares(bot):
+def test_stats_command_answers_through_the_response_url_after_the_ack(bot):
     bot.slack.command("/recovery new Broken lamp", channel="C1")
     bot.clock.advance(timedelta(minutes=5))
     bot.slack.command("/recovery claim 1", user="U2")
     bot.clock.advance(timedelta(minutes=1))
-    answer = bot.slack.command("/recovery stats 30d")
-    assert "last 30 days" in answer.text and "flagged 1" in answer.text
-    assert "Claim 100%" in answer.text
-    assert "claim 5m" in answer.text
-    assert "last 7 days" in bot.slack.command("/recovery stats").text
+    ack, answer = bot.slack.command_answered_later("/recovery stats 30d", user="U3")
+    assert ack.text == "Working out the figures… they will appear here in a moment."
+    assert ack.json().get("response_type", "ephemeral") == "ephemeral"
+    [call] = bot.fake.calls("response_url")
+    assert call.params["response_type"] == "ephemeral" and call.params["text"] == "Recovery stats, last 30 days"
+    assert answer.visible_to == "U3"
+    shown = answer.plain()
+    assert "last 30 days" in shown and "flagged 1" in shown
+    assert "Claim 100%" in shown
+    assert "claim 5m" in shown
+    assert "last 7 days" in bot.slack.command_answered_later("/recovery stats")[1].plain()
+
+
+def test_a_stats_period_it_does_not_know_is_answered_in_the_ack(bot):
+    ack = bot.slack.command("/recovery stats fortnight")
+    assert ack.text.startswith("`/recovery stats` takes `7d` or `30d`, not `fortnight`.")
+    assert not bot.fake.wait_for(lambda: bot.fake.attempts("response_url"), timeout=0.5)
+
 
 
 def _incident(number: int, *, status: str, created_at: datetime, channel: str = "C1",
@@ -254,3 +278,22 @@ def test_a_digest_that_cannot_be_queued_holds_back_neither_nudges_nor_other_chan
     caplog.clear()
     bot.runtime.ticker.tick()
     assert "digest for C1 failed" in caplog.text, "not tried again"
+
+
+def test_the_digest_asks_each_owners_name_once_and_a_failed_lookup_does_not_hold_it_back(bot):
+    _at(bot, MONDAY_0859 - timedelta(hours=12))
+    for summary in ("Sofa", "Lamp", "Desk", "Rug"):
+        bot.slack.command(f"/recovery new {summary}", channel="C1")
+    for number, owner in ((1, "U2"), (2, "U2"), (3, "U3"), (4, "U4")):
+        bot.slack.command(f"/recovery claim {number}", user=owner)
+    bot.fake.add_user("U2", display_name="Ana", real_name="Ana Lima")
+    bot.fake.add_user("U4", display_name="", real_name="Bo Chen")  # no display name set: the real name shows
+    _at(bot, MONDAY_0859 + timedelta(minutes=5))
+    _tick(bot)
+    digest = _digests(bot, "C1")[0].plain()
+    assert sorted(call.params["user"] for call in bot.fake.attempts("users.info")) == ["U2", "U3", "U4"]
+    step = "Acknowledge and take ownership · 11h 50m late"
+    assert (f"• #1 Sofa · {step} · @Ana\n• #2 Lamp · {step} · @Ana\n"
+            f"• #3 Desk · {step} · someone\n"  # U3: user_not_found
+            f"• #4 Rug · {step} · @Bo Chen") in digest
+    assert "<@" not in digest

@@ -245,11 +245,12 @@ def test_an_expired_snooze_shows_as_overdue_on_the_card_the_list_and_the_digest(
     bot.clock.advance(timedelta(minutes=30))
     assert "overdue" not in bot.slack.command("/recovery list").text, "snoozed, though past its 15 minutes"
     assert "No overdue incidents" in bot.slack.command("/recovery list overdue").text
-    assert "0 overdue" in bot.slack.command("/recovery digest", channel="C1").text
+    assert "0 overdue" in bot.slack.command_answered_later("/recovery digest", channel="C1")[1].plain()
     bot.clock.advance(timedelta(minutes=31))
-    assert "Acknowledge and take ownership · ⏰ overdue" in bot.slack.command("/recovery list").text
+    assert ("Acknowledge and take ownership · ⏰ 46 min late (<!date^1793614500^{date_short_pretty} at {time}|"
+            "Mon 02 Nov 10:15 UTC>)") in bot.slack.command("/recovery list").text
     assert "*#1*" in bot.slack.command("/recovery list overdue").text
-    digest = bot.slack.command("/recovery digest", channel="C1").text
+    digest = bot.slack.command_answered_later("/recovery digest", channel="C1")[1].plain()
     assert "1 open · 0 unclaimed · 1 overdue" in digest and "#1" in digest.split("most late first")[1]
     assert tick(bot) == 2
     card = bot.card(1).plain()

@@ -125,6 +125,7 @@ def test_ephemerals_are_kept_apart_per_user(fake: FakeSlack, client: WebClient) 
 
 def test_permalink_users_reactions_and_views(fake: FakeSlack, client: WebClient) -> None:
     link = client.chat_getPermalink(channel="C1", message_ts="1700000000.000100")
+    fake.add_user("U2", display_name="ana", real_name="Ana Lima")
     user = client.users_info(user="U2")
     client.reactions_add(channel="C1", timestamp="1700000000.000100", name="white_check_mark")
     opened = client.views_open(trigger_id="t", view={"type": "modal", "callback_id": "flag"})
@@ -132,17 +133,48 @@ def test_permalink_users_reactions_and_views(fake: FakeSlack, client: WebClient)
     pushed = client.views_push(trigger_id="t", view={"type": "modal", "callback_id": "help"})
 
     assert link["permalink"] == "https://fake.slack.test/archives/C1/p1700000000000100"
-    assert user["user"]["real_name"] == "User U2"
+    assert user["user"]["real_name"] == "Ana Lima" and user["user"]["profile"]["display_name"] == "ana"
     assert pushed["view"]["id"] != opened["view"]["id"]
     assert [v["callback_id"] for v in fake.views()] == ["fix", "help"]
     assert len(fake.calls("reactions.add")) == 1
 
 
-def test_response_url_posts_are_recorded(fake: FakeSlack) -> None:
-    answer = WebhookClient(fake.response_url_base + "cmd-1").send(text="Claimed R-1")
+def test_users_info_knows_only_the_people_added_and_the_bot(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_user("U2", display_name="ana", real_name="Ana Lima")
+    fake.add_workspace("T2", token="xoxb-other")
+    fake.add_user("U7", display_name="eve", team_id="T2")
+
+    assert client.users_info(user="UBOT")["user"]["is_bot"] is True
+    for unknown in ("U3", "U7"):  # never added; of another workspace
+        with pytest.raises(SlackApiError) as refused:
+            client.users_info(user=unknown)
+        assert refused.value.response["error"] == "user_not_found"
+
+
+def test_response_url_posts_are_ephemerals_for_the_one_who_asked(fake: FakeSlack) -> None:
+    answer = WebhookClient(fake.response_url("cmd-1", user="U2", channel="C1")).send(text="Claimed R-1")
 
     assert answer.status_code == 200
     assert [c.params["text"] for c in fake.calls("response_url")] == ["Claimed R-1"]
+    assert [(m.channel, m.text) for m in fake.ephemerals("U2")] == [("C1", "Claimed R-1")]
+    assert fake.messages("C1") == []
+
+
+def test_a_response_url_works_five_times_for_thirty_minutes_and_only_if_handed_out() -> None:
+    clock = FakeClock()
+    with FakeSlack(message_clock=lambda: clock.now().timestamp()) as fake:
+        url = fake.response_url("cmd-1", user="U2", channel="C1")
+        answers = [WebhookClient(url).send(text=str(n)) for n in range(6)]
+        later = fake.response_url("cmd-2", user="U2", channel="C1")
+        clock.advance(timedelta(minutes=30, seconds=1))
+        expired = WebhookClient(later).send(text="late")
+        forged = WebhookClient(fake.response_url_base + "never-issued").send(text="?")
+
+    assert [answer.status_code for answer in answers] == [200] * 5 + [404]
+    assert json.loads(answers[5].body)["error"] == "used_url"
+    assert (expired.status_code, json.loads(expired.body)["error"]) == (404, "expired_url")
+    assert (forged.status_code, json.loads(forged.body)["error"]) == (404, "invalid_url")
+    assert [m.text for m in fake.ephemerals("U2")] == ["0", "1", "2", "3", "4"]
 
 
 def test_unknown_method_and_missing_channel_are_refused(fake: FakeSlack, client: WebClient) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -287,7 +289,8 @@ def _whole_recovery(bot: ServedBot) -> None:
 
 
 # The timeline as `/recovery show` drew it before events were stored as data (recorded from
-# the code at 3b0c0b3): the same story must read the same, line for line.
+# the code at 3b0c0b3): the same story must read the same, line for line, with each time now
+# in Slack's date formatting (shown here by its fallback, in the team's zone).
 SHOWN_BEFORE = """\
 • Mon 02 Nov 10:00 UTC · <@U1> flagged it
 • Mon 02 Nov 10:11 UTC · Nudged: Claim was due
@@ -310,10 +313,34 @@ SHOWN_BEFORE = """\
 • Fri 06 Nov 10:26 UTC · #1 is closed"""
 
 
+_DATE = re.compile(r"<!date\^([0-9]+)\^\{date_short_pretty\} at \{time\}\|([^>]*)>")
+
+
+def _dated(line: str) -> str:
+    """The line with each Slack date checked (its epoch is the moment its fallback names, in
+    the team's zone, UTC here) and replaced by that fallback."""
+    def check(match: re.Match) -> str:
+        epoch, fallback = match.groups()
+        assert datetime.fromtimestamp(int(epoch), UTC).strftime("%a %d %b %H:%M UTC") == fallback
+        return fallback
+    return _DATE.sub(check, line)
+
+
 def test_show_reads_every_event_as_it_did_before(bot):
     _whole_recovery(bot)
     shown = bot.slack.command("/recovery show 1", user=LEAD).text
-    assert shown.split("*Timeline*\n", 1)[1].split("\n") == SHOWN_BEFORE.split("\n")
+    lines = shown.split("*Timeline*\n", 1)[1].split("\n")
+    assert all(line.startswith("• <!date^") for line in lines), "each reader sees the time in their own zone"
+    assert [_dated(line) for line in lines] == SHOWN_BEFORE.split("\n")
+
+
+def test_the_timeline_falls_back_to_the_team_zone(make_bot, settings):
+    bot = make_bot(replace(settings, tz=ZoneInfo("Europe/Paris")))
+    _command(bot, "/recovery new Wrong size sent", "U1")
+    shown = bot.slack.command("/recovery show 1", user=LEAD).text
+    flagged = int(datetime(2026, 11, 2, 10, 1, tzinfo=UTC).timestamp())
+    assert shown.endswith(f"• <!date^{flagged}^{{date_short_pretty}} at {{time}}|Mon 02 Nov 11:01 CET> · "
+                          "<@U1> flagged it")
 
 
 def test_events_are_stored_as_fields_without_slack_markup(bot):
@@ -334,4 +361,4 @@ def test_a_cancelled_incident_shows_why(bot):
     _command(bot, "/recovery new Wrong size sent", "U1")
     _command(bot, "/recovery cancel 1 duplicate of <#C9> & more", LEAD)
     shown = bot.slack.command("/recovery show 1", user=LEAD).text
-    assert shown.endswith("• Mon 02 Nov 10:02 UTC · <@ULEAD> cancelled #1: duplicate of &lt;#C9&gt; &amp; more")
+    assert _dated(shown).endswith("• Mon 02 Nov 10:02 UTC · <@ULEAD> cancelled #1: duplicate of &lt;#C9&gt; &amp; more")

@@ -195,7 +195,9 @@ class Demo:
         self.tick()
 
         self.narrate("Lee asks for the week's numbers with `/recovery stats`.")
-        self.reply(self.slack.command("/recovery stats", user=LEE, channel=SUPPORT), LEE)
+        ack, answer = self.slack.command_answered_later("/recovery stats", user=LEE, channel=SUPPORT)
+        self.reply(ack, LEE)
+        self.transcript.ephemeral(LEE, answer.text, answer.blocks)
 
 
 def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False) -> int:

@@ -91,9 +91,19 @@ class SlackDriver:
             "token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
             "channel_name": "support", "user_id": user, "user_name": user.lower(), "command": name, "text": rest,
             "api_app_id": "A1", "is_enterprise_install": "false",
-            "response_url": self.fake.response_url_base + f"cmd{next(_ids)}",
+            "response_url": self.fake.response_url(f"cmd{next(_ids)}", user=user, channel=channel),
             "trigger_id": f"{next(_ids)}.trigger",
         })
+
+    def command_answered_later(self, text: str, *, user: str = "U1", channel: str = "C1",
+                               timeout: float = 10.0) -> tuple[Answer, Message]:
+        """A command answered after its ack, through its response URL (`/recovery digest`,
+        `stats`): the ack, and the ephemeral that came through the URL."""
+        before = len(self.fake.calls("response_url"))
+        answer = self.command(text, user=user, channel=channel)
+        if not self.fake.wait_for(lambda: len(self.fake.calls("response_url")) > before, timeout):
+            raise AssertionError(f"{text!r} was answered by no response URL")
+        return answer, self.fake.ephemerals(user)[-1]
 
     def click(self, message: Message, label: str, *, user: str = "U1") -> Answer:
         """Press the button with this label on a message the bot posted."""
@@ -140,7 +150,7 @@ class SlackDriver:
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
                           "is_ephemeral": False},
             "channel": {"id": message.channel}, "message": {"ts": message.ts, "blocks": message.blocks},
-            "response_url": self.fake.response_url_base + f"act{next(_ids)}",
+            "response_url": self.fake.response_url(f"act{next(_ids)}", user=user, channel=message.channel),
             "actions": [action],
         }
 
@@ -150,7 +160,8 @@ class SlackDriver:
             "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "name": user.lower()},
             "channel": {"id": channel, "name": "support"}, "message_ts": message.ts,
             "message": {"type": "message", "text": message.text, "user": message.user, "ts": message.ts},
-            "response_url": self.fake.response_url_base + f"sc{next(_ids)}", "action_ts": f"{time.time():.6f}",
+            "response_url": self.fake.response_url(f"sc{next(_ids)}", user=user, channel=channel),
+            "action_ts": f"{time.time():.6f}",
         })
 
     def submit(self, view: dict, values: dict[str, object], *, user: str = "U1") -> Answer:

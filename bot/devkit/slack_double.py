@@ -196,8 +196,23 @@ class FakeSlack:
 
     @property
     def response_url_base(self) -> str:
-        """A prefix for response_url values; anything appended to it is accepted."""
+        """Where response URLs live; only those handed out by ``response_url`` answer."""
         return f"{self._base}/response/"
+
+    def response_url(self, url_id: str, *, user: str, channel: str) -> str:
+        """A response_url for a request ``user`` makes in ``channel``: what is posted to it is
+        an ephemeral for them (``ephemerals(user)``), five times at most, for 30 minutes of
+        the message clock."""
+        with self._cond:
+            self._api.issue_response_url(url_id, user=user, channel=channel)
+        return self.response_url_base + url_id
+
+    def add_user(self, user_id: str, *, display_name: str = "", real_name: str = "",
+                 team_id: str | None = None) -> None:
+        """A person users.info knows (Slack's display name may be empty; the real name then shows)."""
+        with self._cond:
+            self._directory.add_user(user_id, team_id=team_id or self.team_id, display_name=display_name,
+                                     real_name=real_name)
 
     # Failure switches
 
@@ -443,6 +458,8 @@ class FakeSlack:
         elif url.path.startswith(("/api/", "/response/")):
             method = url.path.removeprefix("/api/") if url.path.startswith("/api/") else "response_url"
             params = decode_params(url.query, raw, request.headers.get("Content-Type") or "")
+            if method == "response_url":
+                params = {**params, "url_id": url.path.removeprefix("/response/")}
         else:
             self._send(request, 404, {"ok": False, "error": "not_found"})
             return
@@ -461,7 +478,8 @@ class FakeSlack:
         if dropped_after:
             request.close_connection = True
             return
-        self._send(request, 200, body)
+        # A response URL is a webhook: it says no with an HTTP status, not an ok:false body.
+        self._send(request, 404 if method == "response_url" and not body["ok"] else 200, body)
 
     def _fault(self, method: str, params: JsonDict, token: str | None) -> _Failure | None:
         """What goes wrong with this request before it is answered, in Slack's order of things."""

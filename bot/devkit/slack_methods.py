@@ -24,6 +24,10 @@ _PERMALINK_BASE = "https://fake.slack.test/archives"
 _HISTORY_LIMIT = (100, 999)
 _REPLIES_LIMIT = (1000, 1000)
 _UNLISTED_APP_LIMIT = (15, 15)
+# A response_url "can be used up to 5 times within 30 minutes" (Slack's interactivity docs;
+# /work/shared/slack/FACTS.md §5). The error codes are our inference: Slack's pages name none.
+RESPONSE_URL_USES = 5
+RESPONSE_URL_LIFETIME = 30 * 60
 # No bot token: a response_url and an upload URL are their own credential; oauth.v2.access
 # authenticates the app with its client id and secret.
 NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
@@ -63,6 +67,8 @@ class WebApi:
         self.files = FileStore()
         self.directory = Directory(team_id=team_id, bot_user_id=bot_user_id)
         self._view_ids = counter(1)
+        # Response URL id -> (who asked, in which channel, issued at on the message clock, uses).
+        self._response_urls: dict[str, tuple[str, str, float, int]] = {}
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -85,7 +91,7 @@ class WebApi:
             "files.completeUploadExternal": self._files_complete_upload,
             "usergroups.users.list": self._usergroups_users_list,
             "oauth.v2.access": lambda params, _: self.directory.exchange(params, now=self._clock()),
-            "response_url": lambda params, _: {},
+            "response_url": self._respond,
         }
         # Attached by the Socket Mode double (apps.connections.open) while it runs.
         self.app_handlers: dict[str, AppHandler] = {}
@@ -299,22 +305,49 @@ class WebApi:
         return {"view": view}
 
     def _users_info(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """Only people added to the double (``add_user``) and the bot itself exist."""
         user = str(params.get("user") or "")
         if not user:
             raise ApiError("user_not_found")
-        name = f"User {user}"
+        display_name, real_name = self.directory.user(user, workspace)
         return {
             "user": {
                 "id": user,
                 "team_id": workspace.team_id,
                 "name": user.lower(),
-                "real_name": name,
+                "real_name": real_name,
                 "tz": "UTC",
                 "tz_offset": 0,
                 "is_bot": user == workspace.bot_user_id,
-                "profile": {"real_name": name, "display_name": name},
+                "profile": {"real_name": real_name, "display_name": display_name},
             }
         }
+
+    def issue_response_url(self, url_id: str, *, user: str, channel: str) -> None:
+        """A command's or a click's response_url, as Slack hands one out with the request."""
+        self._response_urls[url_id] = (user, channel, self._message_clock(), 0)
+
+    def _respond(self, params: JsonDict, _workspace: Workspace) -> JsonDict:
+        """A message through a response_url: ephemeral to the person who asked (unless
+        ``response_type`` is ``in_channel``), at most `RESPONSE_URL_USES` times, within
+        `RESPONSE_URL_LIFETIME` seconds of the request; a URL never handed out is refused."""
+        url_id = str(params.get("url_id") or "")
+        if url_id not in self._response_urls:
+            raise ApiError("invalid_url")
+        user, channel, issued, uses = self._response_urls[url_id]
+        if self._message_clock() - issued > RESPONSE_URL_LIFETIME:
+            raise ApiError("expired_url")
+        if uses >= RESPONSE_URL_USES:
+            raise ApiError("used_url")
+        self._response_urls[url_id] = (user, channel, issued, uses + 1)
+        visible_to = None if params.get("response_type") == "in_channel" else user
+        message = Message(channel=channel, ts=self.next_ts(), text=str(params.get("text") or ""),
+                          blocks=list(params.get("blocks") or []), visible_to=visible_to)
+        if visible_to is None:
+            self.store.add(message)
+        else:
+            self.ephemerals.append(message)
+        return {}
 
     def _reaction_target(self, params: JsonDict, workspace: Workspace) -> tuple[dict[str, list[str]], str]:
         channel = channel_param(params)

@@ -87,6 +87,8 @@ class Directory:
         self._tokens: dict[str, tuple[str, float | None]] = {}
         self._channels: dict[str, Channel] = {}
         self._usergroups: dict[str, tuple[str, list[str]]] = {}
+        # User id -> (team id, display name, real name): who users.info knows.
+        self._users: dict[str, tuple[str, str, str]] = {}
         self._codes: dict[str, _Grant] = {}
         self._refresh_tokens: dict[str, str] = {}
         self._serial = counter(1)
@@ -120,6 +122,22 @@ class Directory:
 
     def add_usergroup(self, usergroup_id: str, users: list[str], team_id: str) -> None:
         self._usergroups[usergroup_id] = (team_id, list(users))
+
+    def add_user(self, user_id: str, *, team_id: str, display_name: str, real_name: str) -> None:
+        if team_id not in self._workspaces:
+            raise ValueError(f"Unknown workspace {team_id}: add_workspace() it first.")
+        self._users[user_id] = (team_id, display_name, real_name)
+
+    def user(self, user_id: str, workspace: Workspace) -> tuple[str, str]:
+        """(display name, real name) of a person of ``workspace``, as users.info sees them: a
+        user never added, or of another workspace, is ``user_not_found``, as in Slack. The
+        bot is its workspace's own user."""
+        if user_id == workspace.bot_user_id:
+            return "", workspace.name
+        team_id, display_name, real_name = self._users.get(user_id, ("", "", ""))
+        if team_id != workspace.team_id:
+            raise ApiError("user_not_found")
+        return display_name, real_name
 
     def add_oauth_code(self, code: str, *, team_id: str, token_rotation: bool) -> None:
         if team_id not in self._workspaces:

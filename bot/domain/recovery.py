@@ -151,7 +151,7 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
     if intent is None:
         raise TypeError(f"unknown action {action!r}")
     if refusal := may(state, actor, intent, seq=getattr(action, "seq", None), now=now, playbook=playbook,
-                      leads=policy.leads):
+                      leads=policy.leads, tz=policy.tz):
         return refusal
     ctx = steps.Context(state, actor, now, playbook, policy)
     match action:

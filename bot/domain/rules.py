@@ -8,12 +8,14 @@ the clock; what an action carries (a reason, an amount) is checked by the step t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
+from bot.domain.text import slack_time
 from bot.domain.types import Actor, IncidentState, Refusal, StepKey
 
 
@@ -129,11 +131,12 @@ RULES: Final[dict[Intent, Rule]] = {
 
 
 def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None = None, now: datetime,
-        playbook: Playbook, leads: frozenset[str] = frozenset()) -> Refusal | None:
+        playbook: Playbook, leads: frozenset[str] = frozenset(), tz: ZoneInfo = ZoneInfo("UTC")) -> Refusal | None:
     """None if ``actor`` may do ``intent`` on ``state`` now, else the one sentence that says why not.
 
     ``seq`` is the step instance a button or form was drawn for; ``leads`` are named where only
-    they may act (whether ``actor`` is one is the actor's own fact). The checks come in the order
+    they may act (whether ``actor`` is one is the actor's own fact); ``tz`` is the team's zone,
+    the fallback of a time named (Slack shows each reader their own). The checks come in the order
     a person would want to hear them: the incident is over, someone else has it, you are not
     the one who may, the button is stale, the step does not take this, it is not time yet."""
     ref = state.ref
@@ -155,14 +158,9 @@ def may(state: IncidentState, actor: Actor, intent: Intent, *, seq: int | None =
     if rule.needs_pending_remedy and state.approval != "pending":
         return Refusal(NO_PENDING_REMEDY.format(ref=ref))
     if rule.needs_due and state.step_due_at is not None and now < state.step_due_at:
-        return Refusal(NOT_DUE.format(ref=ref, due=_utc_text(state.step_due_at),
+        return Refusal(NOT_DUE.format(ref=ref, due=slack_time(state.step_due_at, tz),
                                       wait=format_duration(state.step_due_at - now)))
     return None
-
-
-def _utc_text(moment: datetime) -> str:
-    """A plain UTC time for refusals (which may be shown as plain text in a modal)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _unowned(state: IncidentState, actor: Actor) -> Refusal | None:

@@ -10,7 +10,9 @@ Slack also rejects over-long fields, hence the length-safe `cut`.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
 ELLIPSIS: Final = "…"
 
@@ -72,3 +74,18 @@ def excerpt(text: str, limit: int = 200) -> str:
     PostgreSQL refuses them in text columns, and nobody reads them.
     """
     return cut(" ".join(text.replace("\x00", " ").split()), limit)
+
+
+def local_text(moment: datetime, tz: ZoneInfo) -> str:
+    """"Mon 02 Nov 10:00 UTC": a moment in the team's zone, for plain text and as the
+    fallback of a Slack date."""
+    local = moment.astimezone(tz)
+    return local.strftime("%a %d %b %H:%M ") + (local.tzname() or "")
+
+
+def slack_time(moment: datetime, tz: ZoneInfo) -> str:
+    """``<!date^...>``: Slack renders it in each reader's own zone; the fallback (for clients
+    that cannot) is the team's. Here, not in the views, because a refusal the rule book words
+    names a time too (bot/views/when.py re-exports it for the views)."""
+    epoch = int(moment.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{local_text(moment, tz)}>"

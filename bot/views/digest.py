@@ -2,9 +2,11 @@
 
 The digest is read in ten seconds: its first line says the point, every overdue line links
 to its card, and nobody is pinged (owners are named as text, not mentioned: a morning
-digest must not notify every late owner). The cards' links are not known when the digest is
-queued; the text carries a marker per card (`card_marker`) and the outbox, which may call
-Slack, swaps each for the card's permalink (`fill_card_links`) just before posting.
+digest must not notify every late owner). Neither the cards' links nor the owners' names are
+known when the digest is queued; the text carries a marker per card (`card_marker`) and per
+owner (`person_marker`), and whoever may call Slack (the outbox, or the preview's listener)
+swaps each for the card's permalink and the person's name (`fill_card_links`) just before
+posting.
 """
 from __future__ import annotations
 
@@ -23,7 +25,12 @@ from bot.domain.types import StepKey
 
 CARD_LINKS = "card_links"
 """The payload key listing the cards a queued digest links to, as [channel, ts] pairs."""
+PEOPLE = "people"
+"""The payload key listing the user ids a queued digest names, each looked up once."""
+NOBODY_KNOWN = "someone"
+"""A person whose name Slack would not give: named, still without a ping."""
 _MARKER = re.compile(r"⟦card ([A-Z0-9]+) ([0-9.]+) ([0-9]+)⟧")
+_PERSON = re.compile(r"⟦person ([A-Z0-9]+)⟧")
 _MEDIANS = (("claim", "claims", "time_to_claim"), ("acknowledge", "acknowledgements", "time_to_acknowledge"),
             ("resolve", "resolutions", "time_to_resolve"))
 
@@ -33,29 +40,59 @@ def card_marker(number: int, channel: str, ts: str | None) -> str:
     return f"⟦card {channel} {ts} {number}⟧" if ts else f"#{number}"
 
 
-def fill_card_links(payload: Mapping, permalinks: Mapping[tuple[str, str], str]) -> dict:
+def person_marker(user_id: str) -> str:
+    """A person, to become their name (never a mention) once their name is asked of Slack."""
+    return f"⟦person {user_id}⟧"
+
+
+def fill_card_links(payload: Mapping, permalinks: Mapping[tuple[str, str], str],
+                    names: Mapping[str, str] | None = None) -> dict:
     """The payload with each card marker replaced by a link to the card, or by the plain
-    number where no permalink could be had."""
+    number where no permalink could be had, and each person marker by their name, as typed
+    (escaped), or "someone" where Slack gave none."""
     def link(match: re.Match) -> str:
         channel, ts, number = match.groups()
         url = permalinks.get((channel, ts))
         return f"<{url}|#{number}>" if url else f"#{number}"
 
+    def name(match: re.Match) -> str:
+        known = (names or {}).get(match.group(1))
+        return f"@{safe(known, 80)}" if known else NOBODY_KNOWN
+
     def fill(value: object) -> object:
         if isinstance(value, str):
-            return _MARKER.sub(link, value)
+            return _PERSON.sub(name, _MARKER.sub(link, value))
         if isinstance(value, list):
             return [fill(item) for item in value]
         if isinstance(value, dict):
             return {key: fill(item) for key, item in value.items()}
         return value
 
-    return {key: value for key, value in fill(dict(payload)).items() if key != CARD_LINKS}
+    return {key: value for key, value in fill(dict(payload)).items() if key not in (CARD_LINKS, PEOPLE)}
 
 
 def linked_cards(payload: Mapping) -> list[tuple[str, str]]:
     """The (channel, ts) of every card a queued digest links to."""
     return [(str(channel), str(ts)) for channel, ts in payload.get(CARD_LINKS) or ()]
+
+
+def named_people(payload: Mapping) -> list[str]:
+    """The user ids a queued digest names, each once."""
+    return [str(user) for user in payload.get(PEOPLE) or ()]
+
+
+def needs_filling(payload: Mapping) -> bool:
+    """Whether the payload carries markers that only a Slack call can fill."""
+    return bool(payload.get(CARD_LINKS) or payload.get(PEOPLE))
+
+
+def display_name(user: Mapping) -> str | None:
+    """How Slack shows a person (users.info's ``user``): their display name, else their real name."""
+    profile = user.get("profile") or {}
+    for name in (profile.get("display_name"), profile.get("real_name"), user.get("real_name")):
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    return None
 
 
 def _day(day: date) -> str:
@@ -71,9 +108,9 @@ def _age(span: timedelta) -> str:
 
 
 def _owner(owner_id: str | None) -> str:
-    """Named, not mentioned: `<@U…>` would notify them. The bot knows no display names (it
-    has no users:read scope), so the ID as text, which Slack shows as typed."""
-    return f"@{owner_id}" if owner_id else "unclaimed"
+    """Named, not mentioned: `<@U…>` would notify them every morning. Their name is asked of
+    Slack when the digest is sent (`person_marker`)."""
+    return person_marker(owner_id) if owner_id else "unclaimed"
 
 
 def _step_title(step: str, playbook: Playbook) -> str:
@@ -97,10 +134,10 @@ def _headline(figures: DigestFigures, playbook: Playbook) -> str:
     return f"{point}; oldest #{oldest.number}, {_age(oldest.age)}, {where}"
 
 
-def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook, card_links: bool) -> str:
+def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook) -> str:
     late = format_duration(item.overdue_by or timedelta(0))
     summary = safe(item.summary, 80) or "no summary"
-    number = card_marker(item.number, channel, item.card_ts) if card_links else f"#{item.number}"
+    number = card_marker(item.number, channel, item.card_ts)
     return (f"• {number} {summary} · "
             f"{_step_title(item.step, playbook)} · {late} late · {_owner(item.owner_id)}")
 
@@ -148,10 +185,9 @@ def digest_text(figures: DigestFigures, *, channel: str, playbook: Playbook) -> 
     return f"Recovery digest for <#{channel}>, {_day(figures.day)}: {_headline(figures, playbook)}"
 
 
-def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = DEFAULT_PLAYBOOK,
-                  card_links: bool = False) -> list[Block]:
-    """``card_links``: the overdue lines carry card markers for the outbox to link (a posted
-    digest); without, plain numbers (a preview answered in the ack, with no Slack call)."""
+def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = DEFAULT_PLAYBOOK) -> list[Block]:
+    """With markers for the cards and the owners: `fill_card_links` turns them into links and
+    names before anyone reads them."""
     since = "Yesterday" if figures.since == figures.day - timedelta(days=1) else f"Since {_day(figures.since)}"
     lines = [
         f"<#{channel}>  *{_headline(figures, playbook)}*",
@@ -159,7 +195,7 @@ def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = 
         f"*Now*  {figures.open_now} open · {figures.unclaimed_now} unclaimed · {figures.overdue_now} overdue",
     ]
     if figures.worst_overdue:
-        worst = [_overdue_line(item, channel=channel, playbook=playbook, card_links=card_links)
+        worst = [_overdue_line(item, channel=channel, playbook=playbook)
                  for item in figures.worst_overdue]
         more = figures.overdue_now - len(worst)
         lines.append("*Overdue, most late first*\n" + "\n".join(worst)
@@ -176,11 +212,12 @@ def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = 
 
 
 def digest_payload(figures: DigestFigures, *, channel: str, playbook: Playbook) -> dict:
-    """The outbox row's payload: the digest, with the cards whose links the sender fills in."""
+    """The outbox row's payload (or a preview's): the digest, with the cards whose links and the
+    people whose names the sender fills in."""
     return {"text": digest_text(figures, channel=channel, playbook=playbook),
-            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, playbook=playbook,
-                                                                  card_links=True)],
-            CARD_LINKS: [[channel, item.card_ts] for item in figures.worst_overdue if item.card_ts]}
+            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, playbook=playbook)],
+            CARD_LINKS: [[channel, item.card_ts] for item in figures.worst_overdue if item.card_ts],
+            PEOPLE: sorted({item.owner_id for item in figures.worst_overdue if item.owner_id})}
 
 
 def stats_blocks(figures: StatsFigures, *, playbook: Playbook) -> list[Block]:

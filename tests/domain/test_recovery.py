@@ -413,7 +413,7 @@ def test_the_scheduler_prompts_the_follow_up_once_it_is_due():
 
 
 def test_the_follow_up_is_not_prompted_early():
-    assert "not due until 2024-05-06 12:00 UTC (in 2h)" in refused(
+    assert "not due until <!date^1714996800^{date_short_pretty} at {time}|Mon 06 May 12:00 UTC> (in 2h)" in refused(
         _follow_up(due=NOW + timedelta(hours=2)), SYSTEM, PromptFollowUp())
 
 
