@@ -5,6 +5,7 @@ get are drawn now, from the decided state.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from bot.domain.playbook import Playbook
 from bot.domain.timing import deadline
 from bot.domain.types import Decision, Event, EventKind, IncidentState, Policy, StepKey
 from bot.settings import Settings
+from bot.views import digest as digest_view
 from bot.views import lead_notes, notices, step
 from storage import outbox_store, repository
 
@@ -34,14 +36,20 @@ def _dicts(blocks: list) -> list[dict]:
 
 @dataclass(frozen=True, slots=True)
 class _Queue:
-    """The rows of one decision, sharing its incident, time and transaction."""
+    """The rows of one decision, sharing its incident, time and transaction.
+
+    ``actor``: who acted. What their own action posts names them without a ping (their name
+    is filled in by the sender, as the digest's owners are): they know, they did it."""
 
     session: Session
     state: IncidentState
     now: datetime
+    actor: str | None = None
 
     def reply(self, text: str, blocks: list | None = None, kind: str = "reply", **extra: object) -> None:
         payload = {"text": text} | ({"blocks": _dicts(blocks)} if blocks else {})
+        if kind == "reply":
+            payload = _unping(payload, self.actor)
         common = {"workspace_id": self.state.workspace_id, "incident_id": self.state.id, "now": self.now,
                   "channel": self.state.card_channel}
         outbox_store.enqueue(self.session, kind=kind, payload=payload, **(common | extra))
@@ -55,9 +63,9 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
     leads were called for that step, when the caller knows (None: looked up)."""
     state = decision.state
     tz = settings.tz
-    rows = _Queue(session, state, now)
     kinds = {event.kind for event in decision.events}
     actor = decision.events[0].actor if decision.events else None
+    rows = _Queue(session, state, now, actor)
 
     outbox_store.enqueue(session, workspace_id=state.workspace_id, incident_id=state.id, now=now,
                          channel=state.card_channel, kind="update_card")
@@ -97,6 +105,24 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
     if EventKind.FOLLOW_UP_PROMPTED in kinds and state.owner_id:
         rows.reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),
                    kind="dm", **{"channel": state.owner_id, "user_id": state.owner_id})
+
+
+def _unping(payload: dict, user: str | None) -> dict:
+    """``payload`` with ``user``'s mentions turned into their name, filled in when sent."""
+    mention = f"<@{user}>"
+    if not user or mention not in json.dumps(payload):
+        return payload
+
+    def swap(value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(mention, digest_view.person_marker(user))
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        if isinstance(value, dict):
+            return {key: swap(item) for key, item in value.items()}
+        return value
+
+    return swap(payload) | {digest_view.PEOPLE: [user]}
 
 
 def _ask_approval(rows: _Queue, decision: Decision, *, settings: Settings, policy: Policy,

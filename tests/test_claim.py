@@ -95,13 +95,15 @@ def test_claim_command_race_has_exactly_one_winner(bot):
 
 
 def test_owner_can_assign_by_command_and_thread_says_so(bot):
+    bot.fake.add_user("U2", display_name="Ben Ortiz")
     _flag(bot)
     bot.slack.command("/recovery claim 1", user="U2")
     answer = bot.slack.command("/recovery assign 1 <@U3|sam>", user="U2")
     assert "<@U3> now owns #1" in answer.text
     bot.settle()
     assert "<@U3>" in bot.card(1).plain()
-    assert any("assigned by <@U2>" in message.plain() for message in bot.thread(bot.card(1)))
+    notices = [m.text for m in bot.thread(bot.card(1)) if "assigned by" in m.text]
+    assert notices == ["<@U3> now owns #1, assigned by @Ben Ortiz."], "the new owner pinged, not who did it"
 
 
 def test_someone_else_cannot_assign(bot):

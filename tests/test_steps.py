@@ -235,10 +235,11 @@ def test_snooze_menu_and_command_pause_the_incident(bot):
 
 
 def test_need_help_calls_the_leads_now(bot):
+    bot.fake.add_user(OWNER, display_name="ben")
     _flag_and_claim(bot)
     bot.slack.click(_prompt(bot), "Need help", user=OWNER)
     bot.settle()
-    assert any(m.text.startswith(f"🆘 <@{OWNER}> asked the leads for help with #1 at *Acknowledge")
+    assert any(m.text.startswith("🆘 @ben asked the leads for help with #1 at *Acknowledge")
                for m in bot.thread(bot.card(1)))
     called = dms(bot, LEAD)[-1]
     assert called.text == f"🆘 <@{OWNER}> asks for help with #1 at *Acknowledge and take ownership*."

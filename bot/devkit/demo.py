@@ -213,6 +213,8 @@ def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False) -> int
             # Pacing counts Slack's rate limits on the bot's clock, which the demo moves by hand:
             # paced, a message would wait for the next jump in time instead of showing at once.
             slack_pacing=False)
+        for user in (AMY, BEN, LEE):
+            fake.add_user(user, display_name=NAMES[user].split()[0])
         runtime = build(settings, clock=clock)
         server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret)).start()
         try:
