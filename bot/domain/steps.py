@@ -79,6 +79,12 @@ def record_fix(ctx: Context, root_cause: str, note: str) -> Decision | Refusal:
     return _advance(ctx, state, _ended(ctx, "done", f"{cause}: {note}"), (event,))
 
 
+def needs_approval(amount: Decimal, limit: Decimal, *, by_lead: bool) -> bool:
+    """Whether a remedy waits for a lead: over the empowerment limit, unless a lead gives it.
+    The remedy form's submit label ("Ask a lead") asks the same question as it is typed."""
+    return amount > limit and not by_lead
+
+
 def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decision | Refusal:
     """Under the limit the step is done; over it, an agent's remedy waits for a lead, and a
     lead's own counts as approved at once. Recording again while one waits replaces it."""
@@ -95,7 +101,7 @@ def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decisi
     remedy = describe_remedy(kind, checked)
     state = replace(ctx.state, remedy_kind=kind, remedy_amount=checked, approval_note=None)
     given = {"remedy_kind": kind, "amount": checked}
-    if checked > limit and not ctx.actor.is_lead:
+    if needs_approval(checked, limit, by_lead=ctx.actor.is_lead):
         event = ctx.event(EventKind.APPROVAL_REQUESTED, **given, limit=limit, note=note or None)
         # No notice: approval_requested makes the service post the Approve / Decline message.
         return Decision(state=replace(state, approval="pending"), events=(event,), approval_requested=True)

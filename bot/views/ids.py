@@ -58,3 +58,8 @@ LABEL_DECLINE: Final = "Decline"
 LABEL_RECORD_FOLLOW_UP: Final = "Record follow-up"
 
 SNOOZE_CHOICES: Final = (("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "Until tomorrow"))
+
+LABEL_RECORD_FIX: Final = "Record fix"
+LABEL_GIVE_REMEDY: Final = "Give remedy"
+LABEL_ASK_A_LEAD: Final = "Ask a lead"
+LABEL_RECORD_NO_REMEDY: Final = "Record no remedy"
