@@ -90,7 +90,7 @@ def _text(block_id: str, label: str, *, multiline: bool = False, optional: bool 
         action_id=block_id, multiline=multiline, placeholder=placeholder, max_length=max_length))
 
 
-def known_cause(category: str | None, root_causes: tuple[str, ...]) -> str | None:
+def _known_cause(category: str | None, root_causes: tuple[str, ...]) -> str | None:
     """The root cause a flag's category names, if it names one (as the fix step reads a root
     cause: whatever the case): the flag and the fix speak of causes with one list of words."""
     wanted = (category or "").strip().casefold()
@@ -103,7 +103,7 @@ def fix_modal(*, incident_id: int, seq: int, ref: str, root_causes: tuple[str, .
     who flagged it often knew, and the fixer confirms rather than retypes."""
     return View(type="modal", callback_id=ids.FIX_MODAL, title=cut(f"Fix {ref}", 24), submit=ids.LABEL_RECORD_FIX,
                 close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
-                    _select(ROOT_CAUSE, "Root cause", root_causes, initial=known_cause(category, root_causes),
+                    _select(ROOT_CAUSE, "Root cause", root_causes, initial=_known_cause(category, root_causes),
                             hint="The recurring causes show up in the daily digest."),
                     _text(FIX_NOTE, "What was done to fix it", multiline=True)])
 
