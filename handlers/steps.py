@@ -86,8 +86,8 @@ def register(routes: Routes, service: RecoveryService) -> None:
         """The remedy's kind or amount changed in an open form: redraw it with the submit label
         for what is typed now ("Ask a lead" over the limit). Dropped, with nobody to tell, when
         the form is no longer for a step this person can record, when it changed again before
-        this redraw (a stale hash: the later change redraws it) or was closed meanwhile; the
-        submission is checked on its own whatever its label said."""
+        this redraw (a stale hash: the label catches up at the next change) or was closed
+        meanwhile; the submission is checked on its own whatever its label said."""
         view = dig(body, "view")
         target, workspace, user = _form_target(view), workspace_of(body), slack_id(body, "user", "id")
         view_id, view_hash = token(view, "id"), token(view, "hash")
