@@ -2,10 +2,12 @@
 Approve, Decline, Record follow-up, and the modals that collect their fields."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.domain import recovery
@@ -16,8 +18,13 @@ from bot.service import Locator, Outcome, RecoveryService
 from bot.views import ids, modals
 from bot.views.when import plain_times
 from handlers.click import Click
-from handlers.payload import dig, metadata, metadata_int, slack_id, text, view_value, workspace_of
+from handlers.payload import dig, metadata, metadata_int, slack_id, text, token, view_value, workspace_of
 from handlers.routes import Routes
+
+log = logging.getLogger(__name__)
+# views.update's answers for a form that moved on before its redraw: typed into again (its
+# hash is stale) or closed (Slack no longer holds it).
+_GONE_BY = frozenset({"hash_conflict", "not_found"})
 
 
 def _form_target(view: dict) -> tuple[int, int] | None:
@@ -25,6 +32,15 @@ def _form_target(view: dict) -> tuple[int, int] | None:
     meta = metadata(view)
     incident_id, seq = metadata_int(meta, "incident_id", minimum=1), metadata_int(meta, "seq")
     return None if incident_id is None or seq is None else (incident_id, seq)
+
+
+def _typed(body: dict, block_id: str) -> str | None:
+    """An input of an open form as it is now. The one that changed is read from the action
+    (its newest value), the others from the view's state; both have the state's shape."""
+    action = dig(body, "actions", 0)
+    if dig(action, "block_id") == block_id and dig(action, "action_id") == block_id:
+        return view_value({"state": {"values": {block_id: {block_id: action}}}}, block_id, block_id)
+    return view_value(dig(body, "view"), block_id, block_id)
 
 
 def register(routes: Routes, service: RecoveryService) -> None:
@@ -60,9 +76,44 @@ def register(routes: Routes, service: RecoveryService) -> None:
         """The fix or the remedy form: `Intent.FORM` lets the button through only at those steps."""
         if state.current_step is StepKey.FIX:
             return modals.fix_modal(incident_id=state.id, seq=seq, ref=state.ref,
-                                    root_causes=service.playbook.root_causes)
-        return modals.remedy_modal(incident_id=state.id, seq=seq, ref=state.ref,
-                                   limit=str(service.settings.empowerment_limit))
+                                    root_causes=service.playbook.root_causes, category=state.category)
+        return remedy_form(state, seq, ids.LABEL_GIVE_REMEDY)
+
+    def remedy_form(state: IncidentState, seq: int, submit: str) -> View:
+        return modals.remedy_modal(incident_id=state.id, seq=seq, ref=state.ref, currency=service.settings.currency,
+                                   limit=service.settings.empowerment_limit, submit=submit)
+
+    def redraw_remedy(body: dict, client: WebClient) -> None:
+        """The remedy's kind or amount changed in an open form: redraw it with the submit label
+        for what is typed now ("Ask a lead" over the limit). Dropped, with nobody to tell, when
+        the form is no longer for a step this person can record, when it changed again before
+        this redraw (a stale hash: the label catches up at the next change) or was closed
+        meanwhile; the submission is checked on its own whatever its label said."""
+        view = dig(body, "view")
+        target, workspace, user = _form_target(view), workspace_of(body), slack_id(body, "user", "id")
+        view_id, view_hash = token(view, "id"), token(view, "hash")
+        if target is None or not (workspace and user and view_id and view_hash):
+            return
+        check = service.precheck(Locator(workspace, incident_id=target[0]), user, Intent.RECORD_REMEDY,
+                                 seq=target[1])
+        if not (check.ok and check.state):
+            return
+        kind, amount = _typed(body, modals.REMEDY_KIND), _typed(body, modals.AMOUNT)
+        try:
+            typed = parse_amount(amount)
+        except ValueError:
+            typed = None
+        submit = modals.remedy_submit_label(kind, typed, limit=service.settings.empowerment_limit,
+                                            by_lead=service.actor(user).is_lead)
+        if submit == dig(view, "submit", "text"):
+            return
+        try:
+            client.views_update(view_id=view_id, hash=view_hash, view=remedy_form(check.state, target[1], submit))
+        except SlackApiError as error:
+            if error.response.get("error") not in _GONE_BY:
+                raise
+            log.info("remedy form %s not redrawn (%s): it changed again or was closed", view_id,
+                     error.response.get("error"))
 
     def follow_up_form(state: IncidentState, seq: int) -> View:
         return modals.follow_up_modal(incident_id=state.id, seq=seq, ref=state.ref)
@@ -155,6 +206,8 @@ def register(routes: Routes, service: RecoveryService) -> None:
     routes.form(ids.SKIP, form_opener(skip_form, Intent.SKIP))
     routes.form(ids.DECLINE, form_opener(decline_form, Intent.DECLINE))
     routes.form(ids.RECORD_FOLLOW_UP, form_opener(follow_up_form, Intent.RECORD_FOLLOW_UP))
+    routes.form(modals.REMEDY_KIND, redraw_remedy)
+    routes.form(modals.AMOUNT, redraw_remedy)
     routes.view(ids.FIX_MODAL, on_submit(read_fix))
     routes.view(ids.REMEDY_MODAL, on_submit(read_remedy))
     routes.view(ids.FOLLOW_UP_MODAL, on_submit(read_follow_up))

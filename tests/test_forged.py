@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlmodel import col, select
@@ -193,7 +194,7 @@ def fix_view(incident: Incident, seq: int | None = None, *, incident_id: int | N
 def remedy_view(incident: Incident, seq: int | None = None, *, incident_id: int | None = None) -> dict:
     return modals.remedy_modal(incident_id=incident_id or incident.id,
                                seq=incident.step_seq if seq is None else seq, ref=f"#{incident.number}",
-                               limit="50").to_dict()
+                               limit=Decimal(50), currency="USD").to_dict()
 
 
 FIX = {**choice(modals.ROOT_CAUSE, "delivery"), **text_input(modals.FIX_NOTE, "Reshipped")}
@@ -358,7 +359,7 @@ class Form:
         if self.name == "fix":
             view = modals.fix_modal(incident_id=incident_id, seq=seq, ref="#x", root_causes=ROOT_CAUSES)
         elif self.name == "remedy":
-            view = modals.remedy_modal(incident_id=incident_id, seq=seq, ref="#x", limit="50")
+            view = modals.remedy_modal(incident_id=incident_id, seq=seq, ref="#x", limit=Decimal(50), currency="USD")
         elif self.name == "follow_up":
             view = modals.follow_up_modal(incident_id=incident_id, seq=seq, ref="#x")
         else:

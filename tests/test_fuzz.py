@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from itertools import count
 from typing import Any
 
@@ -446,7 +447,8 @@ def drive_to(h: Harness, step: str) -> Incident:
     incident = _incident(h.bot, incident.id)
     if incident.current_step == step:
         return incident
-    view = modals.remedy_modal(incident_id=incident.id, seq=incident.step_seq, ref="#x", limit="50")
+    view = modals.remedy_modal(incident_id=incident.id, seq=incident.step_seq, ref="#x", limit=Decimal(50),
+                               currency="USD")
     amount = "400" if step == "approval" else "10"
     _submit(h, view.to_dict(), {**_select_state(modals.REMEDY_KIND, "refund"), **_text_state(modals.AMOUNT, amount)})
     incident = _incident(h.bot, incident.id)
@@ -742,7 +744,7 @@ def test_raw_bodies_signed_or_not_never_get_a_500(harness: Harness):
 # --------------------------------------------------------------------------
 
 ACTION_IDS = [ids.CLAIM, ids.ASSIGN, ids.DONE, ids.DONE_FORM, ids.SKIP, ids.SNOOZE, ids.NEED_HELP, ids.AGREED,
-              ids.NOT_YET, ids.APPROVE, ids.DECLINE, ids.RECORD_FOLLOW_UP]
+              ids.NOT_YET, ids.APPROVE, ids.DECLINE, ids.RECORD_FOLLOW_UP, modals.REMEDY_KIND, modals.AMOUNT]
 VALUES = st.one_of(
     st.builds(lambda i, s: f"{i}:{s}", st.integers(1, 8), st.integers(0, 8)),
     st.integers(1, 8).map(str),
@@ -843,7 +845,7 @@ def _views() -> dict[str, dict]:
         ids.NEW_MODAL: modals.flag_modal(callback_id=ids.NEW_MODAL, metadata={"channel": "C1"}, excerpt=None,
                                          summary_required=True).to_dict(),
         ids.FIX_MODAL: modals.fix_modal(ref="#1", root_causes=ROOT_CAUSES, **step).to_dict(),
-        ids.REMEDY_MODAL: modals.remedy_modal(ref="#1", limit="50", **step).to_dict(),
+        ids.REMEDY_MODAL: modals.remedy_modal(ref="#1", limit=Decimal(50), currency="USD", **step).to_dict(),
         ids.FOLLOW_UP_MODAL: modals.follow_up_modal(ref="#1", **step).to_dict(),
         ids.SKIP_MODAL: modals.reason_modal(callback_id=ids.SKIP_MODAL, title="t", label="l", **step).to_dict(),
         ids.DECLINE_MODAL: modals.reason_modal(callback_id=ids.DECLINE_MODAL, title="t", label="l",
@@ -995,7 +997,8 @@ def test_modal_fields_are_validated_inline_and_never_half_saved(harness: Harness
             valid = chosen(cause) in ROOT_CAUSES and bool(typed(note))
         elif form == "remedy":
             target = targets.get("make_it_right")
-            view = modals.remedy_modal(incident_id=target.id, seq=target.step_seq, ref="#x", limit="50")
+            view = modals.remedy_modal(incident_id=target.id, seq=target.step_seq, ref="#x", limit=Decimal(50),
+                                       currency="USD")
             kind, amount, note = data.draw(SELECTS[modals.REMEDY_KIND]), data.draw(AMOUNTS), data.draw(FIELD_TEXT)
             values = {**_select_state(modals.REMEDY_KIND, kind), **_text_state(modals.AMOUNT, amount),
                       **_text_state(modals.REMEDY_NOTE, note)}

@@ -164,9 +164,35 @@ class SlackDriver:
             "action_ts": f"{time.time():.6f}",
         })
 
+    def type_into(self, view: dict, block_id: str, value: object, *, user: str = "U1") -> Answer | None:
+        """Type ``value`` into (or pick it in) an input of an open modal, as a person does: the
+        double keeps it in the view's state and, when the input's block dispatches actions,
+        the bot gets Slack's block_actions payload with the view as it is now (its hash, its
+        state). None when the block does not dispatch: the bot hears nothing."""
+        element = next((block["element"] for block in view.get("blocks", [])
+                        if block.get("type") == "input" and block.get("block_id") == block_id), None)
+        assert element is not None, f"no input {block_id!r} in view {view.get('id')}"
+        state = _element_state(element, value)
+        current, action_id, dispatches = self.fake.type_into_view(view["id"], block_id, state)
+        if not dispatches:
+            return None
+        return self.view_action(current, {**state, "block_id": block_id, "action_id": action_id}, user=user)
+
+    def view_action(self, view: dict, action: dict, *, user: str = "U1") -> Answer:
+        """A block_actions payload from an input of a modal, as ``view`` stood when it was sent."""
+        return self.send_interaction({
+            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
+            "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
+            "container": {"type": "view", "view_id": view["id"]}, "view": view,
+            "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
+        })
+
     def submit(self, view: dict, values: dict[str, object], *, user: str = "U1") -> Answer:
         """Submit a modal the bot opened; ``values`` maps block ids to a value (str for
-        text and selects, or a ready ``{"type": ..., ...}`` element state)."""
+        text, numbers and selects, or a ready ``{"type": ..., ...}`` element state). An input
+        not in ``values`` sends what was typed into it (``type_into``), else its initial value
+        or option, as Slack does, else nothing."""
+        typed = (view.get("state") or {}).get("values") or {}
         state = {}
         for block in view.get("blocks", []):
             if block.get("type") != "input":
@@ -174,7 +200,7 @@ class SlackDriver:
             element = block["element"]
             block_id, action_id = block["block_id"], element["action_id"]
             if block_id not in values:
-                state[block_id] = {action_id: {"type": element["type"], "value": None}}
+                state[block_id] = typed.get(block_id) or {action_id: _initial_state(element)}
                 continue
             state[block_id] = {action_id: _element_state(element, values[block_id])}
         submitted = {**view, "id": view.get("id", f"V{next(_ids)}"), "state": {"values": state}}
@@ -182,6 +208,14 @@ class SlackDriver:
             "type": "view_submission", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A1", "trigger_id": f"{next(_ids)}.trigger", "view": submitted, "response_urls": [],
         })
+
+
+def _initial_state(element: dict) -> dict:
+    """What an input nobody touched submits: its initial option or value, or nothing."""
+    kind = element["type"]
+    if "initial_option" in element:
+        return {"type": kind, "selected_option": element["initial_option"]}
+    return {"type": kind, "value": element.get("initial_value")}
 
 
 def _element_state(element: dict, value: object) -> dict:

@@ -47,6 +47,7 @@ each is a constructor keyword and a keyword of ``strict(...)`` on a running doub
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import threading
@@ -63,6 +64,7 @@ from bot.devkit.slack_history import Message
 from bot.devkit.slack_limits import POSTS_PER_CHANNEL, POSTS_PER_WORKSPACE, UNLISTED_APP_METHODS, Rate, RateLimiter
 from bot.devkit.slack_methods import AppHandler, Strictness, WebApi
 from bot.devkit.slack_protocol import JsonDict, conversation_id, decode_params
+from bot.devkit.slack_views import type_into
 from bot.devkit.slack_workspaces import Channel, Workspace
 
 __all__ = ["Call", "Channel", "FakeSlack", "Message", "Strictness", "Workspace"]
@@ -412,6 +414,15 @@ class FakeSlack:
         """Opened or pushed views as last updated, each with its ``id``."""
         with self._cond:
             return list(self._api.views.values())
+
+    def type_into_view(self, view_id: str, block_id: str, state: JsonDict) -> tuple[JsonDict, str, bool]:
+        """A person types into (or picks in) an input of an open view: Slack keeps the entry in
+        the view's ``state``. Returns a copy of the view as it is then, the input's action id
+        and whether its block dispatches a block_actions payload (``dispatch_action``)."""
+        with self._cond:
+            view = self._api.views[view_id]
+            action_id, dispatches = type_into(view, block_id, state)
+            return copy.deepcopy(view), action_id, dispatches
 
     def home(self, user: str) -> JsonDict | None:
         """The Home tab last published for ``user``, with its ``hash``."""

@@ -16,6 +16,7 @@ from typing import Any
 from bot.devkit.slack_files import FileStore
 from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
 from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, conversation_id, dm_channel, truthy
+from bot.devkit.slack_views import check_view, kept_state
 from bot.devkit.slack_workspaces import Directory, Workspace
 
 _PERMALINK_BASE = "https://fake.slack.test/archives"
@@ -69,6 +70,7 @@ class WebApi:
         self._view_ids = counter(1)
         # Response URL id -> (who asked, in which channel, issued at on the message clock, uses).
         self._response_urls: dict[str, tuple[str, str, float, int]] = {}
+        self._view_hashes = counter(1)
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -274,19 +276,31 @@ class WebApi:
             raise ApiError("user_not_found")
         return {"channel": {"id": dm_channel(first)}}
 
+    def _view_hash(self) -> str:
+        """A new hash on every change of a view, as Slack's: a later change must quote it."""
+        return f"{int(self._clock())}.{next(self._view_hashes):08d}"
+
     def _views_open(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        view = {**(params.get("view") or {}), "id": f"V{next(self._view_ids)}", "team_id": workspace.team_id}
+        view = {**check_view(params.get("view")), "id": f"V{next(self._view_ids)}", "team_id": workspace.team_id,
+                "hash": self._view_hash(), "state": {"values": {}}}
         self.views[view["id"]] = view
         return {"view": view}
 
     def _views_update(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        """A ``hash`` that is not the view's current one is stale: ``hash_conflict``, nothing changes.
+        What the person typed stays in the inputs the new view still has (slack_views)."""
         view_id = params.get("view_id")
         if not view_id:
             external_id = params.get("external_id")
             view_id = next((i for i, v in self.views.items() if v.get("external_id") == external_id), None)
         if view_id not in self.views:
             raise ApiError("not_found")
-        view = {**(params.get("view") or {}), "id": view_id, "team_id": workspace.team_id}
+        new = check_view(params.get("view"))
+        current = self.views[view_id]
+        if params.get("hash") and params["hash"] != current["hash"]:
+            raise ApiError("hash_conflict")
+        view = {**new, "id": view_id, "team_id": workspace.team_id, "hash": self._view_hash(),
+                "state": kept_state(current, new)}
         self.views[view_id] = view
         return {"view": view}
 

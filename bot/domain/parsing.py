@@ -457,6 +457,9 @@ def parse_command(text: str) -> Command | UsageError:
 
 # ASCII digits only, as for incident numbers: `\d` would take any script's digits.
 _AMOUNT_RE: Final = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,2})?")
+MAX_TYPED_AMOUNT: Final = Decimal("999999999.99")
+"""The largest amount `parse_amount` reads (nine digits and cents): the remedy form's number
+field stops there, so Slack refuses a longer one before it is sent."""
 
 
 def parse_amount(text: str | None) -> Decimal:
@@ -468,6 +471,8 @@ def parse_amount(text: str | None) -> Decimal:
 
 
 _CSAT_RE: Final = re.compile(r"0*([1-9]|10)")
+CSAT_RANGE: Final = (1, 10)
+"""The scores `parse_csat` reads: the follow-up form's number field has the same bounds."""
 
 
 def parse_csat(text: str | None) -> int:

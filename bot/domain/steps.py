@@ -80,6 +80,12 @@ def record_fix(ctx: Context, root_cause: str, note: str) -> Decision | Refusal:
     return _advance(ctx, state, _ended(ctx, "done", f"{cause}: {note}"), (event,))
 
 
+def needs_approval(amount: Decimal, limit: Decimal, *, by_lead: bool) -> bool:
+    """Whether a remedy waits for a lead: over the empowerment limit, unless a lead gives it.
+    The remedy form's submit label ("Ask a lead") asks the same question as it is typed."""
+    return amount > limit and not by_lead
+
+
 def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decision | Refusal:
     """Under the limit the step is done; over it, an agent's remedy waits for a lead, and a
     lead's own counts as approved at once. Recording again while one waits replaces it."""
@@ -96,7 +102,7 @@ def record_remedy(ctx: Context, kind: str, amount: Decimal, note: str) -> Decisi
     remedy = describe_remedy(kind, checked, ctx.policy.currency)
     state = replace(ctx.state, remedy_kind=kind, remedy_amount=checked, approval_note=None)
     given = {"remedy_kind": kind, "amount": checked}
-    if checked > limit and not ctx.actor.is_lead:
+    if needs_approval(checked, limit, by_lead=ctx.actor.is_lead):
         event = ctx.event(EventKind.APPROVAL_REQUESTED, **given, limit=limit, note=note or None)
         # The leads have the step's own time to decide, from the request: its reminder and its
         # expiry count from now. No notice: approval_requested makes the service ask the leads.

@@ -3,10 +3,11 @@ handler that reads a submission and the view that draws it cannot drift apart.""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from slack_sdk.models.blocks import (
-    InputBlock, Option, PlainTextInputElement, SectionBlock, MarkdownTextObject, StaticSelectElement,
-    UserSelectElement,
+    InputBlock, NumberInputElement, Option, PlainTextInputElement, SectionBlock, MarkdownTextObject,
+    StaticSelectElement, UserSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -14,6 +15,9 @@ from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, 
 
 __all__ = ["CONTACT_CHANNELS"]
 from bot.views import ids
+from bot.domain.money import currency_symbol, format_amount
+from bot.domain.parsing import CSAT_RANGE, MAX_TYPED_AMOUNT
+from bot.domain.steps import needs_approval
 from bot.domain.text import cut, safe
 
 SUMMARY = "summary"
@@ -72,9 +76,12 @@ def _step_metadata(incident_id: int, seq: int) -> str:
     return json.dumps({"incident_id": incident_id, "seq": seq})
 
 
-def _select(block_id: str, label: str, choices: tuple[str, ...] | list[str], *, hint: str | None = None) -> InputBlock:
-    return InputBlock(block_id=block_id, label=label, hint=hint, element=StaticSelectElement(
-        action_id=block_id, options=[Option(text=cut(choice, 75), value=choice[:150]) for choice in choices[:100]]))
+def _select(block_id: str, label: str, choices: tuple[str, ...] | list[str], *, hint: str | None = None,
+            initial: str | None = None, dispatch: bool = False) -> InputBlock:
+    options = [Option(text=cut(choice, 75), value=choice[:150]) for choice in choices[:100]]
+    chosen = next((option for option in options if option.value == initial), None)
+    return InputBlock(block_id=block_id, label=label, hint=hint, dispatch_action=dispatch or None,
+                      element=StaticSelectElement(action_id=block_id, options=options, initial_option=chosen))
 
 
 def _text(block_id: str, label: str, *, multiline: bool = False, optional: bool = False,
@@ -83,29 +90,63 @@ def _text(block_id: str, label: str, *, multiline: bool = False, optional: bool 
         action_id=block_id, multiline=multiline, placeholder=placeholder, max_length=max_length))
 
 
-def fix_modal(*, incident_id: int, seq: int, ref: str, root_causes: tuple[str, ...]) -> View:
-    return View(type="modal", callback_id=ids.FIX_MODAL, title=cut(f"Fix {ref}", 24), submit="Done",
+def _known_cause(category: str | None, root_causes: tuple[str, ...]) -> str | None:
+    """The root cause a flag's category names, if it names one (as the fix step reads a root
+    cause: whatever the case): the flag and the fix speak of causes with one list of words."""
+    wanted = (category or "").strip().casefold()
+    return next((cause for cause in root_causes if cause.casefold() == wanted), None) if wanted else None
+
+
+def fix_modal(*, incident_id: int, seq: int, ref: str, root_causes: tuple[str, ...],
+              category: str | None = None) -> View:
+    """The root cause starts at the flag's category when that is one of the causes: the person
+    who flagged it often knew, and the fixer confirms rather than retypes."""
+    return View(type="modal", callback_id=ids.FIX_MODAL, title=cut(f"Fix {ref}", 24), submit=ids.LABEL_RECORD_FIX,
                 close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
-                    _select(ROOT_CAUSE, "Root cause", root_causes,
+                    _select(ROOT_CAUSE, "Root cause", root_causes, initial=_known_cause(category, root_causes),
                             hint="The recurring causes show up in the daily digest."),
                     _text(FIX_NOTE, "What was done to fix it", multiline=True)])
 
 
-def remedy_modal(*, incident_id: int, seq: int, ref: str, limit: str) -> View:
+def remedy_submit_label(kind: str | None, amount: Decimal | None, *, limit: Decimal, by_lead: bool) -> str:
+    """What pressing submit will do with the remedy typed so far: an amount over the limit
+    from an agent goes to a lead (the same rule the step applies), a lead's own is given.
+    An amount that is not a number yet says "Give remedy": the submission will point at it."""
+    if kind == "none":
+        return ids.LABEL_RECORD_NO_REMEDY
+    if amount is not None and needs_approval(amount, limit, by_lead=by_lead):
+        return ids.LABEL_ASK_A_LEAD
+    return ids.LABEL_GIVE_REMEDY
+
+
+def remedy_modal(*, incident_id: int, seq: int, ref: str, limit: Decimal, currency: str,
+                 submit: str = ids.LABEL_GIVE_REMEDY) -> View:
+    """The kind and the amount dispatch as they change, so the submit label is redrawn
+    (`remedy_submit_label`) with the same block and action ids, which keeps what was typed.
+    The amount dispatches on each character rather than on Enter: nobody presses Enter in a
+    form's number field, and a label that only changed then would say "Give remedy" over an
+    amount that will ask a lead."""
+    amount = NumberInputElement(action_id=AMOUNT, is_decimal_allowed=True, min_value="0",
+                                max_value=f"{MAX_TYPED_AMOUNT:f}", placeholder="0",
+                                dispatch_action_config={"trigger_actions_on": ["on_character_entered"]})
     return View(type="modal", callback_id=ids.REMEDY_MODAL, title=cut(f"Make it right {ref}", 24),
-                submit="Done", close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
-                    _select(REMEDY_KIND, "Remedy", REMEDY_KINDS),
-                    InputBlock(block_id=AMOUNT, label="Amount", optional=True,
-                               hint=f"Over {limit} needs a lead's approval.",
-                               element=PlainTextInputElement(action_id=AMOUNT, placeholder="0", max_length=20)),
+                submit=submit, close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
+                    _select(REMEDY_KIND, "Remedy", REMEDY_KINDS, dispatch=True),
+                    InputBlock(block_id=AMOUNT, label=f"Amount ({currency_symbol(currency)})", optional=True,
+                               hint=f"Over {format_amount(limit, currency)} needs a lead's approval.",
+                               dispatch_action=True, element=amount),
                     _text(REMEDY_NOTE, "Note", optional=True, max_length=500)])
 
 
 def follow_up_modal(*, incident_id: int, seq: int, ref: str) -> View:
+    """Satisfaction is a number field from 1 to 10, so Slack refuses "ten" or 11 before it is
+    sent; the submission is still checked, for a forged or an old form."""
     return View(type="modal", callback_id=ids.FOLLOW_UP_MODAL, title=cut(f"Follow-up {ref}", 24),
-                submit="Record", close="Cancel", private_metadata=_step_metadata(incident_id, seq), blocks=[
+                submit=ids.LABEL_RECORD_FOLLOW_UP, close="Cancel", private_metadata=_step_metadata(incident_id, seq),
+                blocks=[
                     InputBlock(block_id=CSAT, label="Satisfaction with the resolution (1-10)",
-                               element=PlainTextInputElement(action_id=CSAT, max_length=3)),
+                               element=NumberInputElement(action_id=CSAT, is_decimal_allowed=False,
+                                                          min_value=str(CSAT_RANGE[0]), max_value=str(CSAT_RANGE[1]))),
                     _select(BUY_AGAIN, "Would they buy from us again?", BUY_AGAIN_ANSWERS),
                     _text(FOLLOW_UP_NOTE, "Note", multiline=True, optional=True)])
 

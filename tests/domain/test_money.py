@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.money import format_amount
+from bot.domain.money import currency_symbol, format_amount
 
 
 @pytest.mark.parametrize(("amount", "currency", "shown"), [
@@ -22,3 +22,11 @@ from bot.domain.money import format_amount
 ])
 def test_symbol_or_code_then_the_amount_with_cents_only_when_there_are_any(amount, currency, shown):
     assert format_amount(Decimal(amount), currency) == shown
+
+
+@pytest.mark.parametrize(("currency", "symbol"), [
+    ("EUR", "€"), ("USD", "$"), ("GBP", "£"), ("CHF", "CHF"), ("CAD", "CAD"),
+])
+def test_a_form_labels_amounts_with_the_sign_they_are_written_with(currency, symbol):
+    assert currency_symbol(currency) == symbol
+    assert format_amount(Decimal(7), currency) == f"{symbol} 7"
