@@ -1,6 +1,7 @@
 """Receipts on the flagged message: 👀 when its incident opens, ✅ when it closes, the 👀 taken
-back when it is cancelled; and the flagger's private answer naming the incident. All are
-queued as outbox rows in the transaction of the change.
+back when it is cancelled; the flagger's private answer naming the incident; and, after a
+reaction flag, the flagger's private offer to add the customer's details. All are queued as
+outbox rows in the transaction of the change.
 
 A receipt is best effort, so it neither waits behind the incident's card and thread nor
 holds them back: its rows carry an ordering key of their own, one per incident, so that a
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.types import Decision, EventKind, IncidentState
+from bot.views import flagged
 from storage import outbox_store
 
 OPENED = "eyes"
@@ -52,3 +54,14 @@ def queue_answer(session: Session, state: IncidentState, *, user_id: str, again:
     leaves after the card, so it can link to it."""
     outbox_store.enqueue(session, workspace_id=state.workspace_id, kind=ANSWER, now=now, incident_id=state.id,
                          channel=state.origin_channel, user_id=user_id, payload={"again": again})
+
+
+def queue_details_offer(session: Session, state: IncidentState, *, now: datetime) -> None:
+    """An ephemeral, so only the flagger sees it, even in a channel shared with the customer.
+    Under a key of its own: it needs no card, so it neither waits for the card (parked, say, in
+    that shared channel) nor holds the card's thread back."""
+    outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="ephemeral", now=now, incident_id=state.id,
+                         channel=state.origin_channel, user_id=state.flagged_by,
+                         payload={"text": flagged.details_offer_text(state),
+                                  "blocks": [block.to_dict() for block in flagged.details_offer_blocks(state)]},
+                         ordering_key=f"offer:{state.id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import RecoveryService
-from handlers import claim, commands, errors, health, intake, membership, steps
+from handlers import card_menu, claim, commands, errors, health, intake, membership, steps
 from handlers.routes import Routes
 
 
@@ -17,4 +17,5 @@ def register(app: App, service: RecoveryService) -> None:
     claim.register(routes, service)
     steps.register(routes, service)
     health.register(routes, service)
+    card_menu.register(routes, service)
     routes.wire(app)

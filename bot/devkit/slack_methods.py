@@ -266,6 +266,7 @@ class WebApi:
         return {"channel": {"id": dm_channel(first)}}
 
     def _views_open(self, params: JsonDict, workspace: Workspace) -> JsonDict:
+        _check_initial_values(params.get("view") or {})
         view = {**(params.get("view") or {}), "id": f"V{next(self._view_ids)}", "team_id": workspace.team_id}
         self.views[view["id"]] = view
         return {"view": view}
@@ -367,3 +368,16 @@ class WebApi:
 
     def _usergroups_users_list(self, params: JsonDict, workspace: Workspace) -> JsonDict:
         return {"users": self.directory.usergroup_users(str(params.get("usergroup") or ""), workspace)}
+
+
+def _check_initial_values(view: JsonDict) -> None:
+    """Slack refuses a form whose select starts on an option it does not offer, or whose text
+    input starts longer than it may hold."""
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {} if isinstance(block, dict) else {}
+        initial = element.get("initial_option")
+        if initial is not None and initial not in (element.get("options") or []):
+            raise ApiError("invalid_arguments")
+        value, limit = element.get("initial_value"), element.get("max_length")
+        if isinstance(value, str) and isinstance(limit, int) and len(value) > limit:
+            raise ApiError("invalid_arguments")

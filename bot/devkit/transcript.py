@@ -113,4 +113,6 @@ def _block_lines(blocks: list[dict]) -> list[str]:
 def _control(element: dict) -> str:
     if element.get("type") == "static_select":
         return f"[{element.get('placeholder', {}).get('text', 'Choose')} ▾]"
+    if element.get("type") == "overflow":
+        return f"[⋯ {' · '.join(option['text']['text'] for option in element.get('options', []))}]"
     return f"[{element.get('text', {}).get('text', '')}]"

@@ -58,3 +58,21 @@ LABEL_DECLINE: Final = "Decline"
 LABEL_RECORD_FOLLOW_UP: Final = "Record follow-up"
 
 SNOOZE_CHOICES: Final = (("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "Until tomorrow"))
+
+CARD_MENU: Final = "recovery.card_menu"
+ADD_DETAILS: Final = "recovery.add_details"
+EDIT_DETAILS_MODAL: Final = "recovery.edit_details_modal"
+CANCEL_MODAL: Final = "recovery.cancel_modal"
+MENU_EDIT: Final = "edit"
+MENU_CANCEL: Final = "cancel"
+
+LABEL_EDIT_DETAILS: Final = "Edit details"
+LABEL_CANCEL_INCIDENT: Final = "Cancel incident"
+LABEL_ADD_DETAILS: Final = "Add details"
+LABEL_SAVE_DETAILS: Final = "Save details"
+
+
+def menu_value(incident_id: int, choice: str) -> str:
+    """A card menu option: the incident as a button names it, then the choice (`42/edit`),
+    as the Snooze menu's options do."""
+    return f"{incident_value(incident_id)}/{choice}"
