@@ -1,7 +1,7 @@
 """Receipts on the flagged message: 👀 when its incident opens, ✅ when it closes, the 👀 taken
 back when it is cancelled; the flagger's private answer naming the incident; and, after a
 reaction flag, the flagger's private offer to add the customer's details. All are queued as
-outbox rows in the transaction of the change.
+outbox rows, in the transaction of the change (the offer, right after the flag's).
 
 A receipt is best effort, so it neither waits behind the incident's card and thread nor
 holds them back: its rows carry an ordering key of their own, one per incident, so that a
@@ -57,11 +57,13 @@ def queue_answer(session: Session, state: IncidentState, *, user_id: str, again:
 
 
 def queue_details_offer(session: Session, state: IncidentState, *, now: datetime) -> None:
-    """An ephemeral, so only the flagger sees it, even in a channel shared with the customer.
-    Under a key of its own: it needs no card, so it neither waits for the card (parked, say, in
-    that shared channel) nor holds the card's thread back."""
-    outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="ephemeral", now=now, incident_id=state.id,
-                         channel=state.origin_channel, user_id=state.flagged_by,
-                         payload={"text": flagged.details_offer_text(state),
-                                  "blocks": [block.to_dict() for block in flagged.details_offer_blocks(state)]},
-                         ordering_key=f"offer:{state.id}")
+    """Privately, in the incident's order: after the card, whose sender checks that the flagged
+    channel is not shared with another organization (where the card parks, the offer waits
+    with it, so an outside member never sees it). A card sent to RECOVERY_CHANNEL leaves the
+    flagged channel unchecked, so there the offer goes as a DM instead."""
+    payload = {"text": flagged.details_offer_text(state),
+               "blocks": [block.to_dict() for block in flagged.details_offer_blocks(state)]}
+    checked = state.card_channel == state.origin_channel
+    outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="ephemeral" if checked else "dm", now=now,
+                         incident_id=state.id, channel=state.origin_channel if checked else state.flagged_by,
+                         user_id=state.flagged_by, payload=payload)

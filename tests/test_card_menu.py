@@ -4,6 +4,7 @@ category and the fix's root cause."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -288,3 +289,18 @@ def test_the_refusal_names_each_person_who_may_edit_once(state, leads, line):
     assert may(state, Actor(state.flagged_by), Intent.EDIT, now=state.created_at, playbook=DEFAULT_PLAYBOOK) is None
     assert may(state, Actor(STRANGER, is_lead=True), Intent.EDIT, now=state.created_at,
                playbook=DEFAULT_PLAYBOOK) is None
+
+
+def test_with_a_recovery_channel_the_offer_comes_as_a_dm(make_bot, settings):
+    """The card went elsewhere, so nothing checked whether the flagged channel is shared with
+    the customer: the offer stays out of it."""
+    bot = make_bot(replace(settings, recovery_channel="CREC"))
+    flag_by_reaction(bot, "C1", "My parcel never came", user=FLAGGER)
+    bot.settle()
+    assert bot.fake.ephemerals() == []
+    (offer,) = bot.fake.messages(f"D{FLAGGER}")
+    assert offer.text == OFFER
+    view = _form(bot, lambda: bot.slack.click(offer, "Add details", user=FLAGGER))
+    assert bot.slack.submit(view, _as_filled(view, severity="low"), user=FLAGGER).body == ""
+    bot.settle()
+    assert bot.card(1).blocks[0]["text"]["text"] == "Recovery #1 · LOW: My parcel never came"

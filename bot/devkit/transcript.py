@@ -56,6 +56,9 @@ class Transcript:
         for message in ephemerals[self._ephemerals_seen:]:
             who = self._names.get(message.visible_to or "", message.visible_to or "")
             self._out(f"    (only visible to {who}) recovery-bot: {readable(message.text, self._names)}")
+            for block in message.blocks:
+                if block.get("type") == "actions":
+                    self._out("      " + " ".join(_control(element) for element in block.get("elements", [])))
         self._ephemerals_seen = len(ephemerals)
 
     def _print_reactions(self, message: Message) -> None:
