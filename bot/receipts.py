@@ -1,6 +1,7 @@
 """Receipts on the flagged message: 👀 when its incident opens, ✅ when it closes, the 👀 taken
-back when it is cancelled; and the flagger's private answer naming the incident. All are
-queued as outbox rows in the transaction of the change.
+back when it is cancelled; the flagger's private answer naming the incident; and, after a
+reaction flag, the flagger's private offer to add the customer's details. All are queued as
+outbox rows, in the transaction of the change (the offer, right after the flag's).
 
 A receipt is best effort, so it neither waits behind the incident's card and thread nor
 holds them back: its rows carry an ordering key of their own, one per incident, so that a
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.types import Decision, EventKind, IncidentState
+from bot.views import flagged
 from storage import outbox_store
 
 OPENED = "eyes"
@@ -52,3 +54,16 @@ def queue_answer(session: Session, state: IncidentState, *, user_id: str, again:
     leaves after the card, so it can link to it."""
     outbox_store.enqueue(session, workspace_id=state.workspace_id, kind=ANSWER, now=now, incident_id=state.id,
                          channel=state.origin_channel, user_id=user_id, payload={"again": again})
+
+
+def queue_details_offer(session: Session, state: IncidentState, *, now: datetime) -> None:
+    """Privately, in the incident's order: after the card, whose sender checks that the flagged
+    channel is not shared with another organization (where the card parks, the offer waits
+    with it, so an outside member never sees it). A card sent to RECOVERY_CHANNEL leaves the
+    flagged channel unchecked, so there the offer goes as a DM instead."""
+    payload = {"text": flagged.details_offer_text(state),
+               "blocks": [block.to_dict() for block in flagged.details_offer_blocks(state)]}
+    checked = state.card_channel == state.origin_channel
+    outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="ephemeral" if checked else "dm", now=now,
+                         incident_id=state.id, channel=state.origin_channel if checked else state.flagged_by,
+                         user_id=state.flagged_by, payload=payload)

@@ -313,3 +313,10 @@ class RecoveryService:
         ref = state.ref if state else where.describe()
         return Outcome(False, f"{ref} changed while you were acting, so nothing was done. Please look again.",
                        state)
+
+    def offer_details(self, state: IncidentState) -> None:
+        """After a reaction flag, which asked the flagger nothing: offer them, privately, the
+        form that records the customer's name, contact channel and severity."""
+        with self.db.transaction() as session:
+            receipts.queue_details_offer(session, state, now=self.clock.now())
+        self._after_commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import RecoveryService
-from handlers import claim, commands, errors, health, intake, lead_actions, membership, steps
+from handlers import card_menu, claim, commands, errors, health, intake, lead_actions, membership, steps
 from handlers.routes import Routes
 
 
@@ -18,4 +18,5 @@ def register(app: App, service: RecoveryService) -> None:
     steps.register(routes, service)
     health.register(routes, service)
     lead_actions.register(routes, service)
+    card_menu.register(routes, service)
     routes.wire(app)

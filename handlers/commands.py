@@ -48,7 +48,8 @@ def register(app: App, service: RecoveryService) -> None:
         trigger, channel = token(body, "trigger_id"), slack_id(body, "channel_id")
         if trigger and channel:
             client.views_open(trigger_id=trigger, view=modals.flag_modal(
-                callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True))
+                callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True,
+                root_causes=service.playbook.root_causes))
 
     def ack_working(ack: Ack) -> None:
         ack(text=WORKING)

@@ -23,8 +23,10 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
         workspace, user = workspace_of(body), slack_id(event, "user")
         if not (channel and ts and workspace and user):
             return
-        service.flag(NewIncident(workspace_id=workspace, origin_channel=channel, origin_ts=ts, flagged_by=user,
-                                 summary=""), fetch_details=True)
+        state, created = service.flag(NewIncident(workspace_id=workspace, origin_channel=channel, origin_ts=ts,
+                                                  flagged_by=user, summary=""), fetch_details=True)
+        if created:
+            service.offer_details(state)
 
     def ack_shortcut(ack: Ack) -> None:
         ack()
@@ -37,6 +39,7 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
             return
         quoted = make_excerpt(clean(text(body, "message", "text") or ""), 200)
         view = modals.flag_modal(callback_id=ids.FLAG_MODAL, excerpt=quoted, summary_required=False,
+                                 root_causes=service.playbook.root_causes,
                                  metadata={"channel": channel, "ts": ts, "excerpt": quoted})
         client.views_open(trigger_id=trigger, view=view)
 
@@ -52,7 +55,7 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
             return
         quoted = clean(meta["excerpt"]) if isinstance(meta.get("excerpt"), str) else ""
         new = _new_incident(view, workspace=workspace, channel=channel, ts=ts, user=user,
-                            quoted=make_excerpt(quoted, 200))
+                            quoted=make_excerpt(quoted, 200), root_causes=service.playbook.root_causes)
         service.flag(new, fetch_details=True, answer=True)
         ack()
 
@@ -67,8 +70,8 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
             ack()
             return
         origin = f"cmd-{token(view, 'id') or token(body, 'trigger_id') or uuid.uuid4().hex}"
-        service.flag(_new_incident(view, workspace=workspace, channel=channel, ts=origin, user=user, quoted=""),
-                     fetch_details=False, answer=True)
+        service.flag(_new_incident(view, workspace=workspace, channel=channel, ts=origin, user=user, quoted="",
+                                   root_causes=service.playbook.root_causes), fetch_details=False, answer=True)
         ack()
 
     app.event("reaction_added")(on_reaction)
@@ -77,7 +80,8 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
     routes.view(ids.NEW_MODAL, on_new_submit)
 
 
-def _new_incident(view: dict, *, workspace: str, channel: str, ts: str, user: str, quoted: str) -> NewIncident:
+def _new_incident(view: dict, *, workspace: str, channel: str, ts: str, user: str, quoted: str,
+                  root_causes: tuple[str, ...]) -> NewIncident:
     severity = view_value(view, modals.SEVERITY, modals.SEVERITY)
     contact = view_value(view, modals.CONTACT, modals.CONTACT)
     return NewIncident(
@@ -87,5 +91,13 @@ def _new_incident(view: dict, *, workspace: str, channel: str, ts: str, user: st
         customer_name=(view_value(view, modals.CUSTOMER, modals.CUSTOMER) or "")[:200] or None,
         contact_channel=contact if contact in modals.CONTACT_CHANNELS else None,
         severity=Severity(severity) if severity in Severity._value2member_map_ else Severity.NORMAL,
-        category=(view_value(view, modals.CATEGORY, modals.CATEGORY) or "")[:100] or None,
+        category=_category(view_value(view, modals.CATEGORY, modals.CATEGORY), root_causes),
     )
+
+
+def _category(value: str | None, root_causes: tuple[str, ...]) -> str | None:
+    """The category chosen from the playbook's root causes (a value not among them is not ours:
+    it is dropped, as an unknown severity is); free text, cut, without root causes."""
+    if not root_causes:
+        return (value or "")[:100] or None
+    return value if value in root_causes else None

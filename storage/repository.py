@@ -350,8 +350,23 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
         connection.execute(_INSERT_STEP, {"incident_id": before.id, "seq": state.step_seq,
                                           "step": state.current_step.value, "status": "current",
                                           "started_at": state.step_started_at, "due_at": state.step_due_at})
+    _store_details(session, before, decision.state)
     add_events(session, before.id, decision.events)
     return True
+
+
+_DETAIL_FIELDS = ("summary", "customer_name", "contact_channel", "severity", "category")
+"""What the flag recorded and Edit details may change: written only when a decision changed
+them, so that a decision never writes back a summary the card's enrichment filled in after
+the incident was read."""
+
+
+def _store_details(session: Session, before: IncidentState, after: IncidentState) -> None:
+    changed = {name: getattr(after, name) for name in _DETAIL_FIELDS if getattr(after, name) != getattr(before, name)}
+    if "severity" in changed:
+        changed["severity"] = after.severity.value
+    if changed:
+        session.connection().execute(update(Incident).where(Incident.id == before.id).values(**changed))
 
 
 def _empty(column):  # noqa: ANN001, ANN202 - a column in, a SQL condition out

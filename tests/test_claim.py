@@ -69,9 +69,10 @@ def test_loser_of_a_claim_click_race_is_told_who_won(bot):
     winners = [user for user in users if f"<@{user}>" in owner_line]
     assert len(winners) == 1
     losers = set(users) - set(winners)
-    told = {message.visible_to for message in bot.fake.ephemerals()}
-    assert told == losers
-    assert all(f"<@{winners[0]}>" in message.text for message in bot.fake.ephemerals())
+    offer, *refusals = bot.fake.ephemerals()
+    assert offer.visible_to == "U1" and "[Add details]" in offer.plain(), "the flagger's offer, sent with the card"
+    assert {message.visible_to for message in refusals} == losers
+    assert all(f"<@{winners[0]}>" in message.text for message in refusals)
     assert len(bot.thread(bot.card(1))) == 1, "exactly one first-step prompt"
 
 
@@ -134,10 +135,9 @@ def test_assign_button_refuses_a_bystander_without_opening_the_picker(bot):
     bot.slack.command("/recovery claim 1", user="U2")
     bot.settle()
     bot.slack.click(bot.card(1), "Assign", user="U9")
-    assert bot.fake.wait_for(lambda: bot.fake.calls("chat.postEphemeral") != [] or bot.settle() > 0)
-    bot.settle()
+    assert bot.fake.wait_for(lambda: bot.settle() >= 0 and bot.fake.ephemerals("U9") != [])
     assert bot.fake.views() == []
-    assert [m.visible_to for m in bot.fake.ephemerals()] == ["U9"]
+    assert [m.visible_to for m in bot.fake.ephemerals()] == ["U1", "U9"], "the flagger's offer, then the refusal"
 
 
 def test_step_prompt_escapes_customer_text(bot):

@@ -119,7 +119,8 @@ def test_typing_over_the_limit_turns_the_submit_into_ask_a_lead_and_back_under_i
     assert bot.slack.submit(_view(bot, form["id"]), {}, user=OWNER).body == "", "what was typed is submitted"
     bot.settle()
     assert _incident(bot).approval == "pending", "the label told the truth: it went to a lead"
-    assert f"<@{LEAD}>" in _prompt(bot).text
+    assert _prompt(bot).text.startswith("⏳ Waiting for a lead: gift $ 75 on #1")
+    assert bot.fake.messages(f"D{LEAD}")[-1].text.startswith("💶 Approval needed on #1")
 
 
 def test_a_lead_sees_give_remedy_for_any_amount_since_their_own_counts_as_approved(bot):

@@ -841,9 +841,10 @@ def _views() -> dict[str, dict]:
     return {
         ids.ASSIGN_MODAL: modals.assign_modal(incident_id=1, ref="#1").to_dict(),
         ids.FLAG_MODAL: modals.flag_modal(callback_id=ids.FLAG_MODAL, metadata={"channel": "C1", "ts": "1.2"},
-                                          excerpt="x", summary_required=False).to_dict(),
+                                          excerpt="x", summary_required=False,
+                                          root_causes=ROOT_CAUSES).to_dict(),
         ids.NEW_MODAL: modals.flag_modal(callback_id=ids.NEW_MODAL, metadata={"channel": "C1"}, excerpt=None,
-                                         summary_required=True).to_dict(),
+                                         summary_required=True, root_causes=ROOT_CAUSES).to_dict(),
         ids.FIX_MODAL: modals.fix_modal(ref="#1", root_causes=ROOT_CAUSES, **step).to_dict(),
         ids.REMEDY_MODAL: modals.remedy_modal(ref="#1", limit=Decimal(50), currency="USD", **step).to_dict(),
         ids.FOLLOW_UP_MODAL: modals.follow_up_modal(ref="#1", **step).to_dict(),
@@ -1033,7 +1034,8 @@ def test_modal_fields_are_validated_inline_and_never_half_saved(harness: Harness
             metadata = {"channel": "C1"} if form == "new" else {
                 "channel": "C1", "ts": f"{time.time_ns() // 1000}.000001", "excerpt": data.draw(FIELD_TEXT)}
             view = modals.flag_modal(callback_id=ids.NEW_MODAL if form == "new" else ids.FLAG_MODAL,
-                                     metadata={}, excerpt=None, summary_required=form == "new")
+                                     metadata={}, excerpt=None, summary_required=form == "new",
+                                     root_causes=ROOT_CAUSES)
             values = {**_text_state(modals.SUMMARY, summary), **_text_state(modals.CUSTOMER, customer),
                       **_text_state(modals.CATEGORY, category), **_select_state(modals.SEVERITY, severity),
                       **_select_state(modals.CONTACT, contact)}

@@ -137,7 +137,8 @@ def test_a_flag_whose_details_slack_will_not_give_still_gets_its_card_at_once_an
                                                                                        error):
     bot.fake.fail_next(method, status=status, retry_after=30 if status == 429 else None, error=error)
     _flag_by_reaction(bot, "Package never arrived")
-    assert [row.kind for row in _rows(bot)] == ["card", "reaction_add"], "one card row (no enrichment row), one receipt"
+    assert [row.kind for row in _rows(bot)] == ["card", "reaction_add", "ephemeral"], \
+        "one card row (no enrichment row), one receipt, the flagger's offer to add details"
     bot.settle()
     card = bot.card(1)
     assert len(_card_posts(bot)) == 1
@@ -488,4 +489,5 @@ def test_reaction_command_and_click_are_answered_fast_while_slack_is_stalled(bot
     finally:
         bot.fake.unstall()
     assert bot.fake.wait_for(lambda: len(bot.cards()) == 2 and len(bot.thread(bot.card(1))) == 1)
-    assert bot.fake.wait_for(lambda: [m.visible_to for m in bot.fake.ephemerals()] == ["U3"])
+    assert bot.fake.wait_for(lambda: sorted(m.visible_to for m in bot.fake.ephemerals()) == ["U1", "U1", "U3"]), \
+        "the flagger's two offers to add details, and U3's refusal"

@@ -220,9 +220,10 @@ def test_the_answer_points_at_the_timeline_when_slack_refused_the_card(bot):
     assert [m.text for m in bot.fake.ephemerals("U1")] == ["Flagged as #1. `/recovery show 1` shows it."]
 
 
-def test_a_flag_by_reaction_gets_no_private_answer(bot):
+def test_a_flag_by_reaction_gets_no_answer_naming_the_card_only_the_offer_to_add_details(bot):
     _flag_by_reaction(bot)
-    assert bot.fake.ephemerals() == []
+    assert [m.text for m in bot.fake.ephemerals()] == [
+        "Flagged as #1. Add the customer's name, contact channel and severity so the owner can reply right:"]
 
 
 # Helpers -----------------------------------------------------------------------------------

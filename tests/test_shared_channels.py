@@ -56,7 +56,7 @@ def test_a_flag_in_a_shared_channel_posts_nothing_there_and_tells_the_flagger(bo
     listed = bot.slack.command("/recovery list", user=LEAD, channel=INTERNAL).text
     assert "*#1* Your product broke our launch" in listed
     health = bot.slack.command("/recovery health", user=LEAD, channel=INTERNAL).text
-    assert "*#1* Your product broke our launch · 1 message waiting" in health
+    assert "*#1* Your product broke our launch · 2 messages waiting" in health, "the card, and the offer behind it"
     assert "<#CEXT> is shared with another organization" in health
 
 

@@ -106,6 +106,10 @@ EVERY_KIND = [
     (_event(EventKind.MESSAGES_GIVEN_UP, LEAD, reason="not_in_channel"),
      "<@ULEAD> gave up posting #4's messages that Slack refused: not_in_channel",
      "lee gave up posting #4's messages that Slack refused: not_in_channel", {"reason": "not_in_channel"}),
+    (_event(EventKind.DETAILS_EDITED, customer_name="Ana <!here>", severity="high", category=""),
+     "<@U2> edited the details: customer name “Ana &lt;!here&gt;”, severity high, category removed",
+     "ben edited the details: customer name “Ana <!here>”, severity high, category removed",
+     {"customer_name": "Ana <!here>", "severity": "high", "category": ""}),
     (_event(EventKind.STEP_DONE, legacy_text="<@U2> did it &amp; <@U3> watched"), "<@U2> did it &amp; <@U3> watched",
      "ben did it & cat watched", {"legacy_text": "<@U2> did it &amp; <@U3> watched"}),
 ]

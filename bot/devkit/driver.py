@@ -137,6 +137,19 @@ class SlackDriver:
                         "type": "users_select", "selected_user": chosen, "action_ts": f"{time.time():.6f}"}))
         raise AssertionError(f"no user picker {placeholder!r} on message: {message.plain()}")
 
+    def overflow(self, message: Message, option: str, *, user: str = "U1") -> Answer:
+        """Pick an option from the ⋯ menu on a message (the card's)."""
+        for block in message.blocks:
+            for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
+                if element.get("type") != "overflow":
+                    continue
+                chosen = next((item for item in element["options"] if item["text"]["text"] == option), None)
+                assert chosen is not None, f"no option {option!r} in the menu"
+                return self.send_interaction(self._action_payload(message, user, {
+                    "action_id": element["action_id"], "block_id": block.get("block_id", "b"), "type": "overflow",
+                    "selected_option": chosen, "action_ts": f"{time.time():.6f}"}))
+        raise AssertionError(f"no menu on message: {message.plain()}")
+
     def press(self, action_id: str, value: str, *, message: Message, user: str = "U1",
               block_id: str = "b") -> Answer:
         return self.send_interaction(self._action_payload(message, user, {

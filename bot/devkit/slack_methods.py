@@ -417,3 +417,5 @@ class WebApi:
 
     def _usergroups_users_list(self, params: JsonDict, workspace: Workspace) -> JsonDict:
         return {"users": self.directory.usergroup_users(str(params.get("usergroup") or ""), workspace)}
+
+

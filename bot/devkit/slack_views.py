@@ -44,6 +44,11 @@ def check_view(view: object) -> JsonDict:
         if element.get("type") == "static_select" and "initial_option" in element:
             if element["initial_option"] not in (element.get("options") or []):
                 raise ApiError("invalid_arguments")
+        # A text input may not start longer than it may hold.
+        value, limit = element.get("initial_value"), element.get("max_length")
+        if element.get("type") == "plain_text_input" and isinstance(value, str) and isinstance(limit, int) \
+                and len(value) > limit:
+            raise ApiError("invalid_arguments")
     return view
 
 

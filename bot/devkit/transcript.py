@@ -65,6 +65,9 @@ class Transcript:
         for message in ephemerals[self._ephemerals_seen:]:
             who = self._names.get(message.visible_to or "", message.visible_to or "")
             self._out(f"    (only visible to {who}) recovery-bot: {readable(message.text, self._names)}")
+            for block in message.blocks:
+                if block.get("type") == "actions":
+                    self._out("      " + " ".join(_control(element) for element in block.get("elements", [])))
         self._ephemerals_seen = len(ephemerals)
 
     def _print_reactions(self, message: Message) -> None:
@@ -152,7 +155,7 @@ def _control(element: dict) -> str:
     if kind in ("static_select", "users_select"):
         return f"[{element.get('placeholder', {}).get('text', 'Choose')} ▾]"
     if kind == "overflow":
-        return "[⋯ " + ", ".join(option["text"]["text"] for option in element.get("options", [])) + "]"
+        return f"[⋯ {' · '.join(option['text']['text'] for option in element.get('options', []))}]"
     label = element.get("text", {}).get("text", "")
     if element.get("url"):
         return f"[{label} ↗]"

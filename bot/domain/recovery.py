@@ -17,14 +17,14 @@ from bot.domain import steps
 from bot.domain.playbook import Playbook
 from bot.domain.rules import ONLY_A_LEAD_APPROVES, ONLY_A_LEAD_DECLINES, STEP_ALREADY_DONE, Intent, may
 from bot.domain.types import (
-    BUY_AGAIN_ANSWERS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy, Refusal,
-    StepKey, StepOutcome,
+    BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, Actor, Decision, Event, EventKind, IncidentState, Policy,
+    Refusal, Severity, StepKey, StepOutcome,
 )
 
 __all__ = [
     "BUY_AGAIN_ANSWERS", "ONLY_A_LEAD_APPROVES", "ONLY_A_LEAD_DECLINES", "REMEDY_KINDS", "STEP_ALREADY_DONE",
-    "Action", "Agreed", "Approve", "Assign", "Cancel", "Claim", "CompleteStep", "Decline", "ExpireApproval",
-    "NeedHelp", "NotYet",
+    "Action", "Agreed", "Approve", "Assign", "Cancel", "Claim", "CompleteStep", "Decline", "EditDetails",
+    "ExpireApproval", "NeedHelp", "NotYet",
     "Policy", "PromptFollowUp", "RecordFix", "RecordFollowUp", "RecordRemedy", "Skip", "Snooze", "decide",
 ]
 
@@ -128,9 +128,21 @@ class Cancel:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class EditDetails:
+    """The flag form as submitted from Edit details: every field, as the form now reads
+    (None: left empty). The decision works out what changed."""
+
+    summary: str
+    customer_name: str | None
+    contact_channel: str | None
+    severity: Severity
+    category: str | None
+
+
 StepAction = (CompleteStep | RecordFix | RecordRemedy | Approve | Decline | Agreed | NotYet | RecordFollowUp
               | Skip | NeedHelp)
-Action = Claim | Assign | StepAction | PromptFollowUp | ExpireApproval | Snooze | Cancel
+Action = Claim | Assign | StepAction | PromptFollowUp | ExpireApproval | Snooze | Cancel | EditDetails
 
 _INTENTS: Final[dict[type, Intent]] = {
     Claim: Intent.CLAIM, Assign: Intent.ASSIGN, CompleteStep: Intent.COMPLETE, RecordFix: Intent.RECORD_FIX,
@@ -138,6 +150,7 @@ _INTENTS: Final[dict[type, Intent]] = {
     NotYet: Intent.NOT_YET, RecordFollowUp: Intent.RECORD_FOLLOW_UP, Skip: Intent.SKIP, NeedHelp: Intent.NEED_HELP,
     Snooze: Intent.SNOOZE, Cancel: Intent.CANCEL, PromptFollowUp: Intent.PROMPT_FOLLOW_UP,
     ExpireApproval: Intent.EXPIRE_APPROVAL,
+    EditDetails: Intent.EDIT,
 }
 
 
@@ -187,6 +200,8 @@ def decide(state: IncidentState, actor: Actor, action: Action, *, now: datetime,
             return steps.snooze(ctx, until)
         case Cancel(reason):
             return steps.cancel(ctx, reason)
+        case EditDetails():
+            return _edit_details(ctx, action)
     raise AssertionError(f"an action with an intent but no transition: {action!r}")
 
 
@@ -232,3 +247,53 @@ def _take_ownership(ctx: steps.Context, *, owner: str, event: Event) -> Decision
     )
     ended = StepOutcome(step=StepKey.CLAIM, seq=ctx.state.step_seq, result="done", by=ctx.actor.user_id, at=now)
     return Decision(state=new_state, events=(event,), ended_step=ended, new_step=True)
+
+
+# --------------------------------------------------------------------------
+# The details the flag recorded
+# --------------------------------------------------------------------------
+
+SUMMARY_MAX: Final = 300
+CUSTOMER_NAME_MAX: Final = 200
+CATEGORY_MAX: Final = 100
+NOTHING_TO_SAVE: Final = "Nothing to save: the details of {ref} already read that way. Change a field, or press Cancel."
+
+
+def _edit_details(ctx: steps.Context, edit: EditDetails) -> Decision | Refusal:
+    """One event naming only what changed, so the timeline says what was corrected; nothing
+    changed is said, not recorded."""
+    state = ctx.state
+    summary = edit.summary.strip()
+    if not summary:
+        return Refusal("Say in a few words what went wrong: the summary cannot be empty.")
+    if edit.contact_channel is not None and edit.contact_channel not in CONTACT_CHANNELS:
+        return Refusal(f"Pick a contact channel from the list: {', '.join(CONTACT_CHANNELS)}.")
+    category = _category(edit.category, state=state, root_causes=ctx.playbook.root_causes)
+    if isinstance(category, Refusal):
+        return category
+    wanted = {
+        # The card shows the message's excerpt while there is no summary: keeping it is no change.
+        "summary": state.summary if summary == (state.summary or state.excerpt) else summary[:SUMMARY_MAX],
+        "customer_name": edit.customer_name.strip()[:CUSTOMER_NAME_MAX] or None if edit.customer_name else None,
+        "contact_channel": edit.contact_channel,
+        "severity": edit.severity,
+        "category": category,
+    }
+    changed = {name: value for name, value in wanted.items() if value != getattr(state, name)}
+    if not changed:
+        return Refusal(NOTHING_TO_SAVE.format(ref=state.ref))
+    said = {name: value.value if isinstance(value, Severity) else value or "" for name, value in changed.items()}
+    return Decision(state=replace(state, **changed), events=(ctx.event(EventKind.DETAILS_EDITED, **said),))
+
+
+def _category(given: str | None, *, state: IncidentState, root_causes: tuple[str, ...]) -> str | None | Refusal:
+    """One taxonomy: a category is one of the playbook's root causes (as the fix step's is), or
+    the one the incident already has (a playbook changed since); free text only for a playbook
+    without root causes."""
+    given = given.strip() if given else ""
+    if not given:
+        return None
+    if not root_causes or given == state.category:
+        return given[:CATEGORY_MAX]
+    known = next((cause for cause in root_causes if cause.casefold() == given.casefold()), None)
+    return known if known is not None else Refusal(f"Pick a category from the list: {', '.join(root_causes)}.")

@@ -43,12 +43,16 @@ class Intent(StrEnum):
     """The scheduler's, once the follow-up falls due."""
     EXPIRE_APPROVAL = "expire_approval"
     """The scheduler's, once no lead decided on a remedy in time."""
+    EDIT = "edit"
+    """Edit details: what the card says about the customer and the complaint."""
 
 
 class Who(Enum):
     ANYONE = "anyone"
     OWNER_OR_LEAD = "owner or lead"
     LEAD = "lead"
+    OWNER_FLAGGER_OR_LEAD = "owner, flagger or lead"
+    """Who knows the customer: the owner, who flagged it (they saw the complaint), or a lead."""
 
 
 STEP_ALREADY_DONE: Final = "That step is already done."
@@ -67,6 +71,8 @@ NOT_YOURS: Final = "Only the owner of {ref} or a lead can {verb}."
 WRONG_STEP: Final = "{ref} is at {current}, not {wanted}; that answer does not fit this step."
 NO_PENDING_REMEDY: Final = "There is no remedy waiting for approval on {ref}."
 NOT_DUE: Final = "The follow-up on {ref} is not due until {due} (in {wait})."
+ONLY_EDITORS: Final = "Only {people} can {verb} {ref}."
+"""Edit details refused: the people who may, named, so the person knows whom to ask."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,7 @@ RULES: Final[dict[Intent, Rule]] = {
                                   wrong_step="{ref} is not waiting for its follow-up.", needs_due=True),
     Intent.EXPIRE_APPROVAL: Rule(Who.ANYONE, steps=frozenset({StepKey.MAKE_IT_RIGHT}), on_step=False,
                                  wrong_step=NO_PENDING_REMEDY, needs_pending_remedy=True),
+    Intent.EDIT: Rule(Who.OWNER_FLAGGER_OR_LEAD, "edit the details of", on_step=False),
 }
 
 
@@ -181,7 +188,29 @@ def _who(rule: Rule, state: IncidentState, actor: Actor, leads: frozenset[str]) 
     owns = state.owner_id is not None and actor.user_id == state.owner_id
     if rule.who is Who.OWNER_OR_LEAD and not (owns or actor.is_lead):
         return Refusal(NOT_YOURS.format(ref=state.ref, verb=rule.verb))
+    if rule.who is Who.OWNER_FLAGGER_OR_LEAD and not (owns or actor.user_id == state.flagged_by or actor.is_lead):
+        return Refusal(ONLY_EDITORS.format(people=_editors(state, leads), verb=rule.verb, ref=state.ref))
     return None
+
+
+def _editors(state: IncidentState, leads: frozenset[str]) -> str:
+    """`<@U2> (its owner), <@U1> (who flagged it) or <@U9> (a lead)`: each person named once,
+    with why they may."""
+    people: dict[str, list[str]] = {}
+    if state.owner_id is not None:
+        people.setdefault(state.owner_id, []).append("its owner")
+    people.setdefault(state.flagged_by, []).append("who flagged it")
+    for user in leads & people.keys():
+        people[user].append("a lead")
+    named = [f"<@{user}> ({', '.join(roles)})" for user, roles in people.items()]
+    others = leads - people.keys()
+    if len(others) == 1:
+        named.append(f"{named_leads(others)} (a lead)")
+    elif others:
+        named.append(named_leads(others))
+    elif not leads:
+        named.append("a lead")
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
 
 
 def named_leads(leads: frozenset[str]) -> str:

@@ -74,6 +74,9 @@ class EventKind(StrEnum):
     """No lead decided on a remedy within the step's time: the owner may offer again."""
     MESSAGES_GIVEN_UP = "messages_given_up"
     """A lead gave up on messages Slack would not take (`/recovery health`)."""
+    DETAILS_EDITED = "details_edited"
+    """Someone corrected what the flag said about the customer (Edit details): only the changed
+    fields are set, "" for one cleared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,12 @@ class Event:
     until: datetime | None = None
     csat: int | None = None
     buy_again: str | None = None
+    summary: str | None = None
+    customer_name: str | None = None
+    contact_channel: str | None = None
+    severity: str | None = None
+    """A severity's word (`Severity` value)."""
+    category: str | None = None
     legacy_text: str | None = None
     """A migrated row whose old Slack text could not be read back into fields: kept as it was."""
 

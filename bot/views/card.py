@@ -5,7 +5,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
-    ActionsBlock, Block, ButtonElement, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock,
+    ActionsBlock, Block, ButtonElement, ContextBlock, HeaderBlock, MarkdownTextObject, Option, OverflowMenuElement,
+    SectionBlock,
 )
 
 from bot.domain.card_status import CardState, CardStatus, card_status, duration_words, lateness
@@ -52,7 +53,7 @@ def card_blocks(state: IncidentState, *, playbook: Playbook, tz: ZoneInfo, now: 
         blocks.append(SectionBlock(text=MarkdownTextObject(text="> " + safe(state.excerpt, 2900))))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=cut(_origin_line(state), 2000))]))
     if state.is_open:
-        blocks.append(ActionsBlock(block_id="card_actions", elements=_buttons(state)))
+        blocks.append(ActionsBlock(block_id="card_actions", elements=[*_buttons(state), _menu(state)]))
     return blocks
 
 
@@ -130,3 +131,10 @@ def _buttons(state: IncidentState) -> list[ButtonElement]:
         buttons.append(ButtonElement(text=ids.LABEL_CLAIM, action_id=ids.CLAIM, value=value, style="primary"))
     buttons.append(ButtonElement(text=ids.LABEL_ASSIGN, action_id=ids.ASSIGN, value=value))
     return buttons
+
+
+def _menu(state: IncidentState) -> OverflowMenuElement:
+    """What is done to the incident as a whole, seldom: behind the ⋯, not beside Claim."""
+    return OverflowMenuElement(action_id=ids.CARD_MENU, options=[
+        Option(text=ids.LABEL_EDIT_DETAILS, value=ids.menu_value(state.id, ids.MENU_EDIT)),
+        Option(text=ids.LABEL_CANCEL_INCIDENT, value=ids.menu_value(state.id, ids.MENU_CANCEL))])

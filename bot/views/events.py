@@ -104,6 +104,8 @@ def sentence(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD
             return who, f" cancelled {ref}: ", Said(event.reason or "")
         case EventKind.MESSAGES_GIVEN_UP:
             return who, f" gave up posting {ref}'s messages that Slack refused: ", Said(event.reason or "")
+        case EventKind.DETAILS_EDITED:
+            return who, " edited the details: ", *_changes(event)
     raise ValueError(f"no sentence for event kind {event.kind!r}")
 
 
@@ -144,6 +146,30 @@ def _plain(part: Part, names: dict[str, str]) -> str:
         case Markup(text):
             return unescape_mrkdwn(text)
     return part
+
+
+_DETAILS: Final = (("summary", "summary", True), ("customer_name", "customer name", True),
+                   ("contact_channel", "contact channel", False), ("severity", "severity", False),
+                   ("category", "category", False))
+"""What Edit details may change, in the form's order: (field, words, typed freely so quoted)."""
+
+
+def _changes(event: Event) -> tuple[Part, ...]:
+    """``severity high, customer name “Ana”, category removed``: each changed field once."""
+    parts: list[Part] = []
+    for name, words, quoted in _DETAILS:
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if parts:
+            parts.append(", ")
+        if not value:
+            parts.append(f"{words} removed")
+        elif quoted:
+            parts += [f"{words} “", Said(value), "”"]
+        else:
+            parts += [f"{words} ", Said(value)]
+    return tuple(parts)
 
 
 def _person(user_id: str | None) -> Part:

@@ -75,3 +75,20 @@ LABEL_RECORD_FIX: Final = "Record fix"
 LABEL_GIVE_REMEDY: Final = "Give remedy"
 LABEL_ASK_A_LEAD: Final = "Ask a lead"
 LABEL_RECORD_NO_REMEDY: Final = "Record no remedy"
+CARD_MENU: Final = "recovery.card_menu"
+ADD_DETAILS: Final = "recovery.add_details"
+EDIT_DETAILS_MODAL: Final = "recovery.edit_details_modal"
+CANCEL_MODAL: Final = "recovery.cancel_modal"
+MENU_EDIT: Final = "edit"
+MENU_CANCEL: Final = "cancel"
+
+LABEL_EDIT_DETAILS: Final = "Edit details"
+LABEL_CANCEL_INCIDENT: Final = "Cancel incident"
+LABEL_ADD_DETAILS: Final = "Add details"
+LABEL_SAVE_DETAILS: Final = "Save details"
+
+
+def menu_value(incident_id: int, choice: str) -> str:
+    """A card menu option: the incident as a button names it, then the choice (`42/edit`),
+    as the Snooze menu's options do."""
+    return f"{incident_value(incident_id)}/{choice}"

@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, Severity
+from bot.domain.types import BUY_AGAIN_ANSWERS, CONTACT_CHANNELS, REMEDY_KINDS, IncidentState, Severity
 
 __all__ = ["CONTACT_CHANNELS"]
 from bot.views import ids
@@ -28,28 +28,57 @@ CATEGORY = "category"
 SUMMARY_MAX = 300
 
 
-def flag_modal(*, callback_id: str, metadata: dict, excerpt: str | None, summary_required: bool) -> View:
+def flag_modal(*, callback_id: str, metadata: dict, excerpt: str | None, summary_required: bool,
+               root_causes: tuple[str, ...], initial: IncidentState | None = None, title: str = "Flag as complaint",
+               submit: str = "Flag") -> View:
+    """The flag form; with ``initial``, the same form pre-filled from an incident (Edit details).
+    The category is chosen from the playbook's root causes, the list the fix step records, so
+    the digest counts one taxonomy; a playbook without root causes keeps it free text."""
     blocks = []
     if excerpt:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=cut("> " + safe(excerpt, 2900), 3000))))
+    summary = (initial.summary or initial.excerpt)[:SUMMARY_MAX] if initial else ""
     blocks += [
         InputBlock(block_id=SUMMARY, label="Summary", optional=not summary_required,
                    element=PlainTextInputElement(action_id=SUMMARY, max_length=SUMMARY_MAX,
-                                                 placeholder="What went wrong for the customer?")),
+                                                 placeholder="What went wrong for the customer?",
+                                                 initial_value=summary or None)),
         InputBlock(block_id=CUSTOMER, label="Customer name", optional=True,
-                   element=PlainTextInputElement(action_id=CUSTOMER, max_length=200)),
+                   element=PlainTextInputElement(action_id=CUSTOMER, max_length=200,
+                                                 initial_value=initial.customer_name if initial else None)),
         InputBlock(block_id=CONTACT, label="Contact channel", optional=True,
                    hint="Reply on the channel the customer chose.",
-                   element=StaticSelectElement(action_id=CONTACT, options=[
-                       Option(text=channel, value=channel) for channel in CONTACT_CHANNELS])),
+                   element=_choice(CONTACT, CONTACT_CHANNELS, initial.contact_channel if initial else None)),
         InputBlock(block_id=SEVERITY, label="Severity", optional=True,
-                   element=StaticSelectElement(action_id=SEVERITY, options=[
-                       Option(text=severity.value, value=severity.value) for severity in Severity])),
-        InputBlock(block_id=CATEGORY, label="Category", optional=True,
-                   element=PlainTextInputElement(action_id=CATEGORY, max_length=100)),
+                   element=_choice(SEVERITY, tuple(severity.value for severity in Severity),
+                                   initial.severity.value if initial else None)),
+        InputBlock(block_id=CATEGORY, label="Category", optional=True, element=_category(
+            root_causes, initial.category if initial else None)),
     ]
-    return View(type="modal", callback_id=callback_id, title="Flag as complaint", submit="Flag",
+    return View(type="modal", callback_id=callback_id, title=cut(title, 24), submit=submit,
                 close="Cancel", private_metadata=json.dumps(metadata), blocks=blocks)
+
+
+def edit_details_modal(state: IncidentState, *, root_causes: tuple[str, ...]) -> View:
+    """Edit details: the flag form, filled in as the card reads, the complaint quoted."""
+    return flag_modal(callback_id=ids.EDIT_DETAILS_MODAL, excerpt=state.excerpt or None, summary_required=True,
+                      root_causes=root_causes, initial=state, title=f"Details of {state.ref}",
+                      submit=ids.LABEL_SAVE_DETAILS, metadata={"incident_id": state.id})
+
+
+def _choice(action_id: str, choices: tuple[str, ...], initial: str | None) -> StaticSelectElement:
+    """A select whose initial option is one of its options, as Slack requires."""
+    options = [Option(text=cut(choice, 75), value=choice[:150]) for choice in choices[:100]]
+    chosen = next((option for option, choice in zip(options, choices) if choice == initial), None)
+    return StaticSelectElement(action_id=action_id, options=options, initial_option=chosen)
+
+
+def _category(root_causes: tuple[str, ...], current: str | None) -> StaticSelectElement | PlainTextInputElement:
+    """The root causes; an incident's own category from an older playbook stays choosable."""
+    if not root_causes:
+        return PlainTextInputElement(action_id=CATEGORY, max_length=100, initial_value=current or None)
+    choices = root_causes if current is None or current in root_causes else (*root_causes, current)
+    return _choice(CATEGORY, choices, current)
 
 
 def assign_modal(*, incident_id: int, ref: str) -> View:

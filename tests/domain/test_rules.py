@@ -137,6 +137,12 @@ TABLE: dict[Intent, dict[str, dict[StepKey, str | None]]] = {
                         lambda _: "There is no remedy waiting for approval on #4.")
         for role in ROLES
     },
+    Intent.EDIT: {  # the flagger (U1) may too: the refusal names them, and the owner once there is one
+        "owner": _everywhere(OK, at_claim="Only <@U1> (who flagged it) or a lead can edit the details of #4."),
+        "lead": _everywhere(OK),
+        "bystander": _everywhere("Only <@U2> (its owner), <@U1> (who flagged it) or a lead can edit the details of #4.",
+                                 at_claim="Only <@U1> (who flagged it) or a lead can edit the details of #4."),
+    },
 }
 
 
