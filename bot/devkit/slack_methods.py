@@ -417,5 +417,3 @@ class WebApi:
 
     def _usergroups_users_list(self, params: JsonDict, workspace: Workspace) -> JsonDict:
         return {"users": self.directory.usergroup_users(str(params.get("usergroup") or ""), workspace)}
-
-
