@@ -115,7 +115,7 @@ def _unping(payload: dict, user: str | None) -> dict:
 
     def swap(value: object) -> object:
         if isinstance(value, str):
-            return value.replace(mention, digest_view.person_marker(user))
+            return value.replace(mention, digest_view.person_marker(user, or_mention=True))
         if isinstance(value, list):
             return [swap(item) for item in value]
         if isinstance(value, dict):

@@ -69,6 +69,15 @@ class Demo:
         self.out(f"    (Slack got HTTP {first.status} in {first.seconds * 1000:.0f} ms; one incident is stored)")
         self.settle()
 
+        self.narrate("Amy presses Add details on the bot's private offer; the flag form opens, filled in so far.")
+        offer = self.fake.ephemerals(AMY)[-1]
+        before = len(self.fake.views())
+        self.slack.click(offer, "Add details", user=AMY)
+        self.fake.wait_for(lambda: len(self.fake.views()) > before)
+        self.submit(self.fake.views()[-1], {"customer_name": "Dana Reyes", "contact_channel": "email",
+                                            "severity": "high", "category": "delivery"},
+                    who=AMY, shown="customer Dana Reyes, by email, severity high, category delivery")
+
         self.narrate("Amy and Ben both press Claim at the same moment.")
         card = self.card()
         answers: dict[str, object] = {}

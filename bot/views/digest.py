@@ -30,7 +30,7 @@ PEOPLE = "people"
 NOBODY_KNOWN = "someone"
 """A person whose name Slack would not give: named, still without a ping."""
 _MARKER = re.compile(r"⟦card ([A-Z0-9]+) ([0-9.]+) ([0-9]+)⟧")
-_PERSON = re.compile(r"⟦person ([A-Z0-9]+)⟧")
+_PERSON = re.compile(r"⟦person ([A-Z0-9]+)( @)?⟧")
 _MEDIANS = (("claim", "claims", "time_to_claim"), ("acknowledge", "acknowledgements", "time_to_acknowledge"),
             ("resolve", "resolutions", "time_to_resolve"))
 
@@ -40,9 +40,11 @@ def card_marker(number: int, channel: str, ts: str | None) -> str:
     return f"⟦card {channel} {ts} {number}⟧" if ts else f"#{number}"
 
 
-def person_marker(user_id: str) -> str:
-    """A person, to become their name (never a mention) once their name is asked of Slack."""
-    return f"⟦person {user_id}⟧"
+def person_marker(user_id: str, *, or_mention: bool = False) -> str:
+    """A person, to become their name (never a mention) once their name is asked of Slack.
+    ``or_mention``: where Slack gives no name, mention them rather than say "someone" (a
+    sentence about what they did must say who)."""
+    return f"⟦person {user_id}{' @' if or_mention else ''}⟧"
 
 
 def fill_card_links(payload: Mapping, permalinks: Mapping[tuple[str, str], str],
@@ -57,7 +59,9 @@ def fill_card_links(payload: Mapping, permalinks: Mapping[tuple[str, str], str],
 
     def name(match: re.Match) -> str:
         known = (names or {}).get(match.group(1))
-        return f"@{safe(known, 80)}" if known else NOBODY_KNOWN
+        if known:
+            return f"@{safe(known, 80)}"
+        return f"<@{match.group(1)}>" if match.group(2) else NOBODY_KNOWN
 
     def fill(value: object) -> object:
         if isinstance(value, str):
