@@ -259,3 +259,31 @@ def test_nothing_for_the_leads_is_posted_in_a_lead_channel_shared_with_another_o
     _form(bot, {"remedy_kind": "refund", "amount": "120"})
     assert bot.fake.messages("CPARTNER") == []
     assert "shared with another organization" in bot.slack.command("/recovery health", user=LEAD).text
+
+
+def _buttons(node: object) -> list[dict]:
+    if isinstance(node, list):
+        return [button for item in node for button in _buttons(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if node.get("type") == "button" else []
+    return own + [button for value in node.values() if isinstance(value, (dict, list)) for button in _buttons(value)]
+
+
+def test_every_button_the_bot_posts_names_its_incident_for_a_screen_reader_and_none_is_red(bot):
+    """Item 9: a button's accessibility label says what it does to which incident (a screen
+    reader lists buttons out of context); Decline and Need help are not styled as danger."""
+    flag_by_command(bot)
+    bot.clock.advance(timedelta(minutes=20, seconds=1))
+    tick(bot)
+    claim_first(bot, OWNER)
+    _click(bot, _prompt(bot), "Done")
+    _click(bot, _prompt(bot), "Done")
+    _form(bot, {"root_cause": "delivery", "fix_note": "Reshipped"})
+    _form(bot, {"remedy_kind": "refund", "amount": "120"})
+    posted = bot.fake.all_messages()
+    buttons = _buttons([message.blocks for message in posted])
+    assert len(buttons) > 10
+    for button in buttons:
+        assert "#1" in button.get("accessibility_label", ""), button
+        assert button.get("style") != "danger", button

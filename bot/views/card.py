@@ -128,8 +128,10 @@ def _buttons(state: IncidentState) -> list[ButtonElement]:
     value = ids.incident_value(state.id)
     buttons = []
     if state.owner_id is None:
-        buttons.append(ButtonElement(text=ids.LABEL_CLAIM, action_id=ids.CLAIM, value=value, style="primary"))
-    buttons.append(ButtonElement(text=ids.LABEL_ASSIGN, action_id=ids.ASSIGN, value=value))
+        buttons.append(ButtonElement(text=ids.LABEL_CLAIM, action_id=ids.CLAIM, value=value, style="primary",
+                                     accessibility_label=f"Claim incident {state.ref}: you will own it"))
+    buttons.append(ButtonElement(text=ids.LABEL_ASSIGN, action_id=ids.ASSIGN, value=value,
+                                 accessibility_label=f"Assign incident {state.ref} to someone"))
     return buttons
 
 

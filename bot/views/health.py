@@ -95,8 +95,10 @@ def _stuck_blocks(stuck: StuckIncident) -> list[Block]:
     return [
         SectionBlock(text=MarkdownTextObject(text=cut(line, 3000))),
         ActionsBlock(block_id=f"stuck_{stuck.incident_id}", elements=[
-            ButtonElement(text=ids.LABEL_RETRY, action_id=ids.RETRY_STUCK, value=value),
-            ButtonElement(text=ids.LABEL_GIVE_UP, action_id=ids.GIVE_UP_STUCK, value=value, confirm=ConfirmObject(
+            ButtonElement(text=ids.LABEL_RETRY, action_id=ids.RETRY_STUCK, value=value,
+                          accessibility_label=f"Retry the unsent messages of incident {ref}"),
+            ButtonElement(text=ids.LABEL_GIVE_UP, action_id=ids.GIVE_UP_STUCK, value=value,
+                          accessibility_label=f"Give up the unsent messages of incident {ref}", confirm=ConfirmObject(
                 title="Give up?", text=f"{ref}'s unsent messages will never be posted. The incident stays.",
                 confirm="Give up", deny="Keep them")),
         ]),

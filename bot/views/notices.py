@@ -89,7 +89,8 @@ def follow_up_dm_blocks(state: IncidentState) -> list[Block]:
             f"⏰ {follow_up_dm_text(state)}\nAsk them via {contact} how satisfied they are (1-10) "
             "and whether they would buy from us again.", 3000))),
         ActionsBlock(block_id=f"dm_{state.step_seq}", elements=[ButtonElement(
-            text=ids.LABEL_RECORD_FOLLOW_UP, action_id=ids.RECORD_FOLLOW_UP, value=value, style="primary")]),
+            text=ids.LABEL_RECORD_FOLLOW_UP, action_id=ids.RECORD_FOLLOW_UP, value=value, style="primary",
+            accessibility_label=f"Record the follow-up of incident {state.ref}")]),
     ]
 
 
