@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import parking, receipts
@@ -14,10 +14,11 @@ from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
 from bot.domain import alerts, digest_schedule, recovery
-from bot.domain.digest import DIGEST_WINDOW, DigestFigures, StatsFigures, digest_figures, stats_figures
+from bot.domain.digest import DIGEST_WINDOW, DigestFigures, StatsFigures, digest_figures
 from bot.domain.parsing import parse_duration
 from bot.domain.playbook import Playbook
 from bot.domain.rules import Intent, may
+from bot.domain.stats import figures_from_totals, stats_window
 from bot.domain.timing import next_working_day, step_due
 from bot.domain.types import (
     Actor,
@@ -226,11 +227,10 @@ class RecoveryService:
 
     def stats(self, *, workspace_id: str, days: int) -> StatsFigures:
         """The workspace's figures over the last ``days`` against the ``days`` before."""
-        now = self.clock.now()
+        window = stats_window(self.clock.now(), days)
         with self.db.read() as session:
-            facts = repository.incident_facts(session, since=now - timedelta(days=2 * days),
-                                              workspace_id=workspace_id, with_steps=True)
-        return stats_figures(facts, now=now, days=days, tz=self.tz)
+            totals = repository.stats_totals(session, workspace_id=workspace_id, window=window)
+        return figures_from_totals(totals, window=window, tz=self.tz)
 
     def health(self, workspace_id: str) -> parking.HealthReport:
         """`/recovery health`: what the outbox could not send, and which incidents wait on it."""

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from bot.domain.digest import StepTiming
 from bot.domain.parsing import parse_work_hours
 from storage import outbox_store
 from storage.db import Database
@@ -238,22 +237,16 @@ def test_facts_are_the_channels_open_and_recently_touched_incidents_with_their_s
                 ("fix", "done", 8), ("acknowledge", "current", 1)])])
     with db.read() as session:
         facts = {fact.number: fact for fact in incident_facts(session, since=since, channel="C1")}
-        with_steps = {fact.number: fact for fact in incident_facts(session, since=since, workspace_id="T1",
-                                                                     with_steps=True)}
+        workspace = {fact.number: fact for fact in incident_facts(session, since=since, workspace_id="T1")}
     db.dispose()
     assert sorted(facts) == [1, 3, 4, 5, 7]
-    assert sorted(with_steps) == [1, 3, 4, 5, 6, 7]
+    assert sorted(workspace) == [1, 3, 4, 5, 6, 7]
     third = facts[3]
     assert (third.acknowledged_at, third.fixed_at) == (long_ago + timedelta(hours=3), long_ago + timedelta(hours=8))
     assert third.acknowledged_at.tzinfo is not None
     assert isinstance(third.remedy_amount, Decimal) and third.remedy_amount == Decimal("12.50")
-    assert facts[1].acknowledged_at is None and facts[1].steps == ()
-    assert with_steps[3]._replace(steps=()) == third
-    assert [(timing.step, timing.result) for timing in with_steps[3].steps] == [
-        ("acknowledge", "done"), ("acknowledge", "done"), ("fix", "done"), ("fix", "skipped"), ("fix", "done"),
-        ("acknowledge", None)]
-    assert with_steps[3].steps[0] == StepTiming("acknowledge", long_ago, long_ago + timedelta(hours=1),
-                                                long_ago + timedelta(hours=5), "done")
+    assert facts[1].acknowledged_at is None and facts[1].fixed_at is None
+    assert workspace[3] == third
 
 
 def test_a_digest_that_cannot_be_queued_holds_back_neither_nudges_nor_other_channels(bot, caplog):

@@ -1,4 +1,6 @@
-"""The figures behind the daily digest and `/recovery stats`, from incident snapshots.
+"""The figures behind the daily digest, from incident snapshots; `StatsFigures` too, which
+`bot.domain.stats` makes from the totals the database adds up (sharing the medians and
+the ranking of causes).
 
 Pure and total: the caller loads `IncidentFacts` and passes the time; an empty list, or a
 period with nothing in it, gives zeros and None (shown as "no data"), never an exception.
@@ -19,7 +21,6 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.domain.timing import is_overdue
-from bot.domain.types import StepKey
 
 WORST_OVERDUE_LIMIT = 10
 TOP_CAUSES_LIMIT = 5
@@ -29,26 +30,9 @@ TREND_DAYS = 14
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 DIGEST_WINDOW = timedelta(days=2 * DIGEST_DAYS)
 """What a digest reads: its week, and the week before for the trends."""
-MAX_STATS_DAYS = 3660
-"""Longer windows are cut to ten years so date arithmetic cannot overflow."""
 
 UNCOUNTED_APPROVALS = frozenset({"pending", "declined"})
 """A remedy still waiting for a lead, or declined, was not given: it is not spend."""
-
-ENDED_RESULTS = frozenset({"done", "skipped"})
-"""Step instances that count for the within-SLA share; "declined" and "not_yet" loop back
-to a new `make_it_right` and are judged there."""
-
-
-class StepTiming(NamedTuple):
-    """One step instance's times; a named tuple like `IncidentFacts`, for the same reason
-    (stats read every step of every incident in the window)."""
-
-    step: str
-    started_at: datetime
-    due_at: datetime | None
-    ended_at: datetime | None
-    result: str | None
 
 
 class IncidentFacts(NamedTuple):
@@ -57,7 +41,7 @@ class IncidentFacts(NamedTuple):
     A named tuple, not a dataclass: a busy channel's digest builds tens of thousands of
     these from database rows, and a tuple takes a row's values positionally for about a
     sixth of a frozen dataclass's cost (whose ``__init__`` sets each field through
-    ``object.__setattr__``). The loader follows the field order; ``steps`` stays last."""
+    ``object.__setattr__``). The loader follows the field order."""
 
     number: int
     channel: str
@@ -80,12 +64,10 @@ class IncidentFacts(NamedTuple):
     csat: int | None = None
     buy_again: str | None = None
     fixed_at: datetime | None = None
-    """When the last `fix` step ended done, for a snapshot loaded without step timings
-    (the digest needs only this and `acknowledged_at`, not every step)."""
+    """When the last `fix` step ended done: when the root cause was recorded."""
     summary: str = ""
     card_ts: str | None = None
     """Where its card is (in ``channel``), so the digest can link to it."""
-    steps: tuple[StepTiming, ...] = ()
 
 
 class OpenIncident(NamedTuple):
@@ -242,29 +224,6 @@ def _bar(value: int, top: int) -> str:
     return SPARK_BARS[1 + round((value - 1) * (len(SPARK_BARS) - 2) / (top - 1))]
 
 
-def stats_figures(incidents: Iterable[IncidentFacts], *, now: datetime, days: int, tz: ZoneInfo) -> StatsFigures:
-    """`/recovery stats`: the digest's figures over the last ``days`` days against the
-    ``days`` before, with how often each step was finished in time. ``tz`` is for the
-    caller's display of ``since``; the periods themselves are exact lengths of time."""
-    facts = tuple(incidents)
-    days = min(max(days, 0), MAX_STATS_DAYS)
-    start = now - timedelta(days=days)
-    now_figures = _now_figures(facts, now)
-    return StatsFigures(
-        days=days,
-        since=start.astimezone(tz),
-        flagged=_count(facts, start, now, lambda f: f.created_at),
-        resolved=_count(facts, start, now, lambda f: f.resolved_at),
-        closed=_count(facts, start, now, _closed_at),
-        cancelled=_count(facts, start, now, lambda f: f.closed_at if f.status == "cancelled" else None),
-        open_now=now_figures.open_now,
-        unclaimed_now=now_figures.unclaimed_now,
-        overdue_now=now_figures.overdue_now,
-        within_sla=_within_sla(facts, start, now),
-        **_period_fields(_period_figures(facts, start, now)),
-    )
-
-
 def median(values: Sequence[timedelta]) -> timedelta | None:
     """The middle value; for an even count the mean of the two middle ones; None if empty."""
     ordered = sorted(values)
@@ -369,31 +328,24 @@ def _counts_as_spend(fact: IncidentFacts) -> bool:
 
 
 def _top_causes(facts: Sequence[IncidentFacts], start: datetime, end: datetime) -> tuple[tuple[str, int], ...]:
-    """The recurring issues: root causes named in the period, most frequent first, ties by name."""
-    counts = Counter(
-        fact.root_cause.strip() for fact in facts
-        if fact.root_cause and fact.root_cause.strip() and _within(_cause_named_at(fact), start, end)
-    )
+    return rank_causes((fact.root_cause, 1) for fact in facts
+                       if fact.root_cause and _within(_cause_named_at(fact), start, end))
+
+
+def rank_causes(named: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The recurring issues from root causes as recorded, each with how often it was named
+    in the period: the same cause with stray spaces is one cause, a blank one is none; most
+    frequent first, ties by name, at most `TOP_CAUSES_LIMIT`. Shared by the digest (one per
+    incident) and the stats (counted by the database, per cause as recorded)."""
+    counts: Counter[str] = Counter()
+    for cause, count in named:
+        if cause and cause.strip():
+            counts[cause.strip()] += count
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return tuple(ranked[:TOP_CAUSES_LIMIT])
 
 
 def _cause_named_at(fact: IncidentFacts) -> datetime:
-    """When the root cause was recorded: the end of the last `fix` step done, or, for a
-    snapshot without step timings, when the incident was flagged."""
-    if fact.fixed_at is not None:
-        return fact.fixed_at
-    fixed = [timing.ended_at for timing in fact.steps
-             if timing.step == StepKey.FIX and timing.result == "done" and timing.ended_at is not None]
-    return max(fixed) if fixed else fact.created_at
-
-
-def _within_sla(facts: Sequence[IncidentFacts], start: datetime, end: datetime) -> dict[str, float | None]:
-    """Per step key, the share of instances ended (done or skipped) in the period no later
-    than their due time; an instance without a due time had no deadline to miss."""
-    ended: dict[str, list[bool]] = {key.value: [] for key in StepKey}
-    for fact in facts:
-        for timing in fact.steps:
-            if timing.step in ended and timing.result in ENDED_RESULTS and _within(timing.ended_at, start, end):
-                ended[timing.step].append(timing.due_at is None or timing.ended_at <= timing.due_at)
-    return {key: (sum(flags) / len(flags) if flags else None) for key, flags in ended.items()}
+    """When the root cause was recorded: the end of the last `fix` step done, or when the
+    incident was flagged if no fix was recorded as a step (an incident from before steps)."""
+    return fact.fixed_at if fact.fixed_at is not None else fact.created_at

@@ -7,9 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.digest import (
-    IncidentFacts, OpenIncident, StepTiming, Trend, digest_figures, median, stats_figures,
-)
+from bot.domain.digest import IncidentFacts, OpenIncident, Trend, digest_figures, median, rank_causes
 
 NEW_YORK = ZoneInfo("America/New_York")
 # Wednesday 12 June 2024, 09:00 in New York (EDT, UTC-4).
@@ -40,12 +38,6 @@ def test_a_quiet_team_gets_zeros_and_no_data_not_an_error():
     assert figures.satisfaction is None and figures.buy_again_share is None
     assert figures.top_causes == ()
     assert figures.remedy_spend == Decimal(0) and figures.remedy_count == 0
-
-    stats = stats_figures([], now=NOW, days=30, tz=NEW_YORK)
-    assert stats.flagged == 0 and stats.time_to_resolve == Trend(None, None)
-    assert set(stats.within_sla) == {"claim", "acknowledge", "apologize", "fix", "make_it_right", "buy_in",
-                                     "follow_up"}
-    assert all(share is None for share in stats.within_sla.values())
 
 
 # --- yesterday --------------------------------------------------------------------------
@@ -188,13 +180,12 @@ def test_satisfaction_averages_follow_ups_closed_this_week():
 
 def test_top_causes_are_most_frequent_first_ties_by_name_at_most_five():
     def fixed(number: int, cause: str, ago: timedelta = DAY) -> IncidentFacts:
-        timing = StepTiming("fix", started_at=NOW - ago - MIN, due_at=NOW, ended_at=NOW - ago, result="done")
-        return fact(number, root_cause=cause, steps=(timing,))
+        return fact(number, root_cause=cause, fixed_at=NOW - ago)
 
     causes = ["delivery"] * 3 + ["process", "billing"] * 2 + ["staff behaviour", "product defect", "other"]
     incidents = [fixed(n, cause) for n, cause in enumerate(causes, start=1)]
     incidents.append(fixed(50, "staff behaviour", ago=8 * DAY))          # fixed last week
-    incidents.append(fact(51, created_at=NOW - DAY, root_cause="staff behaviour"))  # no timings: flag time
+    incidents.append(fact(51, created_at=NOW - DAY, root_cause="staff behaviour"))  # no fix step: flag time
     incidents.append(fact(52, created_at=NOW - DAY, root_cause=None))
     figures = digest(*incidents)
     assert figures.top_causes == (
@@ -221,54 +212,8 @@ def test_remedy_spend_counts_what_was_given_this_week_not_pending_or_declined():
     assert figures.remedy_count == 2
 
 
-# --- stats ------------------------------------------------------------------------------
+# --- causes --------------------------------------------------------------------------
 
-def test_stats_compare_thirty_days_against_the_thirty_before():
-    stats = stats_figures([
-        fact(1, created_at=NOW - 20 * DAY, claimed_at=NOW - 20 * DAY + 6 * MIN),
-        fact(2, created_at=NOW - 40 * DAY, claimed_at=NOW - 40 * DAY + 12 * MIN),
-        fact(3, created_at=NOW - 2 * DAY, status="cancelled", closed_at=NOW - DAY),
-        fact(4, created_at=NOW - 70 * DAY, claimed_at=NOW - 70 * DAY + 99 * MIN),
-    ], now=NOW, days=30, tz=NEW_YORK)
-    assert stats.days == 30
-    assert stats.since == NOW - 30 * DAY
-    assert (stats.flagged, stats.closed, stats.cancelled) == (2, 0, 1)
-    assert stats.time_to_claim == Trend(current=6 * MIN, previous=12 * MIN)
-
-
-def test_within_sla_share_counts_done_and_skipped_steps_ended_by_their_due_time():
-    due = NOW - 2 * DAY
-
-    def step(key: str, ended: datetime | None, result: str | None, due_at: datetime | None = due) -> StepTiming:
-        return StepTiming(key, started_at=due - timedelta(hours=1), due_at=due_at, ended_at=ended, result=result)
-
-    stats = stats_figures([
-        fact(1, steps=(
-            step("claim", due - MIN, "done"),
-            step("acknowledge", due + MIN, "done"),
-            step("make_it_right", due + MIN, "declined"),      # loops back: not judged here
-            step("make_it_right", due - MIN, "done"),
-            step("buy_in", due - MIN, "not_yet"),
-            step("buy_in", due + DAY, "done"),
-        )),
-        fact(2, steps=(
-            step("claim", due, "done"),                        # exactly at due is in time
-            step("acknowledge", due - MIN, "skipped"),
-            step("apologize", None, None),                     # still running
-        )),
-        fact(3, steps=(
-            step("claim", due + timedelta(seconds=1), "skipped"),
-            step("claim", due - 10 * DAY, "done", due_at=due - 10 * DAY),   # ended before the window
-            step("follow_up", due, "done", due_at=None),
-        )),
-    ], now=NOW, days=7, tz=NEW_YORK)
-    assert stats.within_sla == {
-        "claim": 2 / 3, "acknowledge": 0.5, "apologize": None, "fix": None,
-        "make_it_right": 1.0, "buy_in": 0.0, "follow_up": 1.0,
-    }
-
-
-def test_stats_of_an_odd_window_are_still_an_answer():
-    stats = stats_figures([fact(1, created_at=NOW - DAY)], now=NOW, days=0, tz=NEW_YORK)
-    assert stats.flagged == 0 and stats.time_to_claim == Trend(None, None)
-    assert stats_figures([], now=NOW, days=10**9, tz=NEW_YORK).days <= 3660
+def test_causes_are_ranked_as_trimmed_names_blank_ones_dropped():
+    assert rank_causes([("delivery", 2), (" delivery\n", 1), ("billing", 3), ("  ", 4), ("", 1)]) == (
+        ("billing", 3), ("delivery", 3))
