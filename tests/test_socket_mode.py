@@ -200,7 +200,8 @@ def test_too_many_websockets_makes_the_bot_back_off_not_loop(start_bot, socket_s
 
 def test_sigterm_closes_the_connection_and_exits_cleanly(start_bot, socket_slack):
     process = start_bot()
-    assert process.health()["socket_mode"]["connected"] is True
+    # The double counts the connection at its handshake, the bot at Slack's hello just after.
+    assert socket_slack.wait_for(lambda: process.health()["socket_mode"]["connected"] is True), _log(process)
     process.process.terminate()
     assert process.process.wait(timeout=15) == 0
     assert socket_slack.wait_for(lambda: socket_slack.live_count() == 0), "the connection was closed"
