@@ -6,7 +6,7 @@ work after its ack is `RecoveryService.stats(days=30)`, added up in SQL and turn
 figures in-process. Target: under 1 s. Measured alternately with it in the same run: the
 floor (one aggregate pass over the window's incidents, `repository._stats_counts` alone:
 every exact answer reads them once), the Python path it replaced (every incident and step
-record of the window read and counted in Python, `tests/stats_reference.py`, which must give
+record of the window read and counted in Python, `bench/stats_reference.py`, which must give
 the same figures), and, after those rounds, the same call with the stats indexes of
 migration 0008 dropped (what they save). Medians of rounds.
 """
@@ -28,7 +28,7 @@ from bench.timers_cost import NOW, _service, seed
 from bot.domain.stats import stats_window
 from storage import repository
 from storage.models import Incident
-from tests.stats_reference import reference_stats
+from bench.stats_reference import reference_stats
 
 WORKSPACE = "T1"  # seed()'s
 DAYS = 30

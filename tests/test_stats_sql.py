@@ -1,5 +1,5 @@
 """`/recovery stats` added up in SQL (`repository.stats_totals`), on each database: the same
-figures as the Python path it replaced (`tests/stats_reference.py`) on random workspaces,
+figures as the Python path it replaced (`bench/stats_reference.py`) on random workspaces,
 and hand-computed ones where the SQL has its own ways (microseconds on SQLite, cents,
 causes as recorded, the periods' edges)."""
 from __future__ import annotations
@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Incident, StepRecord
 from storage.repository import stats_totals
-from tests.stats_reference import reference_stats
+from bench.stats_reference import reference_stats
 
 NOW = datetime(2026, 11, 2, 8, 0, 0, 250_000, tzinfo=timezone.utc)
 TZ = ZoneInfo("Europe/Berlin")

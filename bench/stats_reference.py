@@ -1,6 +1,6 @@
 """The old `/recovery stats`, kept as the reference the SQL path must agree with: every
 incident of the window and every step record read into Python and counted there (2.3-2.7 s
-at 100,000 incidents, see docs/PERFORMANCE.md). Not product code: only tests use it."""
+at 100,000 incidents, see docs/PERFORMANCE.md). Not product code: the benchmark and the equivalence tests use it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
