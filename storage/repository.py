@@ -432,3 +432,12 @@ def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: 
     rows = session.exec(query.order_by(col(Incident.number).desc()).limit(LIST_LIMIT)).all()
     return [to_state(row) for row in rows]
 
+
+
+def rollup_workspaces(session: Session) -> dict[str, datetime]:
+    """Every workspace with incidents, with when its first was flagged (the leads' roll-up
+    waits for a DIGEST_TIME after it, as a channel's digest does): one pass over
+    ix_incident_workspace_created."""
+    rows = session.exec(select(Incident.workspace_id, _aware(func.min(Incident.created_at)))
+                        .group_by(Incident.workspace_id)).all()
+    return dict(sorted(rows))
