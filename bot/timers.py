@@ -17,10 +17,10 @@ from sqlmodel import Session
 from bot import lead_inbox
 from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import approval_request, queue_decision
-from bot.rollup import Rollups
 from bot.domain import alerts, digest_schedule, recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, EventKind, IncidentState, Refusal
+from bot.rollup import Rollups
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
 from bot.views import lead_notes, notices

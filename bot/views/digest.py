@@ -115,6 +115,7 @@ def _owner(owner_id: str | None) -> str:
 
 
 def step_title(step: str, playbook: Playbook) -> str:
+    """The step as the playbook names it; a key it no longer has, as stored."""
     try:
         return playbook.step(StepKey(step)).title
     except (KeyError, ValueError):
