@@ -20,6 +20,7 @@ from bot.announce import approval_request, queue_decision
 from bot.domain import alerts, digest_schedule, recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, EventKind, IncidentState, Refusal
+from bot.rollup import Rollups
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
 from bot.views import lead_notes, notices
@@ -40,11 +41,12 @@ class TickReport:
     follow_ups: int = 0
     alerts: int = 0
     digests: int = 0
+    rollups: int = 0
     pruned: int = 0
 
     @property
     def total(self) -> int:
-        return self.follow_ups + self.alerts + self.digests
+        return self.follow_ups + self.alerts + self.digests + self.rollups
 
 
 class _Skip(Exception):
@@ -55,6 +57,7 @@ class Timers:
     def __init__(self, service: RecoveryService) -> None:
         self._service = service
         self._digests_done_for: str | None = None
+        self._rollups = Rollups(service)
 
     def run_due(self, *, max_rounds: int = 50) -> TickReport:
         """Everything due now; counts what this process queued (other replicas queue the rest).
@@ -67,7 +70,7 @@ class Timers:
             if prompted + alerted == 0:
                 break
         return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests(),
-                          pruned=self.prune_outbox())
+                          rollups=self._rollups.run_due(), pruned=self.prune_outbox())
 
     def prune_outbox(self) -> int:
         """Delete outbox rows sent more than OUTBOX_KEEP ago, so the table stays the size of a
@@ -134,7 +137,8 @@ class Timers:
             workspace_id = repository.workspace_of_channel(session, channel) or ""
         if not figures.has_news and channel not in service.settings.digest_channels:
             return False
-        payload = digest_view.digest_payload(figures, channel=channel, playbook=service.playbook)
+        payload = digest_view.digest_payload(figures, channel=channel, currency=service.settings.currency,
+                                             playbook=service.playbook)
         with service.db.transaction() as session:
             if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
                 return False

@@ -96,8 +96,10 @@ def _figures(service: RecoveryService, command: parsing.Command | parsing.UsageE
     if isinstance(command, parsing.Stats):
         figures = service.stats(workspace_id=workspace, days=command.days)
         return (f"Recovery stats, last {figures.days} days",
-                [block.to_dict() for block in digest.stats_blocks(figures, playbook=service.playbook)])
-    payload = digest.digest_payload(service.digest_preview(channel), channel=channel, playbook=service.playbook)
+                [block.to_dict() for block in digest.stats_blocks(figures, currency=service.settings.currency,
+                                                                  playbook=service.playbook)])
+    payload = digest.digest_payload(service.digest_preview(channel), channel=channel,
+                                    currency=service.settings.currency, playbook=service.playbook)
     filled = digest.fill_card_links(payload, _permalinks(client, digest.linked_cards(payload)),
                                     _names(client, digest.named_people(payload)))
     return filled["text"], filled["blocks"]

@@ -578,3 +578,12 @@ def _micros(dialect: str) -> Callable[[ColumnElement], ColumnElement[int]]:
         fraction = cast(func.substr(func.substr(moment, 21).op("||")("000000"), 1, 6), BigInteger)
         return seconds * 1_000_000 + fraction
     return sqlite_micros
+
+
+def rollup_workspaces(session: Session) -> dict[str, datetime]:
+    """Every workspace with incidents, with when its first was flagged (the leads' roll-up
+    waits for a DIGEST_TIME after it, as a channel's digest does): one pass over
+    ix_incident_workspace_created."""
+    rows = session.exec(select(Incident.workspace_id, _aware(func.min(Incident.created_at)))
+                        .group_by(Incident.workspace_id)).all()
+    return dict(sorted(rows))

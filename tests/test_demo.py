@@ -25,7 +25,7 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert "Remedy: refund £ 120" in transcript and "Total time" in transcript
     assert "⏰" in transcript and "escalated to the leads (by DM)" in transcript, "a nudge and an escalation"
     assert "*Follow up* on #1 was due" in transcript, "the follow-up reminder"
-    assert "Recovery digest · Tue 3 Nov" in transcript and "Remedy spend*  120 over 1 remedy" in transcript
+    assert "Recovery digest · Tue 3 Nov" in transcript and "Remedy spend*  £ 120 over 1 remedy" in transcript
     assert "Recovered within SLA, by step" in transcript
     assert transcript.index("reacted :eyes: to dana (customer)'s message") < transcript.index("both press Claim")
     assert "reacted :white_check_mark: to dana (customer)'s message" in transcript, "the closed receipt"
@@ -48,6 +48,7 @@ def test_demo_shows_the_leads_day_with_who_is_notified_and_how_buttons_look():
     assert "✅ Approved: refund £ 120 on #1, by @lee (lead)" in transcript, "decided from the DM"
     assert "🔔 notifies lee (lead) (a DM)" in transcript
     assert "Recovery digest" in transcript
+    assert "[DM to lee (lead)] recovery-bot:\n    │ Leads' roll-up · Tue 3 Nov" in transcript, "the leads' roll-up"
 
 
 def test_demo_blocks_prints_the_block_kit_slack_received():

@@ -148,7 +148,9 @@ def test_three_replicas_ticking_together_send_each_alert_once(make_bot, settings
     texts = [m.text for m in bot.fake.all_messages() if m.text.startswith(("⏰", "🚨"))]
     assert len([m for m in bot.fake.messages("C1") if m.text.startswith("Recovery digest")]) == 1
     assert len(texts) == 36, "12 nudges, 12 escalations in the threads and 12 in the lead's DM"
-    assert len(dms(bot, LEAD)) == 12
+    lead_dms = [m.text for m in dms(bot, LEAD)]
+    assert len(lead_dms) == 13 and len([text for text in lead_dms if text.startswith("🚨")]) == 12
+    assert len([text for text in lead_dms if text.startswith("Leads' roll-up")]) == 1, "one roll-up, by one replica"
 
 
 def test_follow_up_not_recorded_within_its_sla_is_nudged_then_escalated(bot):

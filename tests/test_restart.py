@@ -20,6 +20,7 @@ from bot.devkit.driver import SlackDriver
 from bot.devkit.processes import BotProcess
 from bot.web import EVENTS_PATH
 from storage.models import DigestRun, Notification, OutboxMessage
+from tests.conftest import LEAD
 
 pytestmark = pytest.mark.wall_clock
 
@@ -151,6 +152,7 @@ def test_three_bot_processes_on_one_postgresql_send_each_alert_and_digest_once(b
             process.wait_healthy()
         assert _wait(lambda: sum(_alerts_by_incident(bot.fake).values()) >= ALERTS)
         assert _wait(lambda: any(m.text.startswith("Recovery digest") for m in bot.fake.messages("C1")))
+        assert _wait(lambda: any(m.text.startswith("Leads' roll-up") for m in bot.fake.messages(f"D{LEAD}")))
         time.sleep(2.5)  # two more ticks of every replica, for a double to show up
     finally:
         for process in processes:
@@ -158,7 +160,9 @@ def test_three_bot_processes_on_one_postgresql_send_each_alert_and_digest_once(b
     alerts = _alerts_by_incident(bot.fake)
     assert len(alerts) == ALERTS and set(alerts.values()) == {1}
     digests = [m for m in bot.fake.messages("C1") if m.text.startswith("Recovery digest")]
-    assert len(digests) == 1 and _count(bot, DigestRun) == 1
+    rollups = [m for m in bot.fake.messages(f"D{LEAD}") if m.text.startswith("Leads' roll-up")]
+    assert len(digests) == 1 and len(rollups) == 1
+    assert _count(bot, DigestRun) == 2, "C1's digest and the leads' roll-up, each claimed once"
 
 
 def _post_new(process: BotProcess, settings, fake, summary: str) -> None:  # noqa: ANN001

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
-from decimal import Decimal
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.domain.digest import DIGEST_DAYS, TREND_DAYS, DigestFigures, OpenIncident, StatsFigures, Trend, sparkline
+from bot.domain.money import format_amount
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook
 from bot.domain.text import cut, safe
@@ -99,11 +99,12 @@ def display_name(user: Mapping) -> str | None:
     return None
 
 
-def _day(day: date) -> str:
+def day_label(day: date) -> str:
+    """"Tue 3 Nov": a digest's date as a reader says it."""
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def _age(span: timedelta) -> str:
+def age_text(span: timedelta) -> str:
     """How long something has been open, in the largest whole unit: "6 days", "3 h", "12 min"."""
     days, hours, minutes = span.days, span.seconds // 3600, span.seconds // 60
     if days:
@@ -117,7 +118,8 @@ def _owner(owner_id: str | None) -> str:
     return person_marker(owner_id) if owner_id else "unclaimed"
 
 
-def _step_title(step: str, playbook: Playbook) -> str:
+def step_title(step: str, playbook: Playbook) -> str:
+    """The step as the playbook names it; a key it no longer has, as stored."""
     try:
         return playbook.step(StepKey(step)).title
     except (KeyError, ValueError):
@@ -134,8 +136,8 @@ def _headline(figures: DigestFigures, playbook: Playbook) -> str:
     oldest = figures.oldest_open
     if oldest is None:
         return point
-    where = "unclaimed" if oldest.owner_id is None else f"at {_step_title(oldest.step, playbook)}"
-    return f"{point}; oldest #{oldest.number}, {_age(oldest.age)}, {where}"
+    where = "unclaimed" if oldest.owner_id is None else f"at {step_title(oldest.step, playbook)}"
+    return f"{point}; oldest #{oldest.number}, {age_text(oldest.age)}, {where}"
 
 
 def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook) -> str:
@@ -143,7 +145,7 @@ def _overdue_line(item: OpenIncident, *, channel: str, playbook: Playbook) -> st
     summary = safe(item.summary, 80) or "no summary"
     number = card_marker(item.number, channel, item.card_ts)
     return (f"• {number} {summary} · "
-            f"{_step_title(item.step, playbook)} · {late} late · {_owner(item.owner_id)}")
+            f"{step_title(item.step, playbook)} · {late} late · {_owner(item.owner_id)}")
 
 
 def _median(verb: str, noun: str, trend: Trend, *, period: str) -> str:
@@ -160,42 +162,53 @@ def _median(verb: str, noun: str, trend: Trend, *, period: str) -> str:
     return f"{text}, {'up' if current > previous else 'down'} from {format_duration(previous)}"
 
 
-def _money(amount: Decimal) -> str:
-    return f"{amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount:f}"
-
-
 def _answers(count: int) -> str:
     return f"{count} answer{'' if count == 1 else 's'}"
 
 
-def _shared(figures: DigestFigures | StatsFigures, *, period: str) -> list[str]:
+def medians_line(figures: DigestFigures | StatsFigures, *, period: str) -> str:
+    """The median times to claim, acknowledge and resolve, each with its direction."""
     speed = " · ".join(_median(verb, noun, getattr(figures, name), period=period) for verb, noun, name in _MEDIANS)
+    return f"*Median times, last {period}* (against the {period} before)\n{speed}"
+
+
+def spend_line(figures: DigestFigures | StatsFigures, *, currency: str) -> str:
+    """"£ 120 over 1 remedy": in the team's CURRENCY, as the card and the approvals show amounts."""
+    return (f"*Remedy spend*  {format_amount(figures.remedy_spend, currency)} over {figures.remedy_count} "
+            f"remed{'y' if figures.remedy_count == 1 else 'ies'}")
+
+
+def since_label(figures: DigestFigures) -> str:
+    """The days a digest reports on: "Yesterday", or "Since Fri 30 Oct" on a Monday."""
+    return "Yesterday" if figures.since == figures.day - timedelta(days=1) else f"Since {day_label(figures.since)}"
+
+
+def _shared(figures: DigestFigures | StatsFigures, *, period: str, currency: str) -> list[str]:
     satisfaction = (f"{figures.satisfaction:.1f}/10 ({_answers(figures.satisfaction_answers)})"
                     if figures.satisfaction is not None else "no answers yet")
     buy_again = (f"{figures.buy_again_share:.0%} ({_answers(figures.buy_again_answers)})"
                  if figures.buy_again_share is not None else "no answers yet")
     causes = " · ".join(f"{name} {count}" for name, count in figures.top_causes) or "none recorded"
     return [
-        f"*Median times, last {period}* (against the {period} before)\n{speed}",
+        medians_line(figures, period=period),
         f"*Customers*  satisfaction {satisfaction} · would buy again {buy_again}",
         f"*Recurring causes*  {cut(causes, 1000)}",
-        f"*Remedy spend*  {_money(figures.remedy_spend)} over {figures.remedy_count} "
-        f"remed{'y' if figures.remedy_count == 1 else 'ies'}",
+        spend_line(figures, currency=currency),
     ]
 
 
 def digest_text(figures: DigestFigures, *, channel: str, playbook: Playbook) -> str:
     """The notification's words: where, when, and the point."""
-    return f"Recovery digest for <#{channel}>, {_day(figures.day)}: {_headline(figures, playbook)}"
+    return f"Recovery digest for <#{channel}>, {day_label(figures.day)}: {_headline(figures, playbook)}"
 
 
-def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = DEFAULT_PLAYBOOK) -> list[Block]:
+def digest_blocks(figures: DigestFigures, *, channel: str, currency: str,
+                  playbook: Playbook = DEFAULT_PLAYBOOK) -> list[Block]:
     """With markers for the cards and the owners: `fill_card_links` turns them into links and
     names before anyone reads them."""
-    since = "Yesterday" if figures.since == figures.day - timedelta(days=1) else f"Since {_day(figures.since)}"
     lines = [
         f"<#{channel}>  *{_headline(figures, playbook)}*",
-        f"*{since}*  flagged {figures.flagged} · resolved {figures.resolved} · closed {figures.closed}",
+        f"*{since_label(figures)}*  flagged {figures.flagged} · resolved {figures.resolved} · closed {figures.closed}",
         f"*Now*  {figures.open_now} open · {figures.unclaimed_now} unclaimed · {figures.overdue_now} overdue",
     ]
     if figures.worst_overdue:
@@ -207,24 +220,25 @@ def digest_blocks(figures: DigestFigures, *, channel: str, playbook: Playbook = 
     lines.append(f"*Last {TREND_DAYS} days*  flagged {sparkline(figures.flagged_daily)} "
                  f"{sum(figures.flagged_daily)} · closed {sparkline(figures.closed_daily)} "
                  f"{sum(figures.closed_daily)}")
-    lines += _shared(figures, period=f"{DIGEST_DAYS} days")
+    lines += _shared(figures, period=f"{DIGEST_DAYS} days", currency=currency)
     return [
-        HeaderBlock(text=f"Recovery digest · {_day(figures.day)}"),
+        HeaderBlock(text=f"Recovery digest · {day_label(figures.day)}"),
         *[SectionBlock(text=MarkdownTextObject(text=cut(line, 3000))) for line in lines],
         ContextBlock(elements=[MarkdownTextObject(text="`/recovery stats 30d` for more")]),
     ]
 
 
-def digest_payload(figures: DigestFigures, *, channel: str, playbook: Playbook) -> dict:
+def digest_payload(figures: DigestFigures, *, channel: str, currency: str, playbook: Playbook) -> dict:
     """The outbox row's payload (or a preview's): the digest, with the cards whose links and the
     people whose names the sender fills in."""
     return {"text": digest_text(figures, channel=channel, playbook=playbook),
-            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, playbook=playbook)],
+            "blocks": [block.to_dict() for block in digest_blocks(figures, channel=channel, currency=currency,
+                                                                   playbook=playbook)],
             CARD_LINKS: [[channel, item.card_ts] for item in figures.worst_overdue if item.card_ts],
             PEOPLE: sorted({item.owner_id for item in figures.worst_overdue if item.owner_id})}
 
 
-def stats_blocks(figures: StatsFigures, *, playbook: Playbook) -> list[Block]:
+def stats_blocks(figures: StatsFigures, *, currency: str, playbook: Playbook) -> list[Block]:
     period = f"{figures.days} days"
     shares = " · ".join(
         f"{step.title} {f'{share:.0%}' if (share := figures.within_sla.get(step.key.value)) is not None else 'none ended'}"
@@ -233,7 +247,7 @@ def stats_blocks(figures: StatsFigures, *, playbook: Playbook) -> list[Block]:
         f"*Last {period}*  flagged {figures.flagged} · resolved {figures.resolved} · closed {figures.closed} · "
         f"cancelled {figures.cancelled}",
         f"*Now*  {figures.open_now} open · {figures.unclaimed_now} unclaimed · {figures.overdue_now} overdue",
-        *_shared(figures, period=period),
+        *_shared(figures, period=period, currency=currency),
         f"*Recovered within SLA, by step*\n{cut(shares, 2900)}",
     ]
     return [HeaderBlock(text=f"📈 Recovery stats, last {period}"),
