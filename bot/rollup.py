@@ -13,20 +13,16 @@ and parks them there for `/recovery health`, as it does approvals and escalation
 """
 from __future__ import annotations
 
-import logging
 from datetime import date
-
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import lead_inbox
 from bot.domain import digest_schedule
 from bot.domain.digest import DIGEST_WINDOW
 from bot.domain.rollup import rollup_figures
+from bot.each import each
 from bot.service import RecoveryService
 from bot.views import rollup as rollup_view
 from storage import channel_store, outbox_store, repository
-
-log = logging.getLogger(__name__)
 
 
 def claim_key(workspace_id: str) -> str:
@@ -56,17 +52,11 @@ class Rollups:
             return 0
         with service.db.read() as session:
             workspaces = repository.rollup_workspaces(session)
-        posted = failed = 0
-        for workspace_id, first_incident in workspaces.items():
-            if not digest_schedule.channel_due(first_incident, day, digest_time=settings.digest_time, tz=service.tz):
-                continue
-            try:
-                posted += self.post_rollup(workspace_id, day.isoformat(), targets=targets)
-            except (OperationalError, InterfaceError):
-                raise  # the database is unreachable: the whole tick waits for the next one
-            except Exception:  # noqa: BLE001 - the other workspaces still get theirs
-                failed += 1
-                log.exception("leads' roll-up for %s failed; the next tick tries again", workspace_id)
+        due = [workspace_id for workspace_id, first_incident in workspaces.items()
+               if digest_schedule.channel_due(first_incident, day, digest_time=settings.digest_time, tz=service.tz)]
+        posted, failed = each(due, lambda workspace_id: self.post_rollup(workspace_id, day.isoformat(),
+                                                                          targets=targets),
+                              what=lambda workspace_id: f"leads' roll-up for {workspace_id}")
         if not failed:
             self._done_for = day.isoformat()
         return posted

@@ -6,12 +6,9 @@ and sending, or a second replica can neither double nor lose one.
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from bot import lead_inbox
@@ -20,13 +17,12 @@ from bot.announce import approval_request, queue_decision
 from bot.domain import alerts, digest_schedule, recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, EventKind, IncidentState, Refusal
+from bot.each import each
 from bot.rollup import Rollups
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
 from bot.views import lead_notes, notices
 from storage import channel_store, outbox_store, repository
-
-log = logging.getLogger(__name__)
 
 FOLLOW_UP_PROMPT = "follow_up_prompt"
 BATCH = 100
@@ -107,15 +103,8 @@ class Timers:
                           if digest_schedule.channel_due(first_incidents.get(channel), day,
                                                          digest_time=settings.digest_time, tz=service.tz,
                                                          always=channel in settings.digest_channels))
-        posted = failed = 0
-        for channel in channels:
-            try:
-                posted += self.post_digest(channel, day.isoformat())
-            except (OperationalError, InterfaceError):
-                raise  # the database is unreachable: the whole tick waits for the next one
-            except Exception:  # noqa: BLE001 - the other channels still get theirs
-                failed += 1
-                log.exception("digest for %s failed; the next tick tries again", channel)
+        posted, failed = each(channels, lambda channel: self.post_digest(channel, day.isoformat()),
+                              what=lambda channel: f"digest for {channel}")
         if not failed:
             self._digests_done_for = day.isoformat()
         return posted
@@ -150,12 +139,13 @@ class Timers:
     def _follow_ups(self) -> int:
         with self._service.db.read() as session:
             due = repository.due_follow_ups(session, now=self._service.clock.now(), limit=BATCH)
-        return _each(due, lambda item: self.prompt_follow_up(*item), what="follow-up prompt")
+        return each(due, lambda item: self.prompt_follow_up(*item),
+                    what=lambda item: f"follow-up prompt for incident {item[0]}")[0]
 
     def _alerts(self) -> int:
         with self._service.db.read() as session:
             due = repository.due_alerts(session, now=self._service.clock.now(), limit=BATCH)
-        return _each(due, lambda item: self.send_alert(*item), what="reminder")
+        return each(due, lambda item: self.send_alert(*item), what=lambda item: f"reminder for incident {item[0]}")[0]
 
     def prompt_follow_up(self, incident_id: int, seq: int) -> bool:
         service = self._service
@@ -283,17 +273,3 @@ class Timers:
                        before=state)
         return True
 
-
-def _each(due: list[tuple], do: Callable[[tuple], bool], *, what: str) -> int:
-    """``do`` for every due item, counting those done. One item that fails for its own reasons
-    (a row the code cannot handle) is logged and skipped, so the others still go out; an
-    unreachable database ends the tick, as it would fail every item alike."""
-    done = 0
-    for item in due:
-        try:
-            done += do(item)
-        except (OperationalError, InterfaceError):
-            raise
-        except Exception:  # noqa: BLE001 - see above
-            log.exception("%s for incident %s failed; the next tick tries again", what, item[0])
-    return done
