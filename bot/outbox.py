@@ -371,8 +371,8 @@ class OutboxSender:
             return {"channel": row.channel, "text": text, "blocks": blocks}
         payload = row.payload
         if digest_view.needs_filling(payload):
-            payload = digest_view.fill_card_links(payload, self._card_links(row, digest_view.linked_cards(payload)),
-                                                  self._names(row, digest_view.named_people(payload)))
+            payload = digest_view.filled(payload, permalink_of=lambda channel, ts: self._permalink(row, channel, ts),
+                                         name_of=lambda user: self._person_name(row, user))
         if row.kind == lead_inbox.POST:
             payload = {**payload, "blocks": self._with_card_link(row, incident, payload.get("blocks") or [])}
         args = {"channel": row.channel, "text": payload.get("text", ""), "blocks": payload.get("blocks")}
@@ -385,33 +385,25 @@ class OutboxSender:
             args["thread_ts"] = incident.card_ts
         return args
 
-    def _card_links(self, row: outbox_store.Leased, cards: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """A digest's links to the cards it names, asked just before it is posted. A card Slack
-        will not link now is named without its link rather than holding the digest back."""
-        links: dict[tuple[str, str], str] = {}
-        for channel, ts in cards:
-            try:
-                found = self._call(self._client.chat_getPermalink, optional=True, channel=channel, message_ts=ts)
-            except (_Dead, _Retry) as failure:
-                log.warning("outbox %s (%s): card link not fetched: %s", row.id, row.kind, failure.error)
-                continue
-            if found.get("permalink"):
-                links[(channel, ts)] = found["permalink"]
-        return links
+    def _permalink(self, row: outbox_store.Leased, channel: str, ts: str) -> str | None:
+        """A card's link, asked just before the message naming it is posted. A card Slack will
+        not link now is named without its link rather than holding the message back."""
+        try:
+            found = self._call(self._client.chat_getPermalink, optional=True, channel=channel, message_ts=ts)
+        except (_Dead, _Retry) as failure:
+            log.warning("outbox %s (%s): card link not fetched: %s", row.id, row.kind, failure.error)
+            return None
+        return found.get("permalink") or None
 
-    def _names(self, row: outbox_store.Leased, users: list[str]) -> dict[str, str]:
-        """The names of the people a digest names, one users.info each, asked just before it is
-        posted. Someone Slack will not describe now is "someone" rather than holding it back."""
-        names: dict[str, str] = {}
-        for user in users:
-            try:
-                found = self._call(self._client.users_info, optional=True, user=user)
-            except (_Dead, _Retry) as failure:
-                log.warning("outbox %s (%s): name of %s not fetched: %s", row.id, row.kind, user, failure.error)
-                continue
-            if name := digest_view.display_name(found.get("user") or {}):
-                names[user] = name
-        return names
+    def _person_name(self, row: outbox_store.Leased, user: str) -> str | None:
+        """A person's name, asked just before the message naming them is posted. Someone Slack
+        will not describe now is named the fallback way rather than holding the message back."""
+        try:
+            found = self._call(self._client.users_info, optional=True, user=user)
+        except (_Dead, _Retry) as failure:
+            log.warning("outbox %s (%s): name of %s not fetched: %s", row.id, row.kind, user, failure.error)
+            return None
+        return digest_view.display_name(found.get("user") or {})
 
     def _find_posted(self, row: outbox_store.Leased, args: dict) -> str | None:
         """Did an earlier attempt reach Slack? Look for our outbox id in the metadata of what
@@ -476,11 +468,7 @@ class OutboxSender:
         yet, Slack refused) the button goes rather than pointing nowhere."""
         link = None
         if incident is not None and incident.card_ts:
-            try:
-                link = self._call(self._client.chat_getPermalink, optional=True, channel=incident.card_channel,
-                                  message_ts=incident.card_ts).get("permalink")
-            except (_Dead, _Retry) as failure:
-                log.warning("outbox %s (%s): card link not fetched: %s", row.id, row.kind, failure.error)
+            link = self._permalink(row, incident.card_channel, incident.card_ts)
         return lead_notes.point_card_links(blocks, link)
 
     def _update_lead_copies(self, row: outbox_store.Leased,

@@ -100,34 +100,27 @@ def _figures(service: RecoveryService, command: parsing.Command | parsing.UsageE
                                                                   playbook=service.playbook)])
     payload = digest.digest_payload(service.digest_preview(channel), channel=channel,
                                     currency=service.settings.currency, playbook=service.playbook)
-    filled = digest.fill_card_links(payload, _permalinks(client, digest.linked_cards(payload)),
-                                    _names(client, digest.named_people(payload)))
+    filled = digest.filled(payload, permalink_of=lambda channel, ts: _permalink(client, channel, ts),
+                           name_of=lambda user: _name(client, user))
     return filled["text"], filled["blocks"]
 
 
-def _permalinks(client: WebClient, cards: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Links to the cards a preview names; one Slack will not give is left out (a plain number)."""
-    links = {}
-    for channel, ts in cards:
-        try:
-            links[(channel, ts)] = str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
-        except (SlackApiError, KeyError) as error:
-            log.warning("digest preview: no link to card %s in %s: %s", ts, channel, error)
-    return links
+def _permalink(client: WebClient, channel: str, ts: str) -> str | None:
+    """A link to a card the preview names; one Slack will not give leaves a plain number."""
+    try:
+        return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+    except (SlackApiError, KeyError) as error:
+        log.warning("digest preview: no link to card %s in %s: %s", ts, channel, error)
+        return None
 
 
-def _names(client: WebClient, users: list[str]) -> dict[str, str]:
-    """The names of the people a preview names; one Slack will not give is "someone"."""
-    names = {}
-    for user in users:
-        try:
-            name = digest.display_name(client.users_info(user=user).get("user") or {})
-        except SlackApiError as error:
-            log.warning("digest preview: no name for %s: %s", user, error.response.get("error"))
-            continue
-        if name:
-            names[user] = name
-    return names
+def _name(client: WebClient, user: str) -> str | None:
+    """The name of a person the preview names; one Slack will not give reads "someone"."""
+    try:
+        return digest.display_name(client.users_info(user=user).get("user") or {})
+    except SlackApiError as error:
+        log.warning("digest preview: no name for %s: %s", user, error.response.get("error"))
+        return None
 
 
 def _typed(body: dict) -> str:

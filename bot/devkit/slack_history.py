@@ -44,6 +44,24 @@ class Message:
         """In the channel's history: not a reply (a thread parent has thread_ts == ts)."""
         return self.thread_ts is None or self.thread_ts == self.ts
 
+    def mrkdwn_texts(self) -> list[str]:
+        """Every string Slack parses as mrkdwn (the fallback text and each mrkdwn object): where
+        mentions notify and markup must be escaped. Plain text is never parsed."""
+        found = [self.text]
+
+        def walk(node: object) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                    found.append(node["text"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+
+        walk(self.blocks)
+        return found
+
     def plain(self) -> str:
         """Text, block text and button labels as readable lines, for transcripts and searches."""
         lines = [self.text] if self.text else []

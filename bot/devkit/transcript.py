@@ -114,7 +114,7 @@ class Transcript:
         elsewhere the @-mentions and @here of its mrkdwn (plain text is never parsed)."""
         if message.channel.startswith("D"):
             return [self._names.get(message.channel[1:], message.channel[1:]) + " (a DM)"]
-        raw = "\n".join([message.text, *_mrkdwn(message.blocks)])
+        raw = "\n".join(message.mrkdwn_texts())
         who = [self._names.get(user, user) for user in dict.fromkeys(_USER.findall(raw))]
         return who + [f"@{word}" for word in dict.fromkeys(_BROADCAST.findall(raw))]
 
@@ -136,16 +136,6 @@ def _block_lines(blocks: list[dict]) -> list[str]:
         elif kind == "actions":
             lines.append(" ".join(_control(element) for element in block.get("elements", [])))
     return lines
-
-
-def _mrkdwn(node: object) -> list[str]:
-    """Every mrkdwn text in a block tree: what Slack parses for mentions."""
-    if isinstance(node, list):
-        return [text for item in node for text in _mrkdwn(item)]
-    if not isinstance(node, dict):
-        return []
-    own = [node["text"]] if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str) else []
-    return own + [text for value in node.values() if isinstance(value, (dict, list)) for text in _mrkdwn(value)]
 
 
 def _control(element: dict) -> str:

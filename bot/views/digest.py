@@ -11,7 +11,7 @@ posting.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
@@ -73,6 +73,15 @@ def fill_card_links(payload: Mapping, permalinks: Mapping[tuple[str, str], str],
         return value
 
     return {key: value for key, value in fill(dict(payload)).items() if key not in (CARD_LINKS, PEOPLE)}
+
+
+def filled(payload: Mapping, *, permalink_of: Callable[[str, str], str | None],
+           name_of: Callable[[str], str | None]) -> dict:
+    """The payload with its markers filled (`fill_card_links`), each card and person it
+    names looked up once, just before it is shown."""
+    links = {card: link for card in linked_cards(payload) if (link := permalink_of(*card))}
+    names = {user: name for user in named_people(payload) if (name := name_of(user))}
+    return fill_card_links(payload, links, names)
 
 
 def linked_cards(payload: Mapping) -> list[tuple[str, str]]:
