@@ -86,9 +86,11 @@ def test_quick_tick_digest_memory_and_outbox_figures_are_all_there() -> None:
     assert _figure(timers["digest"]["median_s"])
     assert (used["incidents"], used["errors"]) == (200 + 2 * 500, 0)
     assert len(used["samples_mib"]) == 3 and all(_figure(sample) for sample in used["samples_mib"])
-    # Per flag: its card, and the 👀 receipt on the flagged message.
-    assert outbox["rows"] == 60, outbox
-    assert (outbox["slack_calls"]["chat.postMessage"], outbox["slack_calls"]["reactions.add"]) == (30, 30), outbox
+    # Per flag: its card, the 👀 receipt on the flagged message, and the flagger's private
+    # offer to add the customer's details (a reaction flag asked for none).
+    assert outbox["rows"] == 90, outbox
+    calls = outbox["slack_calls"]
+    assert (calls["chat.postMessage"], calls["reactions.add"], calls["chat.postEphemeral"]) == (30, 30, 30), outbox
     assert "digest, 100k incidents" in report.timers([timers])
 
 
