@@ -23,7 +23,7 @@ from bot.views import ids
 from storage import outbox_store
 from storage.models import HomeViewer, OutboxMessage
 from tests.conftest import LEAD, ServedBot
-from tests.helpers import claim_first, dms, flag_by_command
+from tests.helpers import claim_first, dms, flag_by_command, tick
 
 OWNER = "U2"
 OTHER = "U3"
@@ -322,3 +322,17 @@ def test_the_double_refuses_a_home_slack_would_refuse(fake_slack, view, error):
     with pytest.raises(SlackApiError) as off:
         client.views_publish(user_id=OWNER, view={"type": "home", "blocks": []})
     assert off.value.response["error"] == "not_enabled"
+
+
+def test_a_nudge_republishes_the_flaggers_home_and_an_escalation_the_leads_too(bot):
+    flag_by_command(bot)  # flagged by U1, unclaimed: the claim step's SLA is 10 min
+    for user in ("U1", LEAD):
+        _open(bot, user)
+    bot.clock.advance(timedelta(minutes=11))
+    assert tick(bot) == 1
+    _after_debounce(bot)
+    assert (len(_publishes(bot, "U1")), len(_publishes(bot, LEAD))) == (2, 1), "a nudge is not the leads' business"
+    bot.clock.advance(timedelta(minutes=10))
+    assert tick(bot) == 1
+    _after_debounce(bot)
+    assert (len(_publishes(bot, "U1")), len(_publishes(bot, LEAD))) == (3, 2)
