@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from sqlmodel import Session
 
-from bot import lead_inbox, receipts
+from bot import home_refresh, lead_inbox, receipts
 from bot.domain import alerts, sla
 from bot.domain.playbook import Playbook
 from bot.domain.timing import deadline
@@ -105,6 +105,7 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
     if EventKind.FOLLOW_UP_PROMPTED in kinds and state.owner_id:
         rows.reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),
                    kind="dm", **{"channel": state.owner_id, "user_id": state.owner_id})
+    home_refresh.after_decision(session, decision, before=before, leads=policy.leads, now=now)
 
 
 def _unping(payload: dict, user: str | None) -> dict:

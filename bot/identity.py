@@ -34,6 +34,8 @@ class Identity:
     name: str | None = None
     bot_id: str | None = None
     team_id: str | None = None
+    # The workspace's address (https://acme.slack.com/): links to cards without asking Slack.
+    url: str | None = None
 
 
 class BotIdentity:
@@ -105,7 +107,7 @@ class IdentityCheck:
         except (OSError, HTTPException) as error:
             return self._unreachable(error.__class__.__name__)
         identity = Identity(user_id=answer.get("user_id"), name=answer.get("user"), bot_id=answer.get("bot_id"),
-                            team_id=answer.get("team_id"))
+                            team_id=answer.get("team_id"), url=answer.get("url"))
         self._identity.confirm(identity)
         self._say(logging.INFO, "Slack confirmed the bot token: %s (%s) in workspace %s", identity.name,
                   identity.user_id, identity.team_id)

@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import lead_inbox, outbox_details, parking, receipts, refusals
+from bot import home_refresh, lead_inbox, outbox_details, outbox_home, parking, receipts, refusals
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
 from bot.outbox_pacing import RowPacing
@@ -58,7 +58,7 @@ THREAD_KINDS = frozenset({"step", "reply", "approval"})
 PERMANENT_ERRORS = frozenset({
     "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text",
     "message_not_found", "cant_update_message", "edit_window_closed", "user_not_found", "user_not_in_channel",
-    "invalid_metadata_format", "invalid_metadata_schema", "too_many_attachments",
+    "invalid_metadata_format", "invalid_metadata_schema", "too_many_attachments", "view_too_large",
 })
 # How long conversations.info's word on a channel (shared with another organization or not)
 # stands. A channel becomes shared when someone accepts a Slack Connect invitation, which is
@@ -119,7 +119,7 @@ class _Details:
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = Limits(), home: outbox_home.HomeSender | None = None) -> None:
         self._db = db
         self._clock = clock
         self._client = client
@@ -136,6 +136,7 @@ class OutboxSender:
         self._pacing = RowPacing(Pacer(limits, clock), post_kinds=POST_KINDS)
         self._searches = PostSearch()
         self._bot_name: str | None = None
+        self._home = home
 
     def wake(self) -> None:
         self._wake.set()
@@ -350,6 +351,11 @@ class OutboxSender:
             return self._fill_details(row, incident)
         if row.kind == lead_inbox.UPDATE:
             return self._update_lead_copies(row, incident)
+        if row.kind == home_refresh.KIND and self._home is not None:
+            try:
+                return self._home.send(row, self._views_publish)
+            except outbox_home.Refused as refused:
+                raise _Dead(refused.error) from None
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -456,6 +462,15 @@ class OutboxSender:
         self._call(self._client.chat_update, channel=row.channel, ts=ts, text=row.payload.get("text", ""),
                    blocks=row.payload.get("blocks"))
         return ts, None
+
+    def _views_publish(self, **kwargs) -> dict:  # noqa: ANN003
+        """views.publish for bot/outbox_home.py, which settles Slack's answers it knows itself."""
+        try:
+            return self._call(self._client.views_publish, **kwargs)
+        except _Retry as failed:
+            if failed.error in outbox_home.REFUSALS:
+                raise outbox_home.Refused(failed.error) from None
+            raise
 
     def _dm_channel(self, user_id: str) -> str:
         """The app's DM with ``user_id``: a post names the user, an update or a history read

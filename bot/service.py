@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot import parking, receipts
+from bot import home_refresh, parking, receipts
 from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
@@ -132,6 +132,7 @@ class RecoveryService:
                                      payload=_card_payload(new, fetch_details=fetch_details,
                                                            internal_only=not self.settings.recovery_channel))
                 receipts.queue_opened(session, state, now=now)
+                home_refresh.after_flag(session, state, now)
                 if answer:
                     receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
         except _AlreadyFlagged:
@@ -171,10 +172,12 @@ class RecoveryService:
         self._after_commit()
 
     def tell(self, *, workspace_id: str, channel: str, user_id: str, text: str) -> None:
-        """An ephemeral line for one person, sent through the outbox like everything else."""
+        """An ephemeral line for one person, sent through the outbox like everything else. With
+        no ``channel`` (a button on their Home tab), a DM: an ephemeral needs a channel."""
+        kind = "ephemeral" if channel else "dm"
         with self.db.transaction() as session:
-            outbox_store.enqueue(session, workspace_id=workspace_id, kind="ephemeral", now=self.clock.now(),
-                                 channel=channel, user_id=user_id, payload={"text": text})
+            outbox_store.enqueue(session, workspace_id=workspace_id, kind=kind, now=self.clock.now(),
+                                 channel=channel or user_id, user_id=user_id, payload={"text": text})
         self._after_commit()
 
     def list_incidents(self, *, workspace_id: str, user_id: str, scope: str, now: datetime) -> list[IncidentState]:

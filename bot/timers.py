@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from bot import lead_inbox
+from bot import home_refresh, lead_inbox
 from bot.alerting import next_alert_columns, refresh_alert
 from bot.announce import approval_request, queue_decision
 from bot.domain import alerts, digest_schedule, recovery, reminders
@@ -234,6 +234,7 @@ class Timers:
                 **({"broadcast": True} if state.owner_id is None else {})}, **common)
         # The step is overdue (or escalated) from now on: redraw the card, which says so (drawn when sent).
         outbox_store.enqueue(session, kind="update_card", **common)
+        home_refresh.after_reminder(session, state, leads=policy.leads, escalated=kind != alerts.NUDGE, now=now)
         refresh_alert(session, state, playbook=playbook, policy=policy)
         return True
 

@@ -13,11 +13,14 @@ class Click:
         self.user = slack_id(body, "user", "id")
         self.channel = slack_id(body, "channel", "id") or slack_id(body, "container", "channel_id")
         self.trigger = token(body, "trigger_id")
+        # A button on the person's Home tab: no channel; a refusal goes to them by DM.
+        self.from_home = text(body, "container", "type") == "view" and text(body, "view", "type") == "home"
 
     @property
     def on_incident(self) -> bool:
-        """A card button: the incident, who pressed it and where are all known."""
-        return bool(self.parsed and self.workspace and self.user and self.channel)
+        """A card button (the incident, who pressed it and where are all known), or the same
+        button on the presser's Home tab, which has no channel."""
+        return bool(self.parsed and self.workspace and self.user and (self.channel or self.from_home))
 
     @property
     def on_step(self) -> bool:

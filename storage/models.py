@@ -234,3 +234,16 @@ class LeadMessage(SQLModel, table=True):
     purpose: str = Field(max_length=16)
     channel: str = Field(max_length=64)
     ts: str = Field(max_length=64)
+
+
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened the bot's Home tab: only they get it republished after a change, and
+    ``last_hash`` is what Slack answered to the last publish, so an older view never overwrites
+    a newer one (views.publish refuses a stale hash)."""
+
+    __tablename__ = "home_viewer"
+
+    workspace_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    first_opened_at: datetime = _when()
+    last_hash: str | None = Field(default=None, max_length=64)

@@ -46,16 +46,18 @@ _INSERT = insert(OutboxMessage)
 
 def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, payload: dict | None = None,
             incident_id: int | None = None, step_seq: int | None = None, channel: str | None = None,
-            user_id: str | None = None, dedupe_key: str | None = None, ordering_key: str | None = None) -> None:
+            user_id: str | None = None, dedupe_key: str | None = None, ordering_key: str | None = None,
+            due: datetime | None = None) -> None:
     """Messages about one incident share an ordering key, so they leave in the order written.
-    A row that must not wait behind them, nor hold them back, names a key of its own."""
+    A row that must not wait behind them, nor hold them back, names a key of its own.
+    ``due``: not before then (a debounced row); now when not given."""
     ordering_key = ordering_key or (f"incident:{incident_id}" if incident_id is not None
                                     else f"solo:{uuid.uuid4().hex}")
     session.connection().execute(_INSERT, {
         "workspace_id": workspace_id, "incident_id": incident_id, "step_seq": step_seq, "kind": kind,
         "channel": channel, "user_id": user_id, "payload": json.dumps(payload or {}), "dedupe_key": dedupe_key,
         "ordering_key": ordering_key, "state": PENDING, "attempts": 0, "uncertain": False,
-        "next_attempt_at": now, "created_at": now,
+        "next_attempt_at": due or now, "created_at": now,
     })
 
 
@@ -200,6 +202,24 @@ def has_later_card_update(session: Session, row_id: int, incident_id: int) -> bo
     return session.exec(model_select(OutboxMessage.id).where(
         OutboxMessage.incident_id == incident_id, OutboxMessage.kind == "update_card",
         OutboxMessage.id > row_id, OutboxMessage.state == PENDING).limit(1)).first() is not None
+
+
+def pending_keys(session: Session, *, kind: str, keys: Iterable[str]) -> set[str]:
+    """Those of the ordering ``keys`` with a row of ``kind`` still pending (not yet leased):
+    one read along ix_outbox_ordering."""
+    keys = sorted(set(keys))
+    if not keys:
+        return set()
+    return set(session.connection().execute(
+        select(_OUTBOX.c.ordering_key).where(_OUTBOX.c.ordering_key.in_(keys), _OUTBOX.c.kind == kind,
+                                             _OUTBOX.c.state == PENDING).distinct()).scalars())
+
+
+def has_later(session: Session, row_id: int, *, kind: str, ordering_key: str) -> bool:
+    """A later pending row of the same kind and key makes this one pointless: it renders when sent."""
+    return session.connection().execute(
+        select(_OUTBOX.c.id).where(_OUTBOX.c.ordering_key == ordering_key, _OUTBOX.c.kind == kind,
+                                   _OUTBOX.c.id > row_id, _OUTBOX.c.state == PENDING).limit(1)).first() is not None
 
 
 def backlog(session: Session) -> int:

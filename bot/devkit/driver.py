@@ -85,6 +85,35 @@ class SlackDriver:
                       "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"},
         }, headers=headers, **options)
 
+    def open_home(self, *, user: str = "U1", tab: str = "home") -> Answer:
+        """The person opens the app's Home tab (or, ``tab="messages"``, its Messages tab). As
+        Slack's (shared/slack/payloads/app_home_opened_event_callback.json): the event carries
+        the view last published for the person, once there is one."""
+        event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": tab,
+                 "event_ts": f"{time.time():.6f}"}
+        published = self.fake.home(user)
+        if tab == "home" and published is not None:
+            event["view"] = published
+        return self.send_json({
+            "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+            "event_id": f"Ev{next(_ids)}", "event_time": int(time.time()), "event": event,
+        })
+
+    def press_on_home(self, action_id: str, value: str, *, user: str = "U1", view: dict | None = None) -> Answer:
+        """Press a button on the person's Home tab: a block_actions payload with a ``view``
+        container and no channel (shared/slack/payloads/block_actions_home_tab_button.json).
+        ``view``: the Home as the person sees it (default: the one last published for them), or
+        a forged one."""
+        shown = view if view is not None else self.fake.home(user) or {"id": f"V{next(_ids)}", "type": "home",
+                                                                        "blocks": []}
+        return self.send_interaction({
+            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
+            "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
+            "container": {"type": "view", "view_id": shown.get("id")}, "view": shown,
+            "actions": [{"action_id": action_id, "block_id": "home", "value": value, "type": "button",
+                         "action_ts": f"{time.time():.6f}"}],
+        })
+
     def command(self, text: str, *, user: str = "U1", channel: str = "C1") -> Answer:
         name, _, rest = text.partition(" ")
         return self.send_form({

@@ -43,6 +43,8 @@ each is a constructor keyword and a keyword of ``strict(...)`` on a running doub
 - ``unlisted_app``: the 2025 limits of commercially distributed apps outside the Marketplace:
   conversations.history/replies pages hold at most 15 messages (also the default) and each
   method takes 1 request per minute.
+- ``home_tab_off`` (``strict`` only): the app's Home tab is not enabled; views.publish answers
+  ``not_enabled``.
 """
 
 from __future__ import annotations
@@ -289,9 +291,11 @@ class FakeSlack:
         tokens: bool | None = None,
         rate_limits: bool | None = None,
         unlisted_app: bool | None = None,
+        home_tab_off: bool | None = None,
     ) -> FakeSlack:
         """Turn Slack's refusals on (or off) on a running double; None leaves a switch as it is."""
-        wanted = {"channels": channels, "tokens": tokens, "rate_limits": rate_limits, "unlisted_app": unlisted_app}
+        wanted = {"channels": channels, "tokens": tokens, "rate_limits": rate_limits, "unlisted_app": unlisted_app,
+                  "home_tab_off": home_tab_off}
         with self._cond:
             for name, on in wanted.items():
                 if on is not None:

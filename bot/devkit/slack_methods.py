@@ -7,6 +7,7 @@ runs under the double's lock and returns the body without ``ok``, or raises ApiE
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +33,10 @@ RESPONSE_URL_LIFETIME = 30 * 60
 # No bot token: a response_url and an upload URL are their own credential; oauth.v2.access
 # authenticates the app with its client id and secret.
 NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
+# A Home tab or modal holds at most 100 blocks; views.publish refuses a view over 250 kB
+# (docs.slack.dev, Block Kit reference and views.publish's errors).
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_BYTES = 250_000
 
 Handler = Callable[[JsonDict, Workspace], JsonDict]
 # A method authenticated by an app-level token (xapp-), not a workspace's: it gets the token.
@@ -46,6 +51,7 @@ class Strictness:
     tokens: bool = False
     rate_limits: bool = False
     unlisted_app: bool = False
+    home_tab_off: bool = False
 
 
 class WebApi:
@@ -305,10 +311,21 @@ class WebApi:
         return {"view": view}
 
     def _views_publish(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """A Home tab per user. A ``hash`` that is not the current view's is stale: ``hash_conflict``."""
+        """A Home tab per user. A ``hash`` that is not the current view's is stale: ``hash_conflict``.
+
+        As strict as Slack: a view that is not a ``home``, or has over 100 blocks, is
+        ``invalid_arguments``; one over 250 kB of JSON is ``view_too_large``; with the app's Home
+        tab off (``strict(home_tab_off=True)``), ``not_enabled``."""
         user = str(params.get("user_id") or "")
         if not user or not isinstance(params.get("view"), dict):
             raise ApiError("invalid_arguments")
+        if self.strictness.home_tab_off:
+            raise ApiError("not_enabled")
+        view = check_view(params["view"])
+        if view.get("type") != "home" or len(view.get("blocks") or []) > MAX_VIEW_BLOCKS:
+            raise ApiError("invalid_arguments")
+        if len(json.dumps(view).encode()) > MAX_VIEW_BYTES:
+            raise ApiError("view_too_large")
         current = self.homes.get(user)
         if params.get("hash") and (current is None or current["hash"] != params["hash"]):
             raise ApiError("hash_conflict")

@@ -1,0 +1,93 @@
+"""Whose Home tab to republish after a change, queued in the change's own transaction.
+
+Only people who opened their Home (storage/viewer_store.py) get it republished: for anyone
+else a publish would spend views.publish's budget on a tab nobody looks at. The row is
+debounced: queued DEBOUNCE after the change, and a change while that person's row is still
+pending adds nothing, since the Home is rendered from the database when it is sent
+(bot/outbox_home.py). Several changes within a second are one publish.
+
+Who is concerned by a change: the owner before and after, whoever flagged it and whoever
+acted; the leads when it asks or settles an approval or calls them (escalation, Need help);
+and, when an unclaimed incident appears or stops being unclaimed, the viewers for whom its
+card channel is one of "my channels" (its Unclaimed section changes).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.domain.types import Decision, EventKind, IncidentState
+from storage import outbox_store, viewer_store
+
+KIND = "home"
+# Not a setting: long enough to fold a burst of clicks (a Done and the step it opens, an
+# approval and its redraws) into one publish, short enough that the Home looks live.
+DEBOUNCE = timedelta(seconds=1)
+# "My channels": the card channels of incidents the person flagged or owned this recently.
+MY_CHANNELS = timedelta(days=90)
+
+_CALLS_LEADS = frozenset({EventKind.APPROVAL_REQUESTED, EventKind.REMEDY_APPROVED, EventKind.REMEDY_DECLINED,
+                          EventKind.APPROVAL_EXPIRED, EventKind.APPROVAL_REMINDED, EventKind.HELP_REQUESTED,
+                          EventKind.ESCALATED})
+
+
+def ordering_key(user_id: str) -> str:
+    """One key per person: their Home rows leave one at a time, and a later one supersedes."""
+    return f"{KIND}:{user_id}"
+
+
+def opened(session: Session, *, workspace_id: str, user_id: str, now: datetime) -> None:
+    """``user_id`` opened their Home: remember them, and publish it now (they are looking)."""
+    viewer_store.remember(session, workspace_id=workspace_id, user_id=user_id, now=now)
+    _queue(session, workspace_id, [user_id], due=now, now=now)
+
+
+def queue(session: Session, workspace_id: str, users: Iterable[str], now: datetime) -> None:
+    """Republish, DEBOUNCE from now, the Homes of those of ``users`` who opened theirs."""
+    viewers = viewer_store.among(session, workspace_id=workspace_id, users=users)
+    _queue(session, workspace_id, viewers, due=now + DEBOUNCE, now=now)
+
+
+def after_decision(session: Session, decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
+                   now: datetime) -> None:
+    """After a decision on an incident (bot/announce.py): the Homes it changes."""
+    state = decision.state
+    kinds = {event.kind for event in decision.events}
+    users = {state.owner_id, state.flagged_by, *(event.actor for event in decision.events)}
+    if before is not None:
+        users.add(before.owner_id)
+    if kinds & _CALLS_LEADS or decision.approval_requested or decision.escalate_now:
+        users.update(leads)
+    if before is not None and before.is_unclaimed and not state.is_unclaimed:
+        users.update(_watching(session, state, now))
+    queue(session, state.workspace_id, (user for user in users if user and user != "system"), now)
+
+
+def after_flag(session: Session, state: IncidentState, now: datetime) -> None:
+    """A new unclaimed incident: the flagger's Home, and every Home whose channels include its card's."""
+    queue(session, state.workspace_id, [state.flagged_by, *_watching(session, state, now)], now)
+
+
+def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,
+                   now: datetime) -> None:
+    """A nudge makes the step late, an escalation makes it Escalated (the leads' too)."""
+    users = [state.owner_id or "", state.flagged_by, *(leads if escalated else ())]
+    if state.is_unclaimed:
+        users += _watching(session, state, now)
+    queue(session, state.workspace_id, users, now)
+
+
+def _watching(session: Session, state: IncidentState, now: datetime) -> list[str]:
+    return viewer_store.watching_channel(session, workspace_id=state.workspace_id, channel=state.card_channel,
+                                         since=now - MY_CHANNELS)
+
+
+def _queue(session: Session, workspace_id: str, users: list[str], *, due: datetime, now: datetime) -> None:
+    keys = {ordering_key(user): user for user in users}
+    waiting = outbox_store.pending_keys(session, kind=KIND, keys=keys)
+    for key, user in keys.items():
+        if key not in waiting:
+            outbox_store.enqueue(session, workspace_id=workspace_id, kind=KIND, now=now, user_id=user,
+                                 ordering_key=key, due=due)

@@ -1,0 +1,62 @@
+"""The home_viewer table: who opened the bot's Home tab, and the hash of their last publish.
+
+Only people in it get their Home republished after a change (bot/home_refresh.py), so each
+lookup here is one indexed read of a few rows, cheap enough for the ack path.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import HomeViewer, Incident
+
+_VIEWER = HomeViewer.__table__
+_INCIDENT = Incident.__table__
+
+
+def remember(session: Session, *, workspace_id: str, user_id: str, now: datetime) -> bool:
+    """Record that ``user_id`` opened their Home; True the first time. An insert that does
+    nothing on a conflict: two replicas answering two opens never fail on the key."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    result = session.connection().execute(
+        insert(_VIEWER).values(workspace_id=workspace_id, user_id=user_id, first_opened_at=now, last_hash=None)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "user_id"]))
+    return result.rowcount == 1
+
+
+def among(session: Session, *, workspace_id: str, users: Iterable[str]) -> list[str]:
+    """Those of ``users`` who opened their Home, in id order: one read along the primary key."""
+    wanted = sorted({user for user in users if user})
+    if not wanted:
+        return []
+    return list(session.connection().execute(
+        select(_VIEWER.c.user_id).where(_VIEWER.c.workspace_id == workspace_id, _VIEWER.c.user_id.in_(wanted))
+        .order_by(_VIEWER.c.user_id)).scalars())
+
+
+def watching_channel(session: Session, *, workspace_id: str, channel: str, since: datetime) -> list[str]:
+    """Viewers for whom ``channel`` is one of "my channels": the card channel of an incident they
+    flagged or owned, created since ``since``. Walks ix_incident_card_channel (channel, created_at)."""
+    incident = _INCIDENT
+    mine = or_(incident.c.flagged_by == _VIEWER.c.user_id, incident.c.owner_id == _VIEWER.c.user_id)
+    return list(session.connection().execute(
+        select(_VIEWER.c.user_id).distinct()
+        .join(incident, and_(incident.c.card_channel == channel, incident.c.created_at >= since,
+                             incident.c.workspace_id == _VIEWER.c.workspace_id, mine))
+        .where(_VIEWER.c.workspace_id == workspace_id).order_by(_VIEWER.c.user_id)).scalars())
+
+
+def last_hash(session: Session, *, workspace_id: str, user_id: str) -> str | None:
+    return session.connection().execute(
+        select(_VIEWER.c.last_hash).where(_VIEWER.c.workspace_id == workspace_id, _VIEWER.c.user_id == user_id)
+    ).scalar_one_or_none()
+
+
+def store_hash(session: Session, *, workspace_id: str, user_id: str, view_hash: str | None) -> None:
+    session.connection().execute(
+        update(_VIEWER).where(_VIEWER.c.workspace_id == workspace_id, _VIEWER.c.user_id == user_id)
+        .values(last_hash=view_hash))
