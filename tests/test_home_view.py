@@ -9,7 +9,9 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import recovery
 from bot.home import CardLinks, home_view
@@ -280,3 +282,22 @@ def test_long_texts_are_cut_to_block_kits_limits(bot):
 
     line = _section(view, f"*<{_link(bot, 1)}|#1>*")["text"]["text"]
     assert line.startswith(f"*<{_link(bot, 1)}|#1>* {'x' * 100}") and len(line) < 3000
+
+
+def test_the_double_refuses_a_home_slack_would_not_draw(bot):
+    client = WebClient(token="xoxb-test", base_url=bot.fake.api_url)
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    button = {"type": "button", "text": {"type": "plain_text", "text": "Done"}, "action_id": "a", "value": "1"}
+    refused = [
+        {"type": "modal", "blocks": [section]},
+        {"type": "home", "blocks": [section] * 101},
+        {"type": "home", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]},
+        {"type": "home", "blocks": [{**section, "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
+        {"type": "home", "blocks": [{**section, "accessory": {**button, "accessibility_label": "a" * 76}}]},
+        {"type": "home", "blocks": [{"type": "actions", "block_id": "b", "elements": [button]}] * 2},
+    ]
+    for view in refused:
+        with pytest.raises(SlackApiError) as error:
+            client.views_publish(user_id=AGENT, view=view)
+        assert error.value.response["error"] == "invalid_arguments"
+    assert client.views_publish(user_id=AGENT, view={"type": "home", "blocks": [section] * 100})["ok"]

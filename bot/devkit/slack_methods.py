@@ -16,7 +16,7 @@ from typing import Any
 from bot.devkit.slack_files import FileStore
 from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
 from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, conversation_id, dm_channel, truthy
-from bot.devkit.slack_views import check_view, kept_state
+from bot.devkit.slack_views import check_home, check_view, kept_state
 from bot.devkit.slack_workspaces import Directory, Workspace
 
 _PERMALINK_BASE = "https://fake.slack.test/archives"
@@ -309,6 +309,7 @@ class WebApi:
         user = str(params.get("user_id") or "")
         if not user or not isinstance(params.get("view"), dict):
             raise ApiError("invalid_arguments")
+        check_home(params["view"])
         current = self.homes.get(user)
         if params.get("hash") and (current is None or current["hash"] != params["hash"]):
             raise ApiError("hash_conflict")
