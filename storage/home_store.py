@@ -7,14 +7,14 @@
 - the approval notes: ix_timeline_event_incident, for the few requests shown;
 - a person's week: the indexes `/recovery stats` uses (open, flagged, resolved, closed since).
 
-The sections that may be long read only their first items, most urgent first, and count the
-rest in the same statement's database, so a Home costs the same with 20 or 20,000 open.
+The sections that may be long read only their first items, most urgent first, and let the
+database count the rest, so a lead's Home reads as many rows with 20 open as with 20,000.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_
 from sqlmodel import Session, col, select
 
 from bot.domain.home import OwnedFacts
@@ -30,15 +30,15 @@ OVERDUE_READ = 200
 shows, so that its groups are right; the rest are counted, not read."""
 
 
-def _open(workspace_id: str):  # noqa: ANN202 - a SQL condition
+def _open(workspace_id: str) -> ColumnElement[bool]:
     return and_(Incident.workspace_id == workspace_id, Incident.status == Status.OPEN.value)
 
 
-def _states(session: Session, query) -> list[IncidentState]:  # noqa: ANN001 - a select
+def _states(session: Session, query: Select) -> list[IncidentState]:
     return [to_state(row) for row in session.exec(query).all()]
 
 
-def _count(session: Session, condition) -> int:  # noqa: ANN001 - a SQL condition
+def _count(session: Session, condition: ColumnElement[bool]) -> int:
     return session.exec(select(func.count()).select_from(Incident).where(condition)).one()
 
 
@@ -128,10 +128,12 @@ def owned_facts(session: Session, *, workspace_id: str, user_id: str, since: dat
 def steps_ended(session: Session, *, workspace_id: str, user_id: str, start: datetime,
                 end: datetime) -> tuple[int, int]:
     """The steps the person ended (done or skipped) in [start, end), and how many of those by
-    their due time: the step records of the incidents of `owned_facts`, by their unique key."""
+    their due time (one without a due time had none to miss): the step records of the
+    workspace's incidents touched since ``start``, found by their unique key (incident, seq)."""
     in_time = or_(col(StepRecord.due_at).is_(None), col(StepRecord.ended_at) <= col(StepRecord.due_at))
+    touched = select(Incident.id).where(_touched(workspace_id, start))
     ended, on_time = session.exec(select(func.count(), func.count(case((in_time, 1)))).where(
-        col(StepRecord.incident_id).in_(select(Incident.id).where(_touched(workspace_id, start))), StepRecord.ended_by == user_id,
+        col(StepRecord.incident_id).in_(touched), StepRecord.ended_by == user_id,
         col(StepRecord.status).in_(ENDED_RESULTS), col(StepRecord.ended_at) >= start,
         col(StepRecord.ended_at) < end)).one()
     return ended, on_time

@@ -6,7 +6,7 @@ real database and published to the Slack double, which checks it as Slack would.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -14,9 +14,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import recovery
+from bot.domain.home import Capped, OwnerGroup, WeekFigures
+from bot.domain.playbook import DEFAULT_PLAYBOOK
+from bot.domain.types import IncidentState, Policy, Status, StepKey
 from bot.home import CardLinks, home_view
 from bot.service import Locator
 from bot.views import ids
+from bot.views.home import MAX_BLOCKS, Drawing, HomeContent, Leads
+from bot.views.home import home_view as draw
 from storage import repository
 from tests.conftest import LEAD, ServedBot
 
@@ -142,7 +147,8 @@ def test_a_step_with_a_form_has_no_done_on_the_home_and_a_late_one_says_how_late
     view = _home(bot)
 
     line = _section(view, f"*<{_link(bot, 1)}|#1>*")
-    assert line["text"]["text"] == f"*<{_link(bot, 1)}|#1>* Customer double charged\nUnderstand and fix · ⏰ 4 min late"
+    assert line["text"]["text"] == (f"*<{_link(bot, 1)}|#1>* Customer double charged\n"
+                                    "Understand and fix · ⏰ 4 min late")
     assert "accessory" not in line
 
 
@@ -241,7 +247,7 @@ def test_sixty_of_ones_own_and_two_hundred_unclaimed_stay_within_a_hundred_block
 
     view = _publish(bot, AGENT, _home(bot, AGENT, lead=True))
 
-    assert len(view["blocks"]) <= 100
+    assert len(view["blocks"]) <= MAX_BLOCKS
     texts = _texts(view)
     assert "# 📋 My incidents (60)" in texts and "> …and 50 more: `/recovery list mine`" in texts
     assert "# 🙋 Unclaimed in my channels (200)" in texts and "> …and 190 more: `/recovery list unclaimed`" in texts
@@ -264,7 +270,7 @@ def test_a_lead_with_eighty_approvals_waiting_sees_the_five_longest_waiting_and_
 
     view = _publish(bot, LEAD, _home(bot, LEAD, lead=True))
 
-    assert len(view["blocks"]) <= 100
+    assert len(view["blocks"]) <= MAX_BLOCKS
     texts = _texts(view)
     assert texts[0] == "# 💶 Waiting for your approval (80)"
     shown = [text for text in texts if "*Agent's note:*" in text]
@@ -301,3 +307,35 @@ def test_the_double_refuses_a_home_slack_would_not_draw(bot):
             client.views_publish(user_id=AGENT, view=view)
         assert error.value.response["error"] == "invalid_arguments"
     assert client.views_publish(user_id=AGENT, view={"type": "home", "blocks": [section] * 100})["ok"]
+
+
+def test_every_section_full_of_the_longest_texts_stays_within_slacks_limits(fake_slack):
+    """The caps' worst case, drawn without a database: a lead's Home with every section over its
+    cap, every owner over theirs, every text as long as storage holds."""
+    now = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
+    long = "&<" * 250
+
+    def state(number: int, owner: str | None = AGENT) -> IncidentState:
+        return IncidentState(id=number, workspace_id=WORKSPACE, number=number, status=Status.OPEN,
+                             current_step=StepKey.ACKNOWLEDGE, step_seq=2, step_started_at=now,
+                             step_due_at=now - timedelta(hours=number), created_at=now - timedelta(days=1),
+                             flagged_by=FLAGGER, summary=long, origin_channel="C1", origin_ts=f"{number}.0",
+                             card_channel="C1", card_ts=f"{number}.000100", owner_id=owner, customer_name=long,
+                             remedy_kind="refund", remedy_amount=Decimal("123456789.99"), approval="pending")
+
+    many = [state(number) for number in range(1, 100)]
+    groups = tuple(OwnerGroup(f"U{owner}", Capped(tuple((item, timedelta(days=3)) for item in many[:5]), 40))
+                   for owner in range(5))
+    week = WeekFigures(timedelta(days=400), timedelta(days=900), 10**9, 10**9 - 1, 10**10, 10**9, 1, 3)
+    content = HomeContent(
+        mine=Capped(tuple(many[:10]), 10**6), unclaimed=Capped(tuple(state(n, None) for n in range(10)), 10**6),
+        channels=tuple(f"C{n}" for n in range(50)), week=week,
+        leads=Leads(approvals=Capped(tuple(many[:5]), 10**6), notes={item.id: long * 4 for item in many},
+                    escalated=Capped(tuple(many[:5]), 10**6), overdue=groups, overdue_more=10**6, team_week=week))
+
+    view = draw(content, Drawing(now=now, playbook=DEFAULT_PLAYBOOK, policy=Policy(currency="EUR"),
+                                 links=CardLinks(URL)))
+
+    assert len(view["blocks"]) == 64 <= MAX_BLOCKS
+    client = WebClient(token="xoxb-test", base_url=fake_slack.api_url)
+    assert client.views_publish(user_id=LEAD, view=view)["ok"]

@@ -178,8 +178,8 @@ def _mine(mine: Capped[IncidentState], drawing: Drawing) -> list[Block]:
     if not mine.shown:
         return [*blocks, _text(EMPTY_MINE)]
     for state in mine.shown:
-        line = f"{_ref(state, drawing.links)} {_summary(state)}\n{_step(state, drawing.playbook)} · {_timing(state, drawing)}"
-        blocks.append(_text(line, _done_button(state, drawing.playbook)))
+        line = f"{_ref(state, drawing.links)} {_summary(state)}\n{_step(state, drawing.playbook)}"
+        blocks.append(_text(f"{line} · {_timing(state, drawing)}", _done_button(state, drawing.playbook)))
     return [*blocks, *_more(mine.more, "/recovery list mine")]
 
 
