@@ -1,30 +1,64 @@
-"""The Home tab a person sees: built at send time from the database (never stale).
+"""A person's Home, read from the database and drawn: what the pipeline publishes.
 
-A minimal stand-in, with the signature of the real one, so the publishing pipeline
-(bot/outbox_home.py) has something to publish: a header and the person's open incidents.
+Called when the Home is sent, not when the change happened, so the view is as fresh as the
+send: the queries (storage/home_store.py) run in one read transaction, the ordering and
+capping is the domain's (bot/domain/home.py), the drawing the view's (bot/views/home.py).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, SectionBlock
+from sqlmodel import Session
 
+from bot.domain import home as rules
 from bot.domain.playbook import Playbook
+from bot.domain.stats import StatsWindow, stats_window
 from bot.domain.types import Policy
-from storage import repository
+from bot.views.home import CardLinks, Drawing, HomeContent, Leads
+from bot.views.home import home_view as draw
+from storage import home_store, repository
 from storage.db import Database
 
-# (card channel, card ts) -> the card's link, built from the workspace's url (auth.test).
-CardLinks = Callable[[str, str], str] | None
+__all__ = ["CardLinks", "home_view"]
 
 
-def home_view(db: Database, *, workspace_id: str, user_id: str, is_lead: bool, now: datetime,  # noqa: ARG001
-              playbook: Playbook, policy: Policy, links: CardLinks) -> dict:  # noqa: ARG001
-    """The person's Home view, as views.publish takes it."""
+def home_view(db: Database, *, workspace_id: str, user_id: str, is_lead: bool, now: datetime,
+              playbook: Playbook, policy: Policy, links: CardLinks) -> dict:
+    """The view JSON for views.publish: ``user_id``'s Home at ``now``; a lead's leads first
+    with the approvals, escalations and overdue of the whole workspace."""
+    drawing = Drawing(now=now, playbook=playbook, policy=policy, links=links)
+    window = stats_window(now, rules.WEEK_DAYS)
     with db.read() as session:
-        mine = repository.list_incidents(session, workspace_id=workspace_id, scope="mine", user_id=user_id, now=now)
-    refs = ", ".join(state.ref for state in mine)
-    line = f"*My incidents:* {len(mine)} open" + (f" ({refs})" if refs else "")
-    blocks = [HeaderBlock(text="Recovery"), SectionBlock(text=MarkdownTextObject(text=line))]
-    return {"type": "home", "blocks": [block.to_dict() for block in blocks]}
+        mine = rules.mine_order(home_store.owned_open(session, workspace_id=workspace_id, user_id=user_id),
+                                now=now, playbook=playbook, policy=policy)
+        channels = home_store.my_channels(session, workspace_id=workspace_id, user_id=user_id,
+                                          since=now - timedelta(days=rules.MY_CHANNELS_DAYS))
+        unclaimed, unclaimed_total = home_store.unclaimed_in(session, workspace_id=workspace_id, channels=channels,
+                                                             limit=rules.UNCLAIMED)
+        ended, in_time = home_store.steps_ended(session, workspace_id=workspace_id, user_id=user_id,
+                                                start=window.start, end=window.end)
+        week = rules.person_week(
+            home_store.owned_facts(session, workspace_id=workspace_id, user_id=user_id, since=window.start),
+            steps_ended=ended, steps_in_time=in_time, start=window.start, end=window.end)
+        leads = _leads(session, workspace_id=workspace_id, now=now, playbook=playbook, policy=policy,
+                       window=window) if is_lead else None
+    content = HomeContent(mine=rules.capped(mine, rules.MINE),
+                          unclaimed=rules.capped(unclaimed, rules.UNCLAIMED, total=unclaimed_total),
+                          channels=tuple(channels), week=week, leads=leads)
+    return draw(content, drawing)
+
+
+def _leads(session: Session, *, workspace_id: str, now: datetime, playbook: Playbook, policy: Policy,
+           window: StatsWindow) -> Leads:
+    approvals, approvals_total = home_store.waiting_approval(session, workspace_id=workspace_id,
+                                                             limit=rules.APPROVALS)
+    escalated, escalated_total = home_store.escalated(session, workspace_id=workspace_id, limit=rules.ESCALATED)
+    past_due, past_due_total = home_store.past_due(session, workspace_id=workspace_id, now=now)
+    late = rules.overdue_order(past_due, now=now, playbook=playbook, policy=policy)
+    groups, left_out = rules.by_owner(late)
+    unread = past_due_total - len(past_due)
+    totals = repository.stats_totals(session, workspace_id=workspace_id, window=window)
+    return Leads(approvals=rules.capped(approvals, rules.APPROVALS, total=approvals_total),
+                 notes=home_store.approval_notes(session, [state.id for state in approvals]),
+                 escalated=rules.capped(escalated, rules.ESCALATED, total=escalated_total),
+                 overdue=groups, overdue_more=left_out + unread, team_week=rules.team_week(totals))

@@ -45,18 +45,6 @@ class Refused(Exception):
     error: str
 
 
-def card_links(url: str | None) -> home.CardLinks:
-    """Links to cards from the workspace's url (auth.test's ``url``), or None while it is unknown:
-    the Home is built without asking Slack for a permalink per card."""
-    if not url:
-        return None
-    base = url.rstrip("/")
-
-    def link(channel: str, ts: str) -> str:
-        return f"{base}/archives/{channel}/p{ts.replace('.', '')}"
-    return link
-
-
 class HomeSender:
     """Renders and publishes one person's Home for the outbox sender."""
 
@@ -96,4 +84,4 @@ class HomeSender:
         user = row.user_id or ""
         return home.home_view(self._db, workspace_id=row.workspace_id, user_id=user, is_lead=self._is_lead(user),
                               now=self._clock.now(), playbook=self._playbook, policy=self._policy(),
-                              links=card_links(self._workspace_url()))
+                              links=home.CardLinks(self._workspace_url()))

@@ -17,7 +17,7 @@ from typing import Any
 from bot.devkit.slack_files import FileStore
 from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
 from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, conversation_id, dm_channel, truthy
-from bot.devkit.slack_views import check_view, kept_state
+from bot.devkit.slack_views import check_home, check_view, kept_state
 from bot.devkit.slack_workspaces import Directory, Workspace
 
 _PERMALINK_BASE = "https://fake.slack.test/archives"
@@ -33,10 +33,6 @@ RESPONSE_URL_LIFETIME = 30 * 60
 # No bot token: a response_url and an upload URL are their own credential; oauth.v2.access
 # authenticates the app with its client id and secret.
 NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
-# A Home tab or modal holds at most 100 blocks; views.publish refuses a view over 250 kB
-# (docs.slack.dev, Block Kit reference and views.publish's errors).
-MAX_VIEW_BLOCKS = 100
-MAX_VIEW_BYTES = 250_000
 
 Handler = Callable[[JsonDict, Workspace], JsonDict]
 # A method authenticated by an app-level token (xapp-), not a workspace's: it gets the token.
@@ -321,11 +317,7 @@ class WebApi:
             raise ApiError("invalid_arguments")
         if self.strictness.home_tab_off:
             raise ApiError("not_enabled")
-        view = check_view(params["view"])
-        if view.get("type") != "home" or len(view.get("blocks") or []) > MAX_VIEW_BLOCKS:
-            raise ApiError("invalid_arguments")
-        if len(json.dumps(view).encode()) > MAX_VIEW_BYTES:
-            raise ApiError("view_too_large")
+        check_home(params["view"])
         current = self.homes.get(user)
         if params.get("hash") and (current is None or current["hash"] != params["hash"]):
             raise ApiError("hash_conflict")

@@ -18,6 +18,7 @@ type) is still there, as Slack does; the others are dropped.
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 
@@ -103,3 +104,40 @@ def type_into(view: JsonDict, block_id: str, state: JsonDict) -> tuple[str, bool
             view.setdefault("state", {"values": {}})["values"].setdefault(block_id, {})[action_id] = state
             return action_id, bool(block.get("dispatch_action"))
     raise AssertionError(f"no input {block_id!r} in view {view.get('id')}")
+
+
+# A Home tab holds at most 100 blocks; views.publish refuses a view over 250 kB
+# (docs.slack.dev, Block Kit reference and views.publish's errors).
+HOME_BLOCKS = 100
+HOME_BYTES = 250_000
+_TEXT_LIMITS = {"header": 150, "section": 3000}
+
+
+def check_home(view: JsonDict) -> None:
+    """What views.publish refuses with ``invalid_arguments``: a view that is not a Home, more
+    than 100 blocks, two blocks with one block_id, and the Block Kit lengths a Home most easily
+    outgrows (a header's 150 characters, a section's 3000, a button's text and accessibility
+    label 75, its value 2000, an actions block's 25 elements, a context's 10); and
+    ``view_too_large`` past 250 kB of JSON."""
+    if len(json.dumps(view).encode()) > HOME_BYTES:
+        raise ApiError("view_too_large")
+    blocks = view.get("blocks") or []
+    if view.get("type") != "home" or not isinstance(blocks, list) or len(blocks) > HOME_BLOCKS:
+        raise ApiError("invalid_arguments")
+    block_ids = [block.get("block_id") for block in blocks if isinstance(block, dict) and block.get("block_id")]
+    if len(block_ids) != len(set(block_ids)):
+        raise ApiError("invalid_arguments")
+    for block in blocks:
+        if not isinstance(block, dict):
+            raise ApiError("invalid_arguments")
+        text = (block.get("text") or {}).get("text", "")
+        if len(text) > _TEXT_LIMITS.get(block.get("type"), 3000):
+            raise ApiError("invalid_arguments")
+        elements = block.get("elements") or []
+        if len(elements) > (25 if block.get("type") == "actions" else 10):
+            raise ApiError("invalid_arguments")
+        for element in [*elements, block.get("accessory") or {}]:
+            if element.get("type") == "button" and (
+                    len(element["text"]["text"]) > 75 or len(element.get("accessibility_label") or "") > 75
+                    or len(element.get("value") or "") > 2000):
+                raise ApiError("invalid_arguments")
