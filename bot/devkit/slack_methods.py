@@ -7,7 +7,6 @@ runs under the double's lock and returns the body without ``ok``, or raises ApiE
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
