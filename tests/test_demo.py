@@ -8,7 +8,9 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     lines: list[str] = []
     assert run_demo(out=lines.append) == 0
     transcript = "\n".join(lines)
-    assert "Recovery #2" not in transcript, "the retried flag made no second incident"
+    assert transcript.index("Recovery #2") > transcript.index("Dana writes again"), \
+        "the retried flag made no second incident: #2 is Dana's second message"
+    assert "Recovery #3" not in transcript
     assert "[Claim (primary)] [Assign]" in transcript
     assert "already owned by" in transcript or "Too late" in transcript
     for step in ("Acknowledge and take ownership", "Apologize", "Understand and fix", "Go above and beyond",
@@ -45,7 +47,8 @@ def test_demo_shows_the_leads_day_with_who_is_notified_and_how_buttons_look():
         "💶 Approval needed on #1: @ben asks to give refund £ 120" in transcript
     assert "*Agent's note:* Third damaged order in a row; they are a loyal customer" in transcript
     assert "[Approve (primary)] [Decline] [Open card ↗]" in transcript, "Decline is plain"
-    assert "✅ Approved: refund £ 120 on #1, by @lee (lead)" in transcript, "decided from the DM"
+    assert "[DM to lee (lead)] recovery-bot ✎ updated:\n    │ ✅ Approved: refund £ 120 on #1, by @lee (lead)" in transcript, \
+        "decided from the Home: the DM's copy is redrawn"
     assert "🔔 notifies lee (lead) (a DM)" in transcript
     assert "Recovery digest" in transcript
     assert "[DM to lee (lead)] recovery-bot:\n    │ Leads' roll-up · Tue 3 Nov" in transcript, "the leads' roll-up"
@@ -57,3 +60,105 @@ def test_demo_blocks_prints_the_block_kit_slack_received():
     json_lines = [line.split("┊ ", 1)[1] for line in lines if "┊ " in line]
     assert '"type": "actions"' in [line.strip() for line in json_lines]
     assert any('"style": "primary"' in line for line in json_lines)
+
+
+CARD_1 = "https://fake.slack.test/archives/CSUPPORT/p1793613300000100"
+CARD_2 = "https://fake.slack.test/archives/CSUPPORT/p1793615460000100"
+RULE = "    │ " + "─" * 40
+
+
+def _framed(*lines: str) -> str:
+    return "\n".join([lines[0], *(RULE if line == "---" else f"    │ {line}" for line in lines[1:])])
+
+
+def _agents_home(agent: str, *, step: str, within_sla: str, republished: bool = False) -> str:
+    return _framed(
+        f"  [Home of {agent}] recovery-bot{' ✎ republished' if republished else ''}:",
+        "📋 My incidents (1)",
+        "Open incidents you own, most urgent first.",
+        f"*#1 ({CARD_1})* Third time my order arrives damaged. I want my money back <!channel>  [Done (primary)]",
+        step,
+        "---",
+        "🙋 Unclaimed in my channels (1)",
+        "Nobody owns these yet, longest waiting first. Your channels are those of the incidents you flagged or "
+        "owned in the last 90 days: #support.",
+        f"*#2 ({CARD_2})* Hello?? Is anyone reading this? Still no answer about my damaged order  [Claim (primary)]",
+        "#support · Unclaimed for 1 min",
+        "---",
+        "📈 This week",
+        "The last 7 days: median times from the flag, steps ended within their SLA, and the customers' answers at "
+        "the follow-up.",
+        "*You* (the incidents you own)",
+        f"time to claim 0s · to resolve none resolved · within SLA {within_sla} · satisfaction no answers · "
+        "would buy again no answers")
+
+
+def _leads_home(approvals: tuple[str, ...], *, within_sla: str, republished: bool = False) -> str:
+    return _framed(
+        f"  [Home of lee (lead)] recovery-bot{' ✎ republished' if republished else ''}:",
+        *approvals,
+        "---",
+        "🚨 Escalated",
+        "Open incidents whose current step the leads were alerted about, longest past due first.",
+        "Nothing escalated right now.",
+        "---",
+        "⏰ Overdue by owner",
+        "Open, past due and not snoozed, by owner, worst first.",
+        "Nothing overdue. 🎉",
+        "---",
+        "📋 My incidents",
+        "Open incidents you own, most urgent first.",
+        "Nothing waiting on you. 🎉",
+        "---",
+        "🙋 Unclaimed in my channels",
+        "Nobody owns these yet, longest waiting first. Your channels are those of the incidents you flagged or "
+        "owned in the last 90 days: none yet.",
+        "Nothing unclaimed in your channels.",
+        "---",
+        "📈 This week",
+        "The last 7 days: median times from the flag, steps ended within their SLA, and the customers' answers at "
+        "the follow-up.",
+        "*You* (the incidents you own)",
+        "time to claim no claims · to resolve none resolved · within SLA no steps ended · "
+        "satisfaction no answers · would buy again no answers",
+        "*The team*",
+        f"time to claim 0s · to resolve none resolved · within SLA {within_sla} · satisfaction no answers · "
+        "would buy again no answers")
+
+
+def test_demo_shows_the_agents_and_the_leads_home_as_they_see_them_pressed_and_republished():
+    lines: list[str] = []
+    assert run_demo(out=lines.append) == 0
+    transcript = "\n".join(lines)
+    agent = "ben" if "hands it to ben," in transcript else "amy"  # whoever lost the Claim race
+
+    opened = _agents_home(agent, step="Acknowledge and take ownership · 💤 snoozed until Mon 02 Nov 11:30 GMT",
+                          within_sla="no steps ended")
+    after_done = _agents_home(agent, step="Apologize · due in 29 min", within_sla="0% of 1 step", republished=True)
+    assert opened in transcript
+    assert after_done in transcript
+    pressed = transcript.index(f"▶ {agent.capitalize()} presses Done on the Home.")
+    assert transcript.index(opened) < pressed < transcript.index(
+        f"✅ *Acknowledge and take ownership*: Done by @{agent}") < transcript.index(
+        f"    (a second later the bot republishes {agent}'s Home; nobody reopened it)\n{after_done}")
+
+    waiting = _leads_home((
+        "💶 Waiting for your approval (1)",
+        "Remedies over the £ 50 an agent may give alone, waiting longest first.",
+        f"*#1 ({CARD_1})* Third time my order arrives damaged. I want my money back <!channel>",
+        f"*Customer:* Dana Reyes · *Remedy:* refund £ 120 · asked by @{agent}",
+        "*Agent's note:* Third damaged order in a row; they are a loyal customer",
+        "[Approve (primary)] [Decline]"), within_sla="75% of 4 steps")
+    approved = _leads_home((
+        "💶 Waiting for your approval",
+        "Remedies over the £ 50 an agent may give alone, waiting longest first.",
+        "Nothing waiting for your approval. 🎉"), within_sla="80% of 5 steps", republished=True)
+    assert waiting in transcript
+    assert approved in transcript
+    assert transcript.index(waiting) < transcript.index("▶ Lee (lead) presses Approve on the Home.") < \
+        transcript.index("✅ *Go above and beyond*: Done by") < transcript.index(approved)
+
+    assert [line for line in lines if line.startswith("  [Home of ")] == [
+        f"  [Home of {agent}] recovery-bot:", f"  [Home of {agent}] recovery-bot ✎ republished:",
+        "  [Home of lee (lead)] recovery-bot:", "  [Home of lee (lead)] recovery-bot ✎ republished:",
+    ], "each Home printed when opened and once after the press, not at every republish"

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from bot.devkit.clock import FakeClock
 from bot.devkit.slack_double import FakeSlack
+from bot.home_refresh import DEBOUNCE
+from bot.identity import CONFIRMED
 from bot.runtime import Runtime, build
 from bot.service import Locator
 from bot.settings import Settings
@@ -94,8 +96,9 @@ class Demo:
             thread.join()
         self.settle()
 
-        winner = self.runtime.service.incident(Locator("T1", number=1)).owner_id
-        self.owner = BEN if winner == AMY else AMY
+        # The race's winner hands #1 over, and later flags the customer's second message.
+        self.other = self.runtime.service.incident(Locator("T1", number=1)).owner_id or AMY
+        self.owner = BEN if self.other == AMY else AMY
         name = NAMES[self.owner]
         self.narrate(f"Lee, a lead, hands it to {name}, who knows this customer: `/recovery assign 1 @{name}`.")
         self.reply(self.slack.command(f"/recovery assign 1 <@{self.owner}>", user=LEE, channel=SUPPORT), LEE)
@@ -138,6 +141,28 @@ class Demo:
                 self.out(f"    (the form stays open and says under {field}: {problem})")
         self.settle()
 
+    def open_home(self, who: str) -> None:
+        """``who`` opens the bot's Home tab: the bot publishes it, and it is printed as they see it."""
+        self.slack.open_home(user=who)
+        self.settle()
+        self.transcript.home(who)
+
+    def press_on_home(self, label: str, who: str) -> None:
+        """Press the first ``label`` on ``who``'s Home; print what it changed, then the Home as
+        republished once the debounce has passed, without the person reopening it."""
+        blocks = (self.fake.home(who) or {}).get("blocks", [])
+        elements = [element for block in blocks
+                    for element in [*block.get("elements", []), *filter(None, [block.get("accessory")])]]
+        button = next(element for element in elements
+                      if element.get("type") == "button" and element["text"]["text"] == label)
+        self.narrate(f"{NAMES[who].capitalize()} presses {label} on the Home.")
+        self.slack.press_on_home(button["action_id"], button.get("value", ""), user=who)
+        self.settle()
+        self.clock.advance(DEBOUNCE)
+        self.settle()
+        self.out(f"    (a second later the bot republishes {NAMES[who].split()[0]}'s Home; nobody reopened it)")
+        self.transcript.home(who)
+
     def tick(self) -> None:
         self.runtime.ticker.tick()
         self.settle()
@@ -157,8 +182,23 @@ class Demo:
         self.narrate(f"Lee has just spoken to {name}, who is on it: he presses Snooze 1 hour on the escalation.")
         self.slack.click(self.lead_dm(), "Snooze 1 hour", user=LEE)
         self.settle()
-        self.later(timedelta(minutes=2), f"{name} reaches the customer by email")
-        self.press("Done", owner)
+        self.later(timedelta(minutes=1), "Dana writes again in #support")
+        again = self.fake.add_user_message(
+            SUPPORT, user=CUSTOMER, text="Hello?? Is anyone reading this? Still no answer about my damaged order")
+        self.transcript.flush()
+        other = NAMES[self.other]
+        self.narrate(f"{other.capitalize()} flags that message too, not seeing it is the same customer.")
+        self.slack.react(channel=SUPPORT, ts=again.ts, user=self.other)
+        self.settle()
+        self.later(timedelta(minutes=1), f"{name} has reached the customer by email")
+        self.narrate(f"{name.capitalize()} opens the bot's Home tab in Slack: what waits on them, in one place.")
+        self.open_home(owner)
+        self.press_on_home("Done", owner)
+        self.narrate("Lee sees #2 is Dana's second message about the same order: one complaint, one recovery. "
+                     "`/recovery cancel 2 Dana wrote twice; handled in #1`.")
+        self.reply(self.slack.command("/recovery cancel 2 Dana wrote twice; handled in #1", user=LEE,
+                                      channel=SUPPORT), LEE)
+        self.settle()
         self.later(timedelta(minutes=6), "they apologise on the phone")
         self.press("Done", owner)
         self.later(timedelta(hours=2), "the warehouse finds the cause")
@@ -170,8 +210,10 @@ class Demo:
                   shown="refund, amount 120, a note for the lead")
         approval = self.prompt()
         self.press("Approve", owner, approval)
-        self.later(timedelta(minutes=12), "Lee reads the request in his DM")
-        self.press("Approve", LEE, self.lead_dm())
+        self.later(timedelta(minutes=12), "Lee sees the request in his DM")
+        self.narrate("Lee opens the bot's Home tab: what waits on a lead comes first.")
+        self.open_home(LEE)
+        self.press_on_home("Approve", LEE)
         self.later(timedelta(hours=5), "the customer accepts the refund")
         self.press("Agreed", owner)
 
@@ -225,6 +267,9 @@ def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False) -> int
         for user in (AMY, BEN, LEE):
             fake.add_user(user, display_name=NAMES[user].split()[0])
         runtime = build(settings, clock=clock)
+        # As `run` and `serve` do: auth.test gives the workspace's URL, which the Home's card links use.
+        runtime.confirm_identity()
+        fake.wait_for(lambda: runtime.identity.status == CONFIRMED)
         server = BackgroundServer(make_wsgi(runtime.app, runtime.db, signing_secret=runtime.settings.slack_signing_secret)).start()
         try:
             out("recovery-bot demo: a real bot, a local Slack double, a temporary SQLite database.")

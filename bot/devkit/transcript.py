@@ -2,7 +2,9 @@
 
 Beyond the words: which mentions notify someone (🔔: a new message's @-mentions and @here,
 and a DM's reader; an edit notifies nobody), how each button is styled, and, on request, the
-Block Kit JSON Slack received.
+Block Kit JSON Slack received. A person's Home tab is drawn the same way, framed like a
+message, when the story shows it: a Home is republished after every change, and printing each
+publish would drown the chat.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ _USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
 _BROADCAST = re.compile(r"<!(here|channel|everyone)>")
+_RULE = "─" * 40
 
 
 def readable(text: str, names: Mapping[str, str]) -> str:
@@ -40,6 +43,7 @@ class Transcript:
         self._seen: dict[tuple[str, str], str] = {}
         self._reactions: dict[tuple[str, str], set[str]] = {}
         self._ephemerals_seen = 0
+        self._homes_shown: set[str] = set()
         self._out = out
 
     def ephemeral(self, who: str, text: str, blocks: list[dict]) -> None:
@@ -49,6 +53,20 @@ class Transcript:
         for line in lines:
             if line.strip():
                 self._out(f"      │ {readable(line, self._names)}")
+
+    def home(self, user: str) -> None:
+        """The Home tab last published for ``user``, as they see it on opening it; "✎ republished"
+        once it was printed before (a later publish replaced it, the person reopened nothing)."""
+        view = self._fake.home(user)
+        if view is None:
+            raise AssertionError(f"no Home published for {user}")
+        mark = " ✎ republished" if user in self._homes_shown else ""
+        self._homes_shown.add(user)
+        self._out(f"  [Home of {self._names.get(user, user)}] recovery-bot{mark}:")
+        for line in _block_lines(view.get("blocks") or []):
+            if line.strip():
+                self._out(f"    │ {readable(line, self._names)}")
+        self._print_json(view.get("blocks") or [], "  ")
 
     def flush(self) -> None:
         for message in sorted(self._fake.all_messages(), key=lambda m: float(m.ts)):
@@ -105,8 +123,11 @@ class Transcript:
             notified = self._notified(message)
             if notified:
                 self._out(f"{indent}  🔔 notifies {', '.join(notified)}")
-        if self._show_blocks and message.blocks:
-            for line in json.dumps(message.blocks, indent=2, ensure_ascii=False).splitlines():
+        self._print_json(message.blocks, indent)
+
+    def _print_json(self, blocks: list[dict], indent: str) -> None:
+        if self._show_blocks and blocks:
+            for line in json.dumps(blocks, indent=2, ensure_ascii=False).splitlines():
                 self._out(f"{indent}  ┊ {line}")
 
     def _notified(self, message: Message) -> list[str]:
@@ -120,13 +141,18 @@ class Transcript:
 
 
 def _block_lines(blocks: list[dict]) -> list[str]:
-    """Blocks as a reader scans them: fields side by side as ``Title: value``."""
+    """Blocks as a reader scans them: fields side by side as ``Title: value``; a section's
+    accessory at the end of its first line, where Slack draws it (top right); a divider as a
+    rule."""
     lines: list[str] = []
     for block in blocks:
         kind = block.get("type")
         if kind in ("header", "section"):
             if block.get("text"):
-                lines.extend(block["text"].get("text", "").splitlines())
+                text = block["text"].get("text", "").splitlines() or [""]
+                if block.get("accessory"):
+                    text[0] = f"{text[0]}  {_control(block['accessory'])}"
+                lines.extend(text)
             fields = [field.get("text", "").replace("*", "").replace("\n", ": ", 1)
                       for field in block.get("fields", [])]
             if fields:
@@ -135,6 +161,8 @@ def _block_lines(blocks: list[dict]) -> list[str]:
             lines.extend(element.get("text", "") for element in block.get("elements", []) if "text" in element)
         elif kind == "actions":
             lines.append(" ".join(_control(element) for element in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append(_RULE)
     return lines
 
 
