@@ -94,7 +94,12 @@ def t_cdf(t: float, df: float) -> float:
     """P(T <= t) for Student's t with ``df`` (> 0, not necessarily whole) degrees of freedom."""
     if df <= 0:
         raise ValueError("degrees of freedom must be above 0")
-    tail = 0.5 * _regularized_beta(df / 2, 0.5, df / (df + t * t))
+    # Each form where its argument is far from 1, which floats could not tell apart from 1.
+    square = t * t
+    if square < df:
+        tail = 0.5 * (1 - _regularized_beta(0.5, df / 2, square / (df + square)))
+    else:
+        tail = 0.5 * _regularized_beta(df / 2, 0.5, df / (df + square))
     return 1 - tail if t > 0 else tail
 
 
