@@ -60,7 +60,7 @@ def insights_payload(figures: Insights) -> dict:
     lines = [
         f"*{overall.answers:,} answers* to the follow-up since {day_label(figures.since.date())}.\n"
         f"*Would buy again:* {_share(overall)} · *Satisfaction:* {_mean(overall)}",
-        _worth_acting(figures.worth_acting),
+        *_worth_acting(figures.worth_acting),
         _against_baseline(figures),
         *(_split_text(split) for split in figures.splits if split.groups),
         _weeks(figures),
@@ -100,7 +100,7 @@ def _range(interval: Interval | None, *, percent: bool) -> str:
     if interval is None:
         return ""
     low, high = interval
-    return f"{low:.0%}–{high:.0%}" if percent else f"{low:.1f}–{high:.1f}"
+    return f"{low * 100:.0f}–{high:.0%}" if percent else f"{low:.1f}–{high:.1f}"
 
 
 def _share(figure: Figure) -> str:
@@ -140,11 +140,17 @@ def _then(phrase: str) -> str:
     return f"when {phrase}" if phrase.split(" ", 1)[0] in ("acknowledged", "resolved", "owned") else phrase
 
 
-def _worth_acting(comparisons: tuple[Comparison, ...]) -> str:
+def _worth_acting(comparisons: tuple[Comparison, ...]) -> list[str]:
+    """One section per measure (each stays well within a section's 3,000 characters)."""
     if not comparisons:
-        return ("*Worth acting on:* nothing yet. No split shows a difference larger than chance would give with "
-                "this many answers.")
-    return "*Worth acting on*\n" + "\n".join(f"• {_comparison(comparison)}" for comparison in comparisons)
+        return ["*Worth acting on:* nothing yet. No split shows a difference larger than chance would give with "
+                "this many answers."]
+    sections = []
+    for measure, title in (("share", "would buy again"), ("satisfaction", "satisfaction")):
+        found = [comparison for comparison in comparisons if comparison.measure == measure]
+        if found:
+            sections.append(f"*Worth acting on: {title}*\n" + "\n".join(f"• {_comparison(c)}" for c in found))
+    return sections
 
 
 def _comparison(comparison: Comparison) -> str:
@@ -191,8 +197,8 @@ def _verdict_line(comparison: BaselineComparison) -> str:
     verdict = {
         "beat": "Recovery *beat* the baseline here: the whole interval is above zero.",
         "fell short": "Recovery *fell short* of the baseline: the whole interval is below zero.",
-        "matched": "Recovery *matched* the baseline: the interval includes no difference, so these answers cannot "
-                   "tell them apart.",
+        "matched": "Recovery *matched* the baseline: the interval includes zero, so these answers cannot tell "
+                   "recovered customers from those who never had a problem.",
     }[comparison.verdict]
     return f"{what} {verdict}"
 
