@@ -95,7 +95,7 @@ def _migrate(settings: Settings) -> int:
 def _baseline(settings: Settings, path: str) -> int:
     """The whole file checked first: with a bad row, every bad line is named and nothing is loaded."""
     from bot.clock import SystemClock
-    from bot.insights import BadRows, load_baseline
+    from bot.insights import BadRows, load_baseline, parse_baseline_csv
     from bot.runtime import migrate_database
     from storage.db import Database
 
@@ -104,15 +104,17 @@ def _baseline(settings: Settings, path: str) -> int:
             text = file.read()
     except (OSError, UnicodeDecodeError) as error:
         raise _Stop(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
-    migrate_database(settings.database_url)
-    db = Database.from_url(settings.database_url)
     try:
-        rows = load_baseline(db, text, now=SystemClock().now())
+        rows = parse_baseline_csv(text)
     except BadRows as bad:
         for problem in bad.problems:
             print(f"recovery-bot: {path} {problem}", file=sys.stderr)
         print(f"recovery-bot: nothing was loaded from {path}; fix the lines above and run it again", file=sys.stderr)
         return EXIT_BAD_SETTING
+    migrate_database(settings.database_url)
+    db = Database.from_url(settings.database_url)
+    try:
+        load_baseline(db, rows, now=SystemClock().now())
     finally:
         db.dispose()
     workspaces = sorted({workspace or "every workspace" for workspace, _ in rows})

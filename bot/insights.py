@@ -130,22 +130,22 @@ def _sd(text: str) -> float:
 
 def _overlaps(rows: Iterable[tuple[int, str, BaselinePeriod]]) -> list[str]:
     """Periods of one workspace that share a day: the pooled baseline would count them twice."""
-    problems = []
+    problems: list[tuple[int, str]] = []
     by_workspace: dict[str, list[tuple[int, BaselinePeriod]]] = {}
     for line, workspace, period in rows:
         by_workspace.setdefault(workspace, []).append((line, period))
     for periods in by_workspace.values():
         periods.sort(key=lambda item: item[1].period_start)
-        for (line_a, a), (line_b, b) in zip(periods, periods[1:]):
-            if b.period_start <= a.period_end:
-                problems.append(f"line {line_b}: its period overlaps line {line_a}'s ({a.period_start} to "
-                                f"{a.period_end})")
-    return sorted(problems, key=lambda problem: int(problem.split(":")[0].removeprefix("line ")))
+        for first, second in zip(periods, periods[1:]):
+            if second[1].period_start <= first[1].period_end:
+                # Said on the later line of the file, naming the earlier one.
+                (earlier, period), (later, _) = sorted((first, second), key=lambda item: item[0])
+                problems.append((later, f"line {later}: its period overlaps line {earlier}'s ({period.period_start} "
+                                        f"to {period.period_end})"))
+    return [problem for _, problem in sorted(problems, key=lambda item: item[0])]
 
 
-def load_baseline(db: Database, text: str, *, now: datetime) -> list[tuple[str, BaselinePeriod]]:
-    """Parse the whole file, then replace the baseline of the workspaces it names."""
-    rows = parse_baseline_csv(text)
+def load_baseline(db: Database, rows: list[tuple[str, BaselinePeriod]], *, now: datetime) -> None:
+    """A whole checked file (`parse_baseline_csv`) replaces the baseline of the workspaces it names."""
     with db.transaction() as session:
         insights_store.replace_baselines(session, rows, now=now)
-    return rows
