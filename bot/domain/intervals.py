@@ -10,6 +10,7 @@ but is a large dependency for one function.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
 Z95 = 1.959963984540054
@@ -103,21 +104,34 @@ def t_cdf(t: float, df: float) -> float:
     return 1 - tail if t > 0 else tail
 
 
+def _t_density(t: float, df: float) -> float:
+    return math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+                    - (df + 1) / 2 * math.log1p(t * t / df))
+
+
+@lru_cache(maxsize=1024)
 def t_quantile(p: float, df: float) -> float:
-    """The t such that P(T <= t) = p, by bisection on `t_cdf` (monotone): 200 halvings of
-    [-1e6, 1e6] are far below float precision."""
+    """The t such that P(T <= t) = p: Newton's method on `t_cdf` from the normal quantile,
+    kept inside a bracket that bisection narrows whenever a step would leave it (so it
+    converges for any df, if slowly where Newton would not). Groups of the same size ask for
+    the same quantile: remembered."""
     if not 0 < p < 1:
         raise ValueError("p must be between 0 and 1")
     low, high = -1e6, 1e6
+    t = math.copysign(Z95, p - 0.5) if p != 0.5 else 0.0
     for _ in range(200):
-        middle = (low + high) / 2
-        if t_cdf(middle, df) < p:
-            low = middle
+        error = t_cdf(t, df) - p
+        if error < 0:
+            low = t
         else:
-            high = middle
+            high = t
+        step = t - error / _t_density(t, df)
+        if abs(step - t) < 1e-12 * max(1.0, abs(t)):
+            return step
+        t = step if low < step < high else (low + high) / 2
         if high - low < 1e-12:
             break
-    return (low + high) / 2
+    return t
 
 
 def sample_variance(total: float, total_squares: float, n: int) -> float:
