@@ -23,7 +23,6 @@ from storage.db import Database
 
 REQUIRED_COLUMNS = ("period_start", "period_end", "would_buy_again", "satisfaction", "answers")
 OPTIONAL_COLUMNS = ("satisfaction_sd", "workspace_id")
-EVERY_WORKSPACE = ""
 
 
 def workspace_insights(service: RecoveryService, *, workspace_id: str, days: int) -> Insights:

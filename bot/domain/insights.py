@@ -34,7 +34,6 @@ from bot.domain.types import REMEDY_KINDS, Severity
 
 MIN_ANSWERS = 10
 """Fewer answers than this in a group and its figures would mislead: none are shown."""
-INSIGHTS_WINDOWS = (30, 90, 365)
 SCALE = (1.0, 10.0)
 """The satisfaction scale: a mean's interval is cut to it (a t interval knows no bounds)."""
 
