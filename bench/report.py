@@ -285,6 +285,19 @@ def stats(results: list[dict[str, Any]]) -> str:
                               ratio(r["without_over_with_indexes"])] for r in results]), ""])
 
 
+def insights(results: list[dict[str, Any]]) -> str:
+    return "\n".join(["In-process, medians of rounds: `bot.insights.workspace_insights` for one workspace, the work "
+                      "`/recovery insights` does after its ack; the floor (one aggregate pass over the year's answers) "
+                      "is measured in the same run, and every split and the weeks were checked to add up to the "
+                      "answers seeded.", "",
+                      table(["database", "incidents", "answers", "insights 365d (target < 1 s)", "insights 90d",
+                             "floor", "365d / floor"],
+                            [[NAMES[r["database"]], f"{r['incidents']:,}", f"{r['answers']:,}",
+                              f"{r['insights_365d_s'] * 1000:.0f} ms ({met(r['met'])})",
+                              f"{r['insights_90d_s'] * 1000:.0f} ms", f"{r['floor_s'] * 1000:.0f} ms",
+                              ratio(r["over_floor"])] for r in results]), ""])
+
+
 def memory(result: dict[str, Any]) -> str:
     return "\n".join([
         f"`serve` on {NAMES[result['database']]}, server and background process together: a warm-up of 200 flags, "
@@ -315,6 +328,8 @@ def section(name: str, results: list[dict[str, Any]]) -> str:
         return timers(results)
     if name == "stats_cost":
         return stats(results)
+    if name == "insights_cost":
+        return insights(results)
     return "\n".join(_SECTIONS[name](result) for result in results)
 
 

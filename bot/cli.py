@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="play a whole recovery offline against a local Slack double")
     demo.add_argument("--blocks", action="store_true", help="also print each message's Block Kit JSON")
     commands.add_parser("migrate", help="bring the database to the newest schema")
+    baseline = commands.add_parser("baseline", help="load the survey baseline insights compare recovery with")
+    baseline.add_argument("--csv", required=True, metavar="FILE", help="one row per survey period (see README)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "migrate":
             return _migrate(settings)
+        if args.command == "baseline":
+            return _baseline(settings, args.csv)
         if args.command == "serve":
             return _serve(settings, host=args.host, port=args.port, threads=args.threads)
         return _run(settings)
@@ -85,6 +89,37 @@ def _migrate(settings: Settings) -> int:
     migrate_database(settings.database_url)
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     print(f"recovery-bot: database at {shown} is up to date")
+    return 0
+
+
+def _baseline(settings: Settings, path: str) -> int:
+    """The whole file checked first: with a bad row, every bad line is named and nothing is loaded."""
+    from bot.clock import SystemClock
+    from bot.insights import BadRows, load_baseline, parse_baseline_csv
+    from bot.runtime import migrate_database
+    from storage.db import Database
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise _Stop(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        rows = parse_baseline_csv(text)
+    except BadRows as bad:
+        for problem in bad.problems:
+            print(f"recovery-bot: {path} {problem}", file=sys.stderr)
+        print(f"recovery-bot: nothing was loaded from {path}; fix the lines above and run it again", file=sys.stderr)
+        return EXIT_BAD_SETTING
+    migrate_database(settings.database_url)
+    db = Database.from_url(settings.database_url)
+    try:
+        load_baseline(db, rows, now=SystemClock().now())
+    finally:
+        db.dispose()
+    workspaces = sorted({workspace or "every workspace" for workspace, _ in rows})
+    print(f"recovery-bot: loaded {len(rows)} baseline period{'' if len(rows) == 1 else 's'} for "
+          f"{', '.join(workspaces)} from {path}")
     return 0
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.domain.insights import parse_satisfaction, parse_share
 from bot.domain.parsing import WorkHours, parse_clock_time, parse_duration, parse_work_hours
 
 _USER_ID_RE: Final = re.compile(r"[UW][A-Z0-9]+")
@@ -234,6 +235,10 @@ class Settings:
     socket_mode_ping: timedelta = timedelta(seconds=5)
     # Socket Mode has no HTTP server; with a port, `run` serves GET /healthz there.
     health_port: int | None = None
+    # What customers who never had a problem answer (the team's usual survey), for insights:
+    # values without a count; `python -m bot baseline --csv` loads them with theirs.
+    baseline_would_buy_again: float | None = None
+    baseline_satisfaction: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -315,4 +320,6 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_history_per_minute": ("SLACK_HISTORY_PER_MINUTE", _rate, False),
     "socket_mode_ping": ("SOCKET_MODE_PING", _ping_interval, False),
     "health_port": ("HEALTH_PORT", _port, False),
+    "baseline_would_buy_again": ("BASELINE_WOULD_BUY_AGAIN", parse_share, False),
+    "baseline_satisfaction": ("BASELINE_SATISFACTION", parse_satisfaction, False),
 }

@@ -13,8 +13,10 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import parsing, recovery
 from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
+from bot.insights import workspace_insights
 from bot.service import Locator, RecoveryService
 from bot.views import digest, health, ids, modals, timeline
+from bot.views.insights import insights_payload
 from bot.views.when import slack_time
 from handlers.payload import clean, slack_id, token, workspace_of
 
@@ -74,6 +76,16 @@ def register(app: App, service: RecoveryService) -> None:
     # other command pays for it.
     app.command("/recovery", matchers=[_wants_new_modal])(ack=ack_only, lazy=[open_new_modal])
     app.command("/recovery", matchers=[_wants_figures])(ack=ack_working, lazy=[answer_figures])
+
+    def wants_insights(body: dict) -> bool:
+        """A well-formed `insights` from a lead, answered after the ack; anyone else's is
+        refused in the ack (`_answer`)."""
+        user = slack_id(body, "user_id")
+        return (bool(workspace_of(body) and user and slack_id(body, "channel_id"))
+                and isinstance(parsing.parse_command(_typed(body)), parsing.Insights)
+                and service.leads.is_lead(user or ""))
+
+    app.command("/recovery", matchers=[wants_insights])(ack=ack_working, lazy=[answer_figures])
     app.command("/recovery")(on_command)
 
 
@@ -92,7 +104,12 @@ def _wants_figures(body: dict) -> bool:
 def _figures(service: RecoveryService, command: parsing.Command | parsing.UsageError, *, workspace: str,
              channel: str, client: WebClient) -> tuple[str, list[dict]]:
     """The answer's text and blocks: the channel's digest as it would be posted now (cards
-    linked, owners named without a ping), or the workspace's stats."""
+    linked, owners named without a ping), the workspace's stats, or its insights (owners
+    named without a ping too)."""
+    if isinstance(command, parsing.Insights):
+        payload = insights_payload(workspace_insights(service, workspace_id=workspace, days=command.days))
+        filled = digest.filled(payload, permalink_of=lambda channel, ts: None, name_of=lambda user: _name(client, user))
+        return filled["text"], filled["blocks"]
     if isinstance(command, parsing.Stats):
         figures = service.stats(workspace_id=workspace, days=command.days)
         return (f"Recovery stats, last {figures.days} days",
@@ -172,4 +189,7 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
             if not service.leads.is_lead(user):
                 return "Only a lead can see `/recovery health`."
             return health.health_blocks(service.health(workspace))
+        case parsing.Insights():
+            # A lead's was taken by the `wants_insights` listener, to be answered after the ack.
+            return "Only a lead can see `/recovery insights`."
     return parsing.USAGE

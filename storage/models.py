@@ -1,10 +1,10 @@
 """The tables. Unique keys here are where exactly-once lives: never in memory."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Numeric, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, DateTime, Float, Index, MetaData, Numeric, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -247,3 +247,21 @@ class HomeViewer(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=32)
     first_opened_at: datetime = _when()
     last_hash: str | None = Field(default=None, max_length=64)
+
+
+class SurveyBaseline(SQLModel, table=True):
+    """A survey period of customers who never had a problem (`python -m bot baseline`):
+    insights compare recovered customers with it. ``workspace_id`` "" is every workspace."""
+
+    __tablename__ = "survey_baseline"
+    __table_args__ = (UniqueConstraint("workspace_id", "period_start", name="uq_survey_baseline_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(default="", max_length=32)
+    period_start: date = Field(sa_column=Column(Date, nullable=False))
+    period_end: date = Field(sa_column=Column(Date, nullable=False))
+    would_buy_again: float = Field(sa_column=Column(Float, nullable=False))
+    satisfaction: float = Field(sa_column=Column(Float, nullable=False))
+    answers: int
+    satisfaction_sd: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    loaded_at: datetime = _when()

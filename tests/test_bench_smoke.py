@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench import ack_latency, diagnose, digest_acks, intake_throughput, memory, report, stats_cost, storm, timers_cost
+from bench import insights_cost
 from bench.cli import configure
 
 pytestmark = pytest.mark.bench
@@ -111,3 +112,13 @@ def test_quick_stats_cost_adds_up_the_same_figures_as_the_python_path_with_and_w
     assert result["incidents"] == 5000 and result["same_figures"], result
     assert all(_figure(result[key]) for key in ("stats_s", "floor_s", "python_path_s", "without_indexes_s")), result
     assert "without the 0008 indexes" in report.stats([result])
+
+
+def test_quick_insights_cost_counts_every_answer_once_in_each_split_and_week() -> None:
+    result = insights_cost.run(configure(insights_cost.Config, quick=True, database="sqlite"))
+
+    assert (result["incidents"], result["answers"]) == (5000, 1500), result
+    assert result["answers_counted"] and result["splits_add_up"] and result["weeks_add_up"], result
+    assert result["worth_acting"] > 0, "the seeded data makes fast recoveries win customers back"
+    assert all(_figure(result[key]) for key in ("insights_365d_s", "insights_90d_s", "floor_s")), result
+    assert "| insights 365d (target < 1 s) |" in report.insights([result])

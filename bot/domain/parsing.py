@@ -219,6 +219,7 @@ def parse_work_hours(text: str) -> WorkHours:
 ListScope: TypeAlias = Literal["open", "mine", "unclaimed", "overdue"]
 LIST_SCOPES: Final[tuple[ListScope, ...]] = get_args(ListScope)
 STATS_WINDOWS: Final = (7, 30)
+INSIGHTS_WINDOWS: Final = (30, 90, 365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,11 @@ class Health:
 
 
 @dataclass(frozen=True, slots=True)
+class Insights:
+    days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
 class UsageError:
     """A wrong `/recovery` invocation, returned rather than raised so handlers
     must answer it (ephemerally) instead of letting it escape as an error."""
@@ -287,7 +293,8 @@ class UsageError:
     message: str
 
 
-Command: TypeAlias = Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats | Health
+Command: TypeAlias = (Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats | Health
+                      | Insights)
 
 # mrkdwn: `<` and `>` are escaped because Slack reads them as control
 # sequences even inside code spans.
@@ -304,6 +311,7 @@ USAGE: Final = """\
 • `/recovery digest`: preview today's digest for this channel
 • `/recovery stats [7d|30d]`: recovery metrics for the last 7 or 30 days
 • `/recovery health`: messages Slack would not take, and the incidents they hold up (leads)
+• `/recovery insights [30d|90d|365d]`: what wins customers back, from the follow-ups (leads)
 Incident numbers can be written `42`, `#42` or `R-42`."""
 
 # A Slack mention such as `<@U1|jo smith>` stays one token even if it has spaces.
@@ -408,6 +416,15 @@ def _parse_stats(args: list[str]) -> Stats | UsageError:
     return Stats(int(window))
 
 
+def _parse_insights(args: list[str]) -> Insights | UsageError:
+    if not args:
+        return Insights()
+    window = args[0].lower().removesuffix("d")
+    if len(args) > 1 or not window.isascii() or not window.isdigit() or int(window) not in INSIGHTS_WINDOWS:
+        return UsageError(f"`/recovery insights` takes `30d`, `90d` or `365d`, not `{_echo(' '.join(args))}`.")
+    return Insights(int(window))
+
+
 def _bare(name: str, args: list[str], command: Digest | Health) -> Digest | Health | UsageError:
     """A subcommand that takes no arguments."""
     if args:
@@ -447,6 +464,8 @@ def parse_command(text: str) -> Command | UsageError:
             return _parse_stats(args)
         case "health":
             return _bare(name, args, Health())
+        case "insights":
+            return _parse_insights(args)
         case _:
             return UsageError(f"Unknown subcommand `{_echo(name)}`. Try `/recovery help` to see them all.")
 
