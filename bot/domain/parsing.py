@@ -279,6 +279,15 @@ class Health:
     pass
 
 
+EXPORT_PERIODS: Final[dict[str, int | None]] = {"30d": 30, "90d": 90, "all": None}
+"""What `/recovery export` and `python -m bot export --since` take: days back, or None for all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    period: str = "30d"
+
+
 @dataclass(frozen=True, slots=True)
 class UsageError:
     """A wrong `/recovery` invocation, returned rather than raised so handlers
@@ -287,7 +296,8 @@ class UsageError:
     message: str
 
 
-Command: TypeAlias = Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats | Health
+Command: TypeAlias = (Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats | Health
+                      | Export)
 
 # mrkdwn: `<` and `>` are escaped because Slack reads them as control
 # sequences even inside code spans.
@@ -304,6 +314,7 @@ USAGE: Final = """\
 • `/recovery digest`: preview today's digest for this channel
 • `/recovery stats [7d|30d]`: recovery metrics for the last 7 or 30 days
 • `/recovery health`: messages Slack would not take, and the incidents they hold up (leads)
+• `/recovery export [30d|90d|all]`: the incidents as a CSV file, sent to you by DM (leads)
 Incident numbers can be written `42`, `#42` or `R-42`."""
 
 # A Slack mention such as `<@U1|jo smith>` stays one token even if it has spaces.
@@ -408,6 +419,14 @@ def _parse_stats(args: list[str]) -> Stats | UsageError:
     return Stats(int(window))
 
 
+def _parse_export(args: list[str]) -> Export | UsageError:
+    if not args:
+        return Export()
+    if len(args) == 1 and args[0].lower() in EXPORT_PERIODS:
+        return Export(args[0].lower())
+    return UsageError(f"`/recovery export` takes `30d`, `90d` or `all`, not `{_echo(' '.join(args))}`.")
+
+
 def _bare(name: str, args: list[str], command: Digest | Health) -> Digest | Health | UsageError:
     """A subcommand that takes no arguments."""
     if args:
@@ -447,6 +466,8 @@ def parse_command(text: str) -> Command | UsageError:
             return _parse_stats(args)
         case "health":
             return _bare(name, args, Health())
+        case "export":
+            return _parse_export(args)
         case _:
             return UsageError(f"Unknown subcommand `{_echo(name)}`. Try `/recovery help` to see them all.")
 
