@@ -87,6 +87,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _days(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 36500:
+        raise ValueError("expected a whole number of days from 1, like 365")
+    return int(text)
+
+
 def _switch(text: str) -> bool:
     lowered = text.lower()
     if lowered not in ("on", "off", "true", "false", "1", "0"):
@@ -234,6 +240,9 @@ class Settings:
     socket_mode_ping: timedelta = timedelta(seconds=5)
     # Socket Mode has no HTTP server; with a port, `run` serves GET /healthz there.
     health_port: int | None = None
+    # Unset: kept. Else customer names and quoted messages of incidents closed this many days
+    # ago are erased, their figures kept (bot/retention.py).
+    retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -315,4 +324,5 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_history_per_minute": ("SLACK_HISTORY_PER_MINUTE", _rate, False),
     "socket_mode_ping": ("SOCKET_MODE_PING", _ping_interval, False),
     "health_port": ("HEALTH_PORT", _port, False),
+    "retention_days": ("RETENTION_DAYS", _days, False),
 }
