@@ -6,9 +6,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.devkit.slack_double import Message
-from bot.views.export import COLUMNS
+from bot.views.export import COLUMNS, csv_cell
+from handlers.commands import EXPORT_REFUSED
 from tests.conftest import LEAD, ServedBot
 
 OWNER = "U2"
@@ -110,3 +116,66 @@ def test_a_leads_export_comes_to_their_dm_as_a_csv_with_each_incidents_cells(bot
         "customer's quoted message and summary, and the notes typed at each step are left out.")
     assert [call.method for call in bot.fake.calls()[before:]] == [
         "conversations.open", "files.getUploadURLExternal", "file_upload", "files.completeUploadExternal"]
+
+
+def test_a_non_lead_is_refused_and_nothing_is_uploaded(bot):
+    bot.slack.command("/recovery new Wrong size sent", user=OWNER)
+    bot.settle()
+
+    assert bot.slack.command("/recovery export all", user=OWNER).text == EXPORT_REFUSED
+    bot.settle()
+
+    assert bot.fake.files() == []
+    assert [call.method for call in bot.fake.calls() if call.method.startswith("files.")] == []
+
+
+def test_a_period_it_does_not_know_gets_the_usage_line_and_no_export(bot):
+    answer = bot.slack.command("/recovery export 7d", user=LEAD)
+    bot.settle()
+
+    assert answer.text.startswith("`/recovery export` takes `30d`, `90d` or `all`, not `7d`.\n\n*Usage:*")
+    assert bot.fake.files() == []
+
+
+def test_an_upload_refused_before_it_completed_is_done_again_from_the_start(bot):
+    bot.slack.command("/recovery new Wrong size sent", user=OWNER)
+    bot.settle()
+    bot.fake.fail_next("files.completeUploadExternal", status=500)
+
+    bot.slack.command("/recovery export 90d", user=LEAD)
+    bot.settle()
+    assert [f["channel"] for f in bot.fake.files()] == [None], "reserved and sent, never shared"
+    bot.clock.advance(timedelta(seconds=2))
+    bot.settle()
+
+    first, second = bot.fake.files()
+    assert (first["channel"], second["channel"]) == (None, f"D{LEAD}")
+    assert second["bytes"] == first["bytes"], "the same period, built again"
+    assert [row["number"] for row in _exported_rows(second)] == ["1"]
+    assert [m.files for m in bot.fake.messages(f"D{LEAD}")] == [(second["id"],)]
+
+
+def _exported_rows(shared: dict) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(shared["bytes"].decode("utf-8-sig"), newline="")))
+
+
+def test_the_double_refuses_a_user_id_where_an_upload_is_shared_as_slack_does(fake_slack):
+    client = WebClient(token="xoxb-test", base_url=fake_slack.api_url, retry_handlers=[])
+
+    with pytest.raises(SlackApiError) as refused:
+        client.files_upload_v2(channel="U2", content=b"a,b\n", filename="x.csv", title="x")
+
+    assert refused.value.response["error"] == "invalid_arguments"
+    assert client.files_upload_v2(channel="DU2", content=b"a,b\n", filename="x.csv", title="x")["file"]["id"]
+
+
+@pytest.mark.parametrize("text, cell", [
+    ("=1+1", "'=1+1"), ("+44 20", "'+44 20"), ("-2 stars", "'-2 stars"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("refund = fine", "refund = fine"), ("", ""),
+])
+def test_a_text_cell_a_spreadsheet_would_run_gets_a_quote_in_front(text, cell):
+    assert csv_cell(text) == cell
+
+
+def test_numbers_and_answers_stay_as_they_are():
+    assert [csv_cell(value) for value in (7, Decimal("-1.50"), True, False, None)] == ["7", "-1.50", "true", "false", ""]
