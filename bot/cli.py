@@ -231,7 +231,7 @@ def _export(settings: Settings, *, since: str, output: str | None, timeline: boo
 
 def _retention(settings: Settings) -> int:
     from bot.clock import SystemClock
-    from bot.retention import erase_due
+    from bot.retention import days_words, erase_due
     from storage.db import Database
 
     if settings.retention_days is None:
@@ -243,7 +243,7 @@ def _retention(settings: Settings) -> int:
     finally:
         db.dispose()
     print(f"recovery-bot: erased the customer's name and words from {erased} "
-          f"incident{'' if erased == 1 else 's'} closed or cancelled over {settings.retention_days} days ago")
+          f"incident{'' if erased == 1 else 's'} closed or cancelled over {days_words(settings.retention_days)} ago")
     return 0
 
 

@@ -30,7 +30,7 @@ table for one long write."""
 def erase_due(db: Database, *, days: int, now: datetime) -> int:
     """Erase what is due now; how many incidents this run erased."""
     closed_before = now - timedelta(days=days)
-    marker = f"{retention_store.ERASED_PREFIX}{days} days)"
+    marker = f"{retention_store.ERASED_PREFIX}{days_words(days)})"
     erased = 0
     while True:
         with db.transaction() as session:
@@ -39,6 +39,10 @@ def erase_due(db: Database, *, days: int, now: datetime) -> int:
         erased += len(due)
         if len(due) < BATCH:
             return erased
+
+
+def days_words(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
 
 
 class DailyRetention:
@@ -59,6 +63,6 @@ class DailyRetention:
         erased = erase_due(self._db, days=self._days, now=now)
         self._done_for = now.date()
         if erased:
-            log.info("retention: erased the customer's name and words from %d incidents closed over %d days ago",
-                     erased, self._days)
+            log.info("retention: erased the customer's name and words from %d incidents closed over %s ago",
+                     erased, days_words(self._days))
         return erased

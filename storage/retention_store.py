@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, bindparam, or_, select, update
-from sqlmodel import Session, col
+from sqlalchemy import Text, bindparam, or_, update
+from sqlmodel import Session, col, select
 
 from bot.domain.types import EventKind, Status
 from storage.models import Incident, TimelineEvent

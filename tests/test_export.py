@@ -39,11 +39,21 @@ def _press(bot: ServedBot, number: int, label: str, *, user: str = OWNER) -> Non
 
 
 def _recover(bot: ServedBot) -> None:
-    """#1 flagged by reaction and recovered to the end: acknowledged late, a refund over the
-    limit approved by the lead, agreed, followed up three days later."""
+    """#1 flagged by reaction and recovered to the end (`work_to_closed`)."""
+    flag(bot)
+    work_to_closed(bot)
+
+
+def flag(bot: ServedBot) -> None:
+    """#1, flagged by reaction on a message naming the customer."""
     complaint = bot.fake.add_user_message("C1", user="UCUST", text="Ana Silva here: my parcel arrived crushed")
     bot.slack.react(channel="C1", ts=complaint.ts)
     bot.settle()
+
+
+def work_to_closed(bot: ServedBot) -> None:
+    """#1 claimed and recovered to the end: acknowledged late, a refund over the limit
+    approved by the lead, agreed, followed up three days later."""
     bot.slack.click(bot.card(1), "Claim", user=OWNER)
     bot.settle()
     bot.clock.advance(timedelta(minutes=20))
