@@ -1,4 +1,4 @@
-"""`python -m bot run | serve | demo | migrate`.
+"""`python -m bot run | serve | demo | migrate | export | retention`.
 
 Every way in stops with one line and exit code 2 on a bad setting: an admin reads the
 line, fixes .env, and tries again, with no traceback to dig through.
@@ -9,9 +9,11 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
+from bot.domain.parsing import EXPORT_PERIODS
 from bot.domain.playbook import PlaybookError
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -27,6 +29,13 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A subcommand's bad option is one line and exit code 2, like a bad setting."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_SETTING, f"recovery-bot: {self.prog.removeprefix('python -m bot ')}: {message}\n")
+
+
 class _Stop(Exception):
     def __init__(self, line: str) -> None:
         super().__init__(line)
@@ -35,7 +44,7 @@ class _Stop(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="recovery-bot: service recovery in Slack")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     commands.add_parser("run", help="connect to Slack (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
     serve = commands.add_parser("serve", help="serve Slack's HTTP requests under waitress")
     serve.add_argument("--host", default="0.0.0.0")
@@ -46,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("migrate", help="bring the database to the newest schema")
     baseline = commands.add_parser("baseline", help="load the survey baseline insights compare recovery with")
     baseline.add_argument("--csv", required=True, metavar="FILE", help="one row per survey period (see README)")
+    export = commands.add_parser("export", help="write the incidents (or their timeline) to stdout for a data team")
+    export.add_argument("--since", choices=list(EXPORT_PERIODS), default="30d")
+    export.add_argument("--format", choices=["csv", "jsonl"])
+    export.add_argument("--timeline", action="store_true", help="the timeline events as JSON lines instead")
+    commands.add_parser("retention", help="erase now what RETENTION_DAYS says is due")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -58,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(settings)
         if args.command == "baseline":
             return _baseline(settings, args.csv)
+        if args.command == "export":
+            return _export(settings, since=args.since, output=args.format, timeline=args.timeline)
+        if args.command == "retention":
+            return _retention(settings)
         if args.command == "serve":
             return _serve(settings, host=args.host, port=args.port, threads=args.threads)
         return _run(settings)
@@ -214,3 +232,65 @@ def _health_server(settings: Settings, runtime: Runtime, link: SocketLink) -> _C
     threading.Thread(target=server.run, name="healthz", daemon=True).start()
     log.info("health check on http://0.0.0.0:%d/healthz", settings.health_port)
     return server
+
+
+def _export(settings: Settings, *, since: str, output: str | None, timeline: bool) -> int:
+    """Every workspace's incidents flagged in the period, to stdout as they are read; what
+    the data holds goes to stderr, so that stdout is the data alone."""
+    from bot import export
+    from bot.clock import SystemClock
+    from bot.domain.types import Policy
+    from bot.runtime import load_playbook_file
+    from bot.views import export as export_view
+    from storage.db import Database
+
+    if timeline and output == "csv":
+        raise _Stop("export: --timeline writes JSON lines; leave out --format csv")
+    period = export.Period.named(since, until=SystemClock().now())
+    policy = Policy(work_hours=settings.work_hours, tz=settings.tz, currency=settings.currency)
+    playbook = load_playbook_file(settings.playbook_file)
+    db = Database.from_url(settings.database_url)
+    try:
+        with _readable(settings), db.read() as session:
+            if timeline:
+                lines = export_view.timeline_lines(export.timeline(session, workspace_id=None, period=period))
+            else:
+                rows = export.rows(session, workspace_id=None, period=period, playbook=playbook, policy=policy)
+                lines = (export_view.jsonl_lines if output == "jsonl" else export_view.csv_lines)(rows)
+            print(export_view.cli_note(period, timeline=timeline), file=sys.stderr)
+            sys.stdout.writelines(lines)
+    finally:
+        db.dispose()
+    return 0
+
+
+def _retention(settings: Settings) -> int:
+    from bot.clock import SystemClock
+    from bot.retention import days_words, erase_due
+    from storage.db import Database
+
+    if settings.retention_days is None:
+        raise _Stop("RETENTION_DAYS is not set, so nothing is due for erasure; set it, like RETENTION_DAYS=365")
+    db = Database.from_url(settings.database_url)
+    try:
+        with _readable(settings):
+            erased = erase_due(db, days=settings.retention_days, now=SystemClock().now())
+    finally:
+        db.dispose()
+    print(f"recovery-bot: erased the customer's name and words from {erased} "
+          f"incident{'' if erased == 1 else 's'} closed or cancelled over {days_words(settings.retention_days)} ago")
+    return 0
+
+
+@contextmanager
+def _readable(settings: Settings) -> Iterator[None]:
+    """A database these commands cannot read (a wrong URL, one never migrated) is one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.engine import make_url
+
+    try:
+        yield
+    except SQLAlchemyError as error:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise _Stop(f"the database at {shown} could not be read ({error.__class__.__name__}); check DATABASE_URL, "
+                    "and run `python -m bot migrate` on a new one") from None

@@ -26,7 +26,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import home_refresh, lead_inbox, outbox_details, outbox_home, parking, receipts, refusals
+from bot import (
+    home_refresh, lead_inbox, outbox_details, outbox_export, outbox_home, parking, receipts, refusals, uploads,
+)
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
 from bot.outbox_pacing import RowPacing
@@ -119,7 +121,8 @@ class _Details:
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
-                 limits: Limits = Limits(), home: outbox_home.HomeSender | None = None) -> None:
+                 limits: Limits = Limits(), home: outbox_home.HomeSender | None = None,
+                 export: outbox_export.ExportSender | None = None) -> None:
         self._db = db
         self._clock = clock
         self._client = client
@@ -137,6 +140,7 @@ class OutboxSender:
         self._searches = PostSearch()
         self._bot_name: str | None = None
         self._home = home
+        self._export = export
 
     def wake(self) -> None:
         self._wake.set()
@@ -356,6 +360,9 @@ class OutboxSender:
                 return self._home.send(row, self._views_publish)
             except outbox_home.Refused as refused:
                 raise _Dead(refused.error) from None
+        if row.kind == outbox_export.KIND and self._export is not None:
+            return self._export.send(row, dm_channel=self._dm_channel,
+                                     upload=lambda **file: self._upload(row, **file))
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -471,6 +478,13 @@ class OutboxSender:
             if failed.error in outbox_home.REFUSALS:
                 raise outbox_home.Refused(failed.error) from None
             raise
+
+    def _upload(self, row: outbox_store.Leased, **file) -> str:  # noqa: ANN003
+        """bot/uploads.py through the sorted call, with the poster (one attempt: an upload
+        that failed is done again by the row's retry, from the start). The row must still
+        be ours: building the file may have taken a while."""
+        self._still_ours(row)
+        return self._call(uploads.upload, spends=uploads.METHODS, client=self._poster, **file)
 
     def _dm_channel(self, user_id: str) -> str:
         """The app's DM with ``user_id``: a post names the user, an update or a history read
@@ -604,24 +618,28 @@ class OutboxSender:
                 return message.get("text")
         return None
 
-    def _call(self, method: Callable, *, creates: bool = False, optional: bool = False, **kwargs):  # noqa: ANN202
+    def _call(self, method: Callable, *, creates: bool = False, optional: bool = False,
+              spends: tuple[str, ...] = (), **kwargs):  # noqa: ANN202
         """One Slack call, its failure sorted into retry-later or give-up.
 
         ``optional`` calls give up on any answer Slack refuses (not in channel, not found):
         a missing excerpt must not hold back the card. Every call first spends from its
         bucket (bot/outbox_pacing.py); with none left it is not made, and the row (or the
-        detail) waits until a token is back."""
-        name = method.__name__.replace("_", ".", 1)
-        wait = self._pacing.spend(name, kwargs.get("channel"))
-        if wait > 0:
-            raise _Retry(f"paced: {name} has no budget for {wait:.1f} s", after_seconds=wait)
+        detail) waits until a token is back. ``spends``: the methods a helper making
+        several calls (an upload) spends for, instead of its own name."""
+        names = spends or (method.__name__.replace("_", ".", 1),)
+        for name in names:
+            wait = self._pacing.spend(name, kwargs.get("channel"))
+            if wait > 0:
+                raise _Retry(f"paced: {name} has no budget for {wait:.1f} s", after_seconds=wait)
         try:
             return method(**{key: value for key, value in kwargs.items() if value is not None})
         except SlackApiError as error:
             status = error.response.status_code
             if status == 429:
                 retry_after = error.response.headers.get("Retry-After") or error.response.headers.get("retry-after")
-                self._pacing.refused(name, kwargs.get("channel"), float(retry_after or 1))
+                for name in names:
+                    self._pacing.refused(name, kwargs.get("channel"), float(retry_after or 1))
                 raise _Retry("rate limited (429)", after_seconds=float(retry_after or 1)) from None
             if status >= 500:
                 raise _Retry(f"Slack answered {status}", uncertain=creates) from None
@@ -633,6 +651,8 @@ class OutboxSender:
             raise _Retry(code) from None
         except (OSError, HTTPException, TimeoutError) as error:
             raise _Retry(f"network: {error.__class__.__name__}: {error}", uncertain=creates) from None
+        except uploads.UploadFailed as error:
+            raise _Retry(f"upload refused: {error}") from None
 
     # Parking (issue 11): what Slack refuses until something changes -------------------------
 

@@ -15,18 +15,20 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bot import receipts
+from bot import receipts, uploads
 from bot.home_refresh import KIND as HOME
 from bot.outbox_details import KIND as DETAILS
+from bot.outbox_export import KIND as EXPORT
 from bot.pacing import HISTORY_METHODS, POST, Key, Pacer, key
 from storage.outbox_store import Due, Leased
 
 # Lower goes first; kinds not named here are 0 with cards and step prompts.
-PRIORITY: dict[str, int] = {"reply": 1, "post": 2, HOME: 2, DETAILS: 3}
+PRIORITY: dict[str, int] = {"reply": 1, "post": 2, HOME: 2, DETAILS: 3, EXPORT: 3}
 # The main call of each kind, beside posts: the row waits, unleased, until its bucket has a token.
 MAIN_CALLS = {"update_card": ("chat.update",), "update_step": ("chat.update",), "update_approval": ("chat.update",),
            "ephemeral": ("chat.postEphemeral",), DETAILS: tuple(sorted(HISTORY_METHODS)),
-           receipts.ADD: ("reactions.add",), receipts.REMOVE: ("reactions.remove",), HOME: ("views.publish",)}
+           receipts.ADD: ("reactions.add",), receipts.REMOVE: ("reactions.remove",), HOME: ("views.publish",),
+           EXPORT: uploads.METHODS}
 # A sender that finds nothing to do waits at least this long, however soon a token is back.
 MIN_WAIT_SECONDS = 0.005
 

@@ -28,7 +28,7 @@ TIER_PER_MINUTE = {2: 20, 3: 50, 4: 100}
 METHOD_TIERS: dict[str, int] = {
     "chat.update": 3, "chat.delete": 3, "chat.postEphemeral": 4, "chat.getPermalink": 4,
     "conversations.open": 3, "conversations.info": 3, "reactions.add": 3, "reactions.remove": 2, "users.info": 4,
-    "views.publish": 4,
+    "views.publish": 4, "files.getUploadURLExternal": 4, "files.completeUploadExternal": 4,
 }
 # Slack counts a call when it arrives, we when it leaves: spending 90 % of a tier keeps a
 # little slack for calls that arrive closer together than they left.

@@ -19,6 +19,7 @@ from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.identity import BotIdentity, IdentityCheck
 from bot.leads import Leads, group_reader
 from bot.outbox import OutboxSender
+from bot.outbox_export import ExportSender
 from bot.outbox_home import HomeSender
 from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
@@ -96,7 +97,8 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
                           render_card=card_renderer(db, playbook=playbook, policy=lambda: service.policy, clock=clock),
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
-                                        history_per_minute=settings.slack_history_per_minute), home=home)
+                                        history_per_minute=settings.slack_history_per_minute), home=home,
+                          export=ExportSender(db=db, playbook=playbook, policy=lambda: service.policy))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     leads = Leads(user_ids=settings.lead_user_ids, group=settings.lead_group, fetch=group_reader(client), clock=clock)
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit,

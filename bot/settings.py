@@ -88,6 +88,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _days(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 36500:
+        raise ValueError("expected a whole number of days from 1, like 365")
+    return int(text)
+
+
 def _switch(text: str) -> bool:
     lowered = text.lower()
     if lowered not in ("on", "off", "true", "false", "1", "0"):
@@ -239,6 +245,9 @@ class Settings:
     # values without a count; `python -m bot baseline --csv` loads them with theirs.
     baseline_would_buy_again: float | None = None
     baseline_satisfaction: float | None = None
+    # Unset: kept. Else customer names and quoted messages of incidents closed this many days
+    # ago are erased, their figures kept (bot/retention.py).
+    retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -322,4 +331,5 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "health_port": ("HEALTH_PORT", _port, False),
     "baseline_would_buy_again": ("BASELINE_WOULD_BUY_AGAIN", parse_share, False),
     "baseline_satisfaction": ("BASELINE_SATISFACTION", parse_satisfaction, False),
+    "retention_days": ("RETENTION_DAYS", _days, False),
 }

@@ -18,6 +18,7 @@ from bot.domain import alerts, digest_schedule, recovery, reminders
 from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, EventKind, IncidentState, Refusal
 from bot.each import each
+from bot.retention import DailyRetention
 from bot.rollup import Rollups
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
@@ -39,6 +40,7 @@ class TickReport:
     digests: int = 0
     rollups: int = 0
     pruned: int = 0
+    erased: int = 0
 
     @property
     def total(self) -> int:
@@ -54,6 +56,7 @@ class Timers:
         self._service = service
         self._digests_done_for: str | None = None
         self._rollups = Rollups(service)
+        self._retention = DailyRetention(db=service.db, clock=service.clock, days=service.settings.retention_days)
 
     def run_due(self, *, max_rounds: int = 50) -> TickReport:
         """Everything due now; counts what this process queued (other replicas queue the rest).
@@ -66,7 +69,8 @@ class Timers:
             if prompted + alerted == 0:
                 break
         return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests(),
-                          rollups=self._rollups.run_due(), pruned=self.prune_outbox())
+                          rollups=self._rollups.run_due(), pruned=self.prune_outbox(),
+                          erased=self._retention.run_due())
 
     def prune_outbox(self) -> int:
         """Delete outbox rows sent more than OUTBOX_KEEP ago, so the table stays the size of a

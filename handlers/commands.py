@@ -10,12 +10,15 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import outbox_export
 from bot.domain import parsing, recovery
 from bot.domain.parsing import format_duration
 from bot.domain.types import NewIncident
+from bot.export import Period
 from bot.insights import workspace_insights
 from bot.service import Locator, RecoveryService
 from bot.views import digest, health, ids, modals, timeline
+from bot.views import export as export_view
 from bot.views.insights import insights_payload
 from bot.views.when import slack_time
 from handlers.payload import clean, slack_id, token, workspace_of
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 WORKING: Final = "Working out the figures… they will appear here in a moment."
 """The ack of `digest` and `stats`: at once, so the person knows the command was taken."""
 FIGURES_FAILED: Final = "I could not work out the figures just now. Try the command again in a minute."
+EXPORT_REFUSED: Final = "Only a lead can export incidents; ask a lead if you need the file."
 
 
 def register(app: App, service: RecoveryService) -> None:
@@ -140,6 +144,18 @@ def _name(client: WebClient, user: str) -> str | None:
         return None
 
 
+def _export(service: RecoveryService, period: str, *, workspace: str, user: str) -> str:
+    """A lead's export is queued and built by the outbox (bot/outbox_export.py), off the ack."""
+    if not service.leads.is_lead(user):
+        return EXPORT_REFUSED
+    now = service.clock.now()
+    with service.db.transaction() as session:
+        outbox_export.queue(session, workspace_id=workspace, user_id=user, period=period, now=now)
+    service.notify_sender()
+    words = export_view.period_words(Period.named(period, until=now))
+    return f"Preparing the export of the incidents {words}… it will come to you as a direct message."
+
+
 def _typed(body: dict) -> str:
     """What was typed after `/recovery`."""
     return clean(body["text"]) if isinstance(body.get("text"), str) else ""
@@ -192,4 +208,6 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.Insights():
             # A lead's was taken by the `wants_insights` listener, to be answered after the ack.
             return "Only a lead can see `/recovery insights`."
+        case parsing.Export(period):
+            return _export(service, period, workspace=workspace, user=user)
     return parsing.USAGE

@@ -45,6 +45,8 @@ each is a constructor keyword and a keyword of ``strict(...)`` on a running doub
   method takes 1 request per minute.
 - ``home_tab_off`` (``strict`` only): the app's Home tab is not enabled; views.publish answers
   ``not_enabled``.
+Always, as Slack: files.completeUploadExternal takes only a conversation id (``C…``, ``G…``,
+``D…``) where the file is shared; a user id is ``invalid_arguments`` (open the DM first).
 """
 
 from __future__ import annotations

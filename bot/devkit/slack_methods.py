@@ -7,6 +7,7 @@ runs under the double's lock and returns the body without ``ok``, or raises ApiE
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from typing import Any
 
 from bot.devkit.slack_files import FileStore
 from bot.devkit.slack_history import Message, MessageStore, Page, Window, history_page, replies_page
-from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, conversation_id, dm_channel, truthy
+from bot.devkit.slack_protocol import ApiError, JsonDict, channel_param, dm_channel, truthy
 from bot.devkit.slack_views import check_home, check_view, kept_state
 from bot.devkit.slack_workspaces import Directory, Workspace
 
@@ -32,6 +33,8 @@ RESPONSE_URL_LIFETIME = 30 * 60
 # No bot token: a response_url and an upload URL are their own credential; oauth.v2.access
 # authenticates the app with its client id and secret.
 NO_TOKEN = frozenset({"response_url", "file_upload", "oauth.v2.access"})
+# What files.completeUploadExternal takes as a channel: a conversation's id, never a user's.
+_CONVERSATION_ID = re.compile(r"[CGDZ][A-Z0-9]+")
 
 Handler = Callable[[JsonDict, Workspace], JsonDict]
 # A method authenticated by an app-level token (xapp-), not a workspace's: it gets the token.
@@ -409,9 +412,16 @@ class WebApi:
         return {}
 
     def _files_complete_upload(self, params: JsonDict, workspace: Workspace) -> JsonDict:
-        """Share the files in ``channel_id`` (or the first of ``channels``) as one message, as Slack shows it."""
-        target = str(params.get("channel_id") or params.get("channels") or "").split(",")[0] or None
-        channel = conversation_id(target) if target else None
+        """Share the files in ``channel_id`` (or the first of ``channels``) as one message, as Slack shows it.
+
+        Slack takes only conversation ids there (its schema: ``^[CGDZ][A-Z0-9]{8,}$``; the double's
+        ids are shorter, so only the first letter is checked): a user id, unlike chat.postMessage's
+        channel, is ``invalid_arguments``; the DM's own id comes from conversations.open."""
+        targets = [item.strip() for item in str(params.get("channel_id") or params.get("channels") or "").split(",")
+                   if item.strip()]
+        if any(not _CONVERSATION_ID.fullmatch(target) for target in targets):
+            raise ApiError("invalid_arguments")
+        channel = targets[0] if targets else None
         if channel is not None:
             self._check(channel, workspace, writing=True)
         done = self.files.complete(params, channel=channel)

@@ -280,6 +280,15 @@ class Health:
     pass
 
 
+EXPORT_PERIODS: Final[dict[str, int | None]] = {"30d": 30, "90d": 90, "all": None}
+"""What `/recovery export` and `python -m bot export --since` take: days back, or None for all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    period: str = "30d"
+
+
 @dataclass(frozen=True, slots=True)
 class Insights:
     days: int = 90
@@ -294,7 +303,7 @@ class UsageError:
 
 
 Command: TypeAlias = (Help | New | Claim | Assign | ListIncidents | Show | Snooze | Cancel | Digest | Stats | Health
-                      | Insights)
+                      | Insights | Export)
 
 # mrkdwn: `<` and `>` are escaped because Slack reads them as control
 # sequences even inside code spans.
@@ -312,6 +321,7 @@ USAGE: Final = """\
 • `/recovery stats [7d|30d]`: recovery metrics for the last 7 or 30 days
 • `/recovery health`: messages Slack would not take, and the incidents they hold up (leads)
 • `/recovery insights [30d|90d|365d]`: what wins customers back, from the follow-ups (leads)
+• `/recovery export [30d|90d|all]`: the incidents as a CSV file, sent to you by DM (leads)
 Incident numbers can be written `42`, `#42` or `R-42`."""
 
 # A Slack mention such as `<@U1|jo smith>` stays one token even if it has spaces.
@@ -423,6 +433,12 @@ def _parse_insights(args: list[str]) -> Insights | UsageError:
     if len(args) > 1 or not window.isascii() or not window.isdigit() or int(window) not in INSIGHTS_WINDOWS:
         return UsageError(f"`/recovery insights` takes `30d`, `90d` or `365d`, not `{_echo(' '.join(args))}`.")
     return Insights(int(window))
+def _parse_export(args: list[str]) -> Export | UsageError:
+    if not args:
+        return Export()
+    if len(args) == 1 and args[0].lower() in EXPORT_PERIODS:
+        return Export(args[0].lower())
+    return UsageError(f"`/recovery export` takes `30d`, `90d` or `all`, not `{_echo(' '.join(args))}`.")
 
 
 def _bare(name: str, args: list[str], command: Digest | Health) -> Digest | Health | UsageError:
@@ -466,6 +482,8 @@ def parse_command(text: str) -> Command | UsageError:
             return _bare(name, args, Health())
         case "insights":
             return _parse_insights(args)
+        case "export":
+            return _parse_export(args)
         case _:
             return UsageError(f"Unknown subcommand `{_echo(name)}`. Try `/recovery help` to see them all.")
 
