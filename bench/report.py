@@ -318,8 +318,9 @@ def home(results: list[dict[str, Any]]) -> str:
                 ", ".join(map(str, b["publishes_per_person"])), number(b["publishes_per_clock_second"]),
                 number(b["publishes_per_change"], 2),
                 f"{b['first_publish_after_last_change_s']:.2f}-{b['last_publish_after_last_change_s']:.2f} s",
-                b["stale_homes"], f"{b['publish_wall_s'] * 1000:.0f} ms ({number(b['publishes_per_wall_second'], 0)}/s)",
-                r["max_blocks"]] for r in results for b in [r["burst"]]]), ""])
+                b["stale_homes"],
+                f"{b['publish_wall_s'] * 1000:.0f} ms ({number(b['publishes_per_wall_second'], 0)}/s)", r["max_blocks"]]
+               for r in results for b in [r["burst"]]]), ""])
 
 
 def memory(result: dict[str, Any]) -> str:
