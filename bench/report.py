@@ -298,6 +298,44 @@ def insights(results: list[dict[str, Any]]) -> str:
                               ratio(r["over_floor"])] for r in results]), ""])
 
 
+def home(results: list[dict[str, Any]]) -> str:
+    def pair(r: dict[str, Any], what: str) -> str:
+        c = r["cost"]
+        return f"{c[f'{what}_agent_s'] * 1000:.1f} / {c[f'{what}_lead_s'] * 1000:.1f} ms"
+
+    def over(r: dict[str, Any], what: str) -> str:
+        c = r["cost"]
+        return f"{ratio(c[f'{what}_agent_over_floor'])} / {ratio(c[f'{what}_lead_over_floor'])}"
+
+    first = results[0]["config"]
+    return "\n".join([
+        f"In-process, medians of {first['rounds']} rounds, measured alternately with the floors; the Slack double over "
+        f"HTTP in the same process. Cost: an agent owning {first['owned']} open incidents with {first['unclaimed']} "
+        f"unclaimed in their channels, {first['approvals']} of theirs waiting for approval, steps overdue and "
+        "escalated; the lead's Home on the same data. Build: `bot.home.home_view`; send: `HomeSender.send` on a "
+        "leased row (build, then views.publish with Slack's hash). Floors: one read transaction of the rows the "
+        "agent's Home lists; views.publish of a one-block Home.", "",
+        table(["database", "build agent / lead", "read floor", "build / floor", "send agent / lead", "publish floor",
+               "send / floor", "blocks agent / lead", "view bytes agent / lead"],
+              [[NAMES[r["database"]], pair(r, "build"), f"{r['cost']['read_floor_s'] * 1000:.1f} ms", over(r, "build"),
+                pair(r, "send"), f"{r['cost']['publish_floor_s'] * 1000:.1f} ms", over(r, "send"),
+                f"{r['cost']['sizes']['agent']['blocks']} / {r['cost']['sizes']['lead']['blocks']}",
+                f"{r['cost']['sizes']['agent']['bytes']:,} / {r['cost']['sizes']['lead']['bytes']:,}"]
+               for r in results]), "",
+        "Burst: claims spread evenly over one second of the clock, round robin across people who all opened their "
+        "Home, the sender draining after each; then the clock on in the same steps until the debounced rows went.", "",
+        table(["database", "changes / people", "views.publish calls", "per person", "publishes per second of burst",
+               "per change", "sent after the last change", "Homes older than the last change",
+               "sender: publishing them (wall)", "most blocks in any Home (limit 100)"],
+              [[NAMES[r["database"]], f"{b['changes']} / {b['people']}", b["publishes"],
+                ", ".join(map(str, b["publishes_per_person"])), number(b["publishes_per_clock_second"]),
+                number(b["publishes_per_change"], 2),
+                f"{b['first_publish_after_last_change_s']:.2f}-{b['last_publish_after_last_change_s']:.2f} s",
+                b["stale_homes"],
+                f"{b['publish_wall_s'] * 1000:.0f} ms ({number(b['publishes_per_wall_second'], 0)}/s)", r["max_blocks"]]
+               for r in results for b in [r["burst"]]]), ""])
+
+
 def memory(result: dict[str, Any]) -> str:
     return "\n".join([
         f"`serve` on {NAMES[result['database']]}, server and background process together: a warm-up of 200 flags, "
@@ -330,6 +368,8 @@ def section(name: str, results: list[dict[str, Any]]) -> str:
         return stats(results)
     if name == "insights_cost":
         return insights(results)
+    if name == "home_cost":
+        return home(results)
     return "\n".join(_SECTIONS[name](result) for result in results)
 
 
@@ -365,6 +405,8 @@ def document(info: dict[str, Any], command: str, results: dict[str, dict[str, An
             lines += ["## Scheduler tick and digest", "", timers(list(group.values()))]
         if kind == "stats" and group:
             lines += ["## `/recovery stats` over 100,000 incidents", "", stats(list(group.values()))]
+        if kind == "home" and group:
+            lines += ["## The App Home: cost and debounce", "", home(list(group.values()))]
         for database, result in group.items() if kind in renderers else ():
             lines += [f"## {TITLES.get(kind, kind.title())}: {NAMES[database]}", "", renderers[kind](result)]
     return "\n".join(lines).rstrip() + "\n"

@@ -4,7 +4,7 @@
     python -m bench.run --quick         # a few seconds each, to see that it all still works
 
 By default: ack latency, intake throughput, acks while the digest runs and the storm; ``--only`` picks
-one, the tick and digest cost, the stats cost and memory included. A quick run prints its report and writes
+one, the tick and digest cost, the stats cost, the Home's cost and memory included. A quick run prints its report and writes
 it only where ``--output`` says: its figures must not overwrite a real run's. Text between
 the ``analysis`` markers of the existing report is carried over into the new one.
 """
@@ -18,14 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack_latency, digest_acks, intake_throughput, memory, report, stats_cost, storm, timers_cost
+from bench import (ack_latency, digest_acks, home_cost, intake_throughput, memory, report, stats_cost, storm,
+                   timers_cost)
 from bench.cli import DATABASES, configure
 from bench.meter import REPO, machine
 from bench.rig import log
 
 DEFAULT_OUTPUT = REPO / "docs" / "PERFORMANCE.md"
 SCENARIOS: dict[str, Any] = {"ack": ack_latency, "intake": intake_throughput, "digest": digest_acks,
-                             "timers": timers_cost, "stats": stats_cost, "memory": memory, "storm": storm}
+                             "timers": timers_cost, "stats": stats_cost, "memory": memory, "storm": storm,
+                             "home": home_cost}
 DEFAULT = ("ack", "intake", "digest", "storm")
 
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench import ack_latency, diagnose, digest_acks, intake_throughput, memory, report, stats_cost, storm, timers_cost
-from bench import insights_cost
+from bench import (ack_latency, diagnose, digest_acks, home_cost, insights_cost, intake_throughput, memory, report,
+                   stats_cost, storm, timers_cost)
 from bench.cli import configure
 
 pytestmark = pytest.mark.bench
@@ -122,3 +122,21 @@ def test_quick_insights_cost_counts_every_answer_once_in_each_split_and_week() -
     assert result["worth_acting"] > 0, "the seeded data makes fast recoveries win customers back"
     assert all(_figure(result[key]) for key in ("insights_365d_s", "insights_90d_s", "floor_s")), result
     assert "| insights 365d (target < 1 s) |" in report.insights([result])
+
+
+def test_quick_home_cost_publishes_each_persons_home_once_after_a_burst_and_every_home_within_slacks_limits() -> None:
+    result = home_cost.run(configure(home_cost.Config, quick=True, database="sqlite"))
+
+    cost, burst = result["cost"], result["burst"]
+    shown = cost["shown"]
+    assert (shown["owned_open"], shown["unclaimed_in_channels"], shown["waiting_approval"]) == (20, 30, 3), shown
+    assert shown["escalated"] > 0 and shown["past_due"] > 0, shown
+    assert all(_figure(cost[f"{name}_s"]) for name in ("read_floor", "build_agent", "build_lead", "publish_floor",
+                                                        "send_agent", "send_lead")), cost
+    # 100 claims within one second across 20 people who opened their Home: one publish each,
+    # every one after the last change and equal to a fresh render of the final state.
+    assert (burst["changes"], burst["people"]) == (100, 20)
+    assert (burst["publishes"], burst["people_published"], burst["publishes_per_person"]) == (20, 20, [1]), burst
+    assert burst["stale_homes"] == 0 and burst["first_publish_after_last_change_s"] > 0, burst
+    assert result["max_blocks"] <= 100 and result["within_limits"], result
+    assert "Homes older than the last change" in report.home([result])
