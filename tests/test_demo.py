@@ -25,6 +25,8 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert "Enter a whole number from 1 to 10." in transcript
     assert "*Closed*" in transcript and "Satisfaction: 9/10" in transcript
     assert "Remedy: refund £ 120" in transcript and "Total time" in transcript
+    # The timeline of `/recovery show` writes amounts in the team's currency, as every surface does.
+    assert "refund £ 120 (over the £ 50 limit)" in transcript and "$ " not in transcript
     assert "⏰" in transcript and "escalated to the leads (by DM)" in transcript, "a nudge and an escalation"
     assert "*Follow up* on #1 was due" in transcript, "the follow-up reminder"
     assert "Recovery digest · Tue 3 Nov" in transcript and "Remedy spend*  £ 120 over 1 remedy" in transcript

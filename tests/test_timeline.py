@@ -118,8 +118,8 @@ EVERY_KIND = [
 @pytest.mark.parametrize("event, slack, plain, data", EVERY_KIND,
                          ids=[f"{case[0].kind.value}-{index}" for index, case in enumerate(EVERY_KIND)])
 def test_each_kind_reads_the_same_sentence_on_every_surface(event, slack, plain, data):
-    assert slack_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK) == slack
-    assert plain_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK, names=NAMES) == plain
+    assert slack_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK, currency="USD") == slack
+    assert plain_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK, currency="USD", names=NAMES) == plain
     assert json_event(event) == {"kind": event.kind.value, "at": "2026-11-02T10:00:00+00:00",
                                  "actor": event.actor, **data}
 
@@ -130,7 +130,7 @@ def test_every_event_kind_has_a_sentence():
 
 def test_plain_text_names_people_by_id_when_no_names_are_given():
     event = _event(EventKind.ASSIGNED, LEAD, owner_before="U2", owner_after="U3")
-    assert plain_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK) == "ULEAD assigned it to U3 (was U2)"
+    assert plain_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK, currency="USD") == "ULEAD assigned it to U3 (was U2)"
 
 
 def test_a_step_is_titled_by_the_playbook_it_is_shown_with():
@@ -138,16 +138,16 @@ def test_a_step_is_titled_by_the_playbook_it_is_shown_with():
         replace(step, title="Say sorry & mean it") if step.key is StepKey.APOLOGIZE else step
         for step in DEFAULT_PLAYBOOK.steps))
     event = _event(EventKind.STEP_DONE, step=StepKey.APOLOGIZE)
-    assert slack_line(event, ref="#4", playbook=custom) == "<@U2> completed Say sorry &amp; mean it"
-    assert plain_line(event, ref="#4", playbook=custom) == "U2 completed Say sorry & mean it"
+    assert slack_line(event, ref="#4", playbook=custom, currency="USD") == "<@U2> completed Say sorry &amp; mean it"
+    assert plain_line(event, ref="#4", playbook=custom, currency="USD") == "U2 completed Say sorry & mean it"
 
 
 def test_a_very_long_reason_is_cut_in_slack_and_whole_in_plain_text():
     event = _event(EventKind.STEP_SKIPPED, step=StepKey.APOLOGIZE, reason="&" * 1000)
-    line = slack_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK)
+    line = slack_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK, currency="USD")
     assert line.startswith("<@U2> skipped Apologize: &amp;") and line.endswith("&amp;…")
     assert len(line) == len("<@U2> skipped Apologize: ") + 5 * 59 + 1, "whole entities, 300 characters at most"
-    assert plain_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK) == "U2 skipped Apologize: " + "&" * 1000
+    assert plain_line(event, ref="#4", playbook=DEFAULT_PLAYBOOK, currency="USD") == "U2 skipped Apologize: " + "&" * 1000
 
 
 # --- encoding -------------------------------------------------------------------

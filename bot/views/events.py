@@ -42,7 +42,7 @@ Part = str | Person | Said | Markup
 _MENTION: Final = re.compile(r"<@([A-Z0-9]+)>")
 
 
-def sentence(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD") -> tuple[Part, ...]:
+def sentence(event: Event, *, ref: str, playbook: Playbook, currency: str) -> tuple[Part, ...]:
     """The event as a sentence; ``ref`` names the incident (``#4``) where the sentence does,
     amounts read in ``currency`` (CURRENCY)."""
     if event.legacy_text is not None:
@@ -109,13 +109,13 @@ def sentence(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD
     raise ValueError(f"no sentence for event kind {event.kind!r}")
 
 
-def slack_line(event: Event, *, ref: str, playbook: Playbook, currency: str = "USD") -> str:
+def slack_line(event: Event, *, ref: str, playbook: Playbook, currency: str) -> str:
     """Slack mrkdwn: people mentioned, typed text escaped and cut."""
     return "".join(_slack(part) for part in sentence(event, ref=ref, playbook=playbook, currency=currency))
 
 
-def plain_line(event: Event, *, ref: str, playbook: Playbook, names: dict[str, str] | None = None,
-               currency: str = "USD") -> str:
+def plain_line(event: Event, *, ref: str, playbook: Playbook, currency: str,
+               names: dict[str, str] | None = None) -> str:
     """No markup: people by the name given for their id (else the id), typed text as typed."""
     return "".join(_plain(part, names or {}) for part in sentence(event, ref=ref, playbook=playbook,
                                                                   currency=currency))

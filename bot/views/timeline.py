@@ -21,12 +21,13 @@ SCOPE_TITLES = {"open": "Open incidents", "mine": "Your open incidents", "unclai
 
 
 def show_blocks(state: IncidentState, events: list[Event], *, playbook: Playbook, tz: ZoneInfo,
-                now: datetime, policy: Policy | None = None) -> list[Block]:
-    """Each event's time in the reader's own zone (the team's as the fallback)."""
+                now: datetime, policy: Policy) -> list[Block]:
+    """Each event's time in the reader's own zone (the team's as the fallback); amounts in the
+    team's currency."""
     blocks = [block for block in card_blocks(state, playbook=playbook, tz=tz, now=now, policy=policy)
               if block.type != "actions"]
     shown = events[-MAX_EVENT_LINES:]
-    lines = [f"• {slack_time(event.at, tz)} · {slack_line(event, ref=state.ref, playbook=playbook)}"
+    lines = [f"• {slack_time(event.at, tz)} · {slack_line(event, ref=state.ref, playbook=playbook, currency=policy.currency)}"
              for event in shown]
     if len(events) > len(shown):
         lines.insert(0, f"_{len(events) - len(shown)} earlier events not shown_")
