@@ -174,7 +174,7 @@ def _weeks_words(weeks: tuple[WeekPoint, ...]) -> str:
     latest = known[-1]
     count = f"{len(known)} {'week has' if len(known) == 1 else 'weeks have'} enough answers"
     if len(known) == 1:
-        return f"{count}: {_day(latest.start)}, {_figure_words(latest.figure)}."
+        return f"{count}: week of {_day(latest.start)}, {_figure_words(latest.figure)}."
     return (f"{count}: highest {highest.figure.share or 0.0:.0%} (week of {_day(highest.start)}), lowest "
             f"{lowest.figure.share or 0.0:.0%} (week of {_day(lowest.start)}); the latest, week of "
             f"{_day(latest.start)}: {_figure_words(latest.figure)}.")
