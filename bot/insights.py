@@ -25,10 +25,12 @@ REQUIRED_COLUMNS = ("period_start", "period_end", "would_buy_again", "satisfacti
 OPTIONAL_COLUMNS = ("satisfaction_sd", "workspace_id")
 
 
-def workspace_insights(service: RecoveryService, *, workspace_id: str, days: int) -> Insights:
-    """The workspace's figures over the last ``days``, against its survey baseline (the
-    periods loaded that overlap the window) or else the settings' one."""
-    window = stats_window(service.clock.now(), days)
+def workspace_insights(service: RecoveryService, *, workspace_id: str, days: int,
+                       until: datetime | None = None) -> Insights:
+    """The workspace's figures over the ``days`` before ``until`` (now), against its survey
+    baseline (the periods loaded that overlap the window) or else the settings' one. A weekly
+    post passes the time it was due: built again when retried, it says the same."""
+    window = stats_window(until or service.clock.now(), days)
     edges = week_starts(window, service.tz)
     with service.db.read() as session:
         tallies = insights_store.insight_tallies(session, workspace_id=workspace_id, window=window, week_starts=edges)

@@ -27,7 +27,8 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot import (
-    home_refresh, lead_inbox, outbox_details, outbox_export, outbox_home, parking, receipts, refusals, uploads,
+    home_refresh, lead_inbox, outbox_details, outbox_export, outbox_home, outbox_insights, parking, receipts, refusals,
+    uploads,
 )
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
@@ -122,7 +123,8 @@ class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
                  limits: Limits = Limits(), home: outbox_home.HomeSender | None = None,
-                 export: outbox_export.ExportSender | None = None) -> None:
+                 export: outbox_export.ExportSender | None = None,
+                 insights: outbox_insights.InsightsSender | None = None) -> None:
         self._db = db
         self._clock = clock
         self._client = client
@@ -141,6 +143,7 @@ class OutboxSender:
         self._bot_name: str | None = None
         self._home = home
         self._export = export
+        self._insights = insights
 
     def wake(self) -> None:
         self._wake.set()
@@ -363,6 +366,10 @@ class OutboxSender:
         if row.kind == outbox_export.KIND and self._export is not None:
             return self._export.send(row, dm_channel=self._dm_channel,
                                      upload=lambda **file: self._upload(row, **file))
+        if row.kind == outbox_insights.KIND and self._insights is not None:
+            return self._insights.send(row, dm_channel=self._dm_channel,
+                                       upload=lambda **file: self._upload(row, **file),
+                                       name_of=lambda user: self._person_name(row, user))
         raise _Dead(f"unknown outbox kind {row.kind!r}")
 
     def _post(self, row: outbox_store.Leased, incident: IncidentState | None) -> str:
@@ -661,7 +668,7 @@ class OutboxSender:
         if that channel is shared with another organization: the customer would read it.
         conversations.info is asked once per channel, its answer kept for CHANNEL_RECHECK. Nor
         is anything for the leads posted in a LEAD_CHANNEL shared with another organization."""
-        to_lead_channel = row.kind == lead_inbox.POST and not row.user_id
+        to_lead_channel = row.kind in (lead_inbox.POST, outbox_insights.KIND) and not row.user_id
         if not (to_lead_channel or (row.kind == "card" and row.payload.get("internal_only"))) or not row.channel:
             return
         now = self._clock.now()

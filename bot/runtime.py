@@ -17,10 +17,12 @@ from bot.card_drawing import card_renderer
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.identity import BotIdentity, IdentityCheck
+from bot.insights import workspace_insights
 from bot.leads import Leads, group_reader
 from bot.outbox import OutboxSender
 from bot.outbox_export import ExportSender
 from bot.outbox_home import HomeSender
+from bot.outbox_insights import InsightsSender
 from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
@@ -98,7 +100,8 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                           render_card=card_renderer(db, playbook=playbook, policy=lambda: service.policy, clock=clock),
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
                                         history_per_minute=settings.slack_history_per_minute), home=home,
-                          export=ExportSender(db=db, playbook=playbook, policy=lambda: service.policy))
+                          export=ExportSender(db=db, playbook=playbook, policy=lambda: service.policy),
+                          insights=InsightsSender(figures=lambda **window: workspace_insights(service, **window)))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     leads = Leads(user_ids=settings.lead_user_ids, group=settings.lead_group, fetch=group_reader(client), clock=clock)
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit,

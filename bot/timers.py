@@ -19,6 +19,7 @@ from bot.domain.digest import DIGEST_WINDOW, digest_figures
 from bot.domain.types import Actor, EventKind, IncidentState, Refusal
 from bot.each import each
 from bot.retention import DailyRetention
+from bot.insights_post import WeeklyInsights
 from bot.rollup import Rollups
 from bot.service import RecoveryService
 from bot.views import digest as digest_view
@@ -41,10 +42,11 @@ class TickReport:
     rollups: int = 0
     pruned: int = 0
     erased: int = 0
+    insights: int = 0
 
     @property
     def total(self) -> int:
-        return self.follow_ups + self.alerts + self.digests + self.rollups
+        return self.follow_ups + self.alerts + self.digests + self.rollups + self.insights
 
 
 class _Skip(Exception):
@@ -56,6 +58,7 @@ class Timers:
         self._service = service
         self._digests_done_for: str | None = None
         self._rollups = Rollups(service)
+        self._insights = WeeklyInsights(service)
         self._retention = DailyRetention(db=service.db, clock=service.clock, days=service.settings.retention_days)
 
     def run_due(self, *, max_rounds: int = 50) -> TickReport:
@@ -70,7 +73,7 @@ class Timers:
                 break
         return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests(),
                           rollups=self._rollups.run_due(), pruned=self.prune_outbox(),
-                          erased=self._retention.run_due())
+                          erased=self._retention.run_due(), insights=self._insights.run_due())
 
     def prune_outbox(self) -> int:
         """Delete outbox rows sent more than OUTBOX_KEEP ago, so the table stays the size of a

@@ -28,12 +28,13 @@ class UploadFailed(Exception):
 
 
 def upload(client: WebClient, *, content: bytes, filename: str, title: str, channel: str,
-           initial_comment: str | None = None) -> str:
-    """Share ``content`` as ``filename`` in ``channel``; the file's id. Slack's refusals come as
+           initial_comment: str | None = None, alt_txt: str | None = None) -> str:
+    """Share ``content`` as ``filename`` in ``channel``; the file's id. ``alt_txt``: an image's
+    description for screen readers (at most 1,000 characters). Slack's refusals come as
     slack_sdk's SlackApiError, a network failure as OSError, the POST refused as UploadFailed."""
     try:
         answer = client.files_upload_v2(content=content, filename=filename, title=title, channel=channel,
-                                        initial_comment=initial_comment)
+                                        initial_comment=initial_comment, alt_txt=alt_txt)
     except SlackRequestError as error:
         raise UploadFailed(str(error)) from None
     return str(answer["file"]["id"])

@@ -1,12 +1,29 @@
-"""The newcomer's first command: the offline demo plays a whole recovery without Slack."""
+"""The newcomer's first command: the offline demo plays a whole recovery without Slack.
+
+The demo is played once for the module, with the Block Kit JSON printed; the transcript a
+person reads is the same without those lines."""
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 from bot.devkit.demo import run_demo
 
+JSON_MARK = "  ┊ "
 
-def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str], Path]:
+    """(the transcript's lines, the same with the Block Kit JSON, where the chart was saved)."""
+    chart_dir = tmp_path_factory.mktemp("chart")
     lines: list[str] = []
-    assert run_demo(out=lines.append) == 0
+    assert run_demo(out=lines.append, blocks=True, chart_dir=chart_dir) == 0
+    return [line for line in lines if JSON_MARK not in line], lines, chart_dir
+
+
+def test_demo_plays_the_whole_recovery_as_a_person_reads_it(played):
+    lines = played[0]
     transcript = "\n".join(lines)
     assert transcript.index("Recovery #2") > transcript.index("Dana writes again"), \
         "the retried flag made no second incident: #2 is Dana's second message"
@@ -37,10 +54,8 @@ def test_demo_plays_the_whole_recovery_as_a_person_reads_it():
     assert "Traceback" not in transcript
 
 
-def test_demo_shows_the_leads_day_with_who_is_notified_and_how_buttons_look():
-    lines: list[str] = []
-    assert run_demo(out=lines.append) == 0
-    transcript = "\n".join(lines)
+def test_demo_shows_the_leads_day_with_who_is_notified_and_how_buttons_look(played):
+    transcript = "\n".join(played[0])
     assert "*Overdue by 4 min*" in transcript, "the card turned overdue with the nudge"
     assert "[DM to lee (lead)] recovery-bot:\n    │ 🚨 #1 is stuck at *Acknowledge and take ownership*, 19m late" in transcript
     assert "[Open card ↗] [Assign to… ▾] [Snooze 1 hour]" in transcript
@@ -56,10 +71,8 @@ def test_demo_shows_the_leads_day_with_who_is_notified_and_how_buttons_look():
     assert "[DM to lee (lead)] recovery-bot:\n    │ Leads' roll-up · Tue 3 Nov" in transcript, "the leads' roll-up"
 
 
-def test_demo_blocks_prints_the_block_kit_slack_received():
-    lines: list[str] = []
-    assert run_demo(out=lines.append, blocks=True) == 0
-    json_lines = [line.split("┊ ", 1)[1] for line in lines if "┊ " in line]
+def test_demo_blocks_prints_the_block_kit_slack_received(played):
+    json_lines = [line.split("┊ ", 1)[1] for line in played[1] if JSON_MARK in line]
     assert '"type": "actions"' in [line.strip() for line in json_lines]
     assert any('"style": "primary"' in line for line in json_lines)
 
@@ -128,9 +141,8 @@ def _leads_home(approvals: tuple[str, ...], *, within_sla: str, republished: boo
         "would buy again no answers")
 
 
-def test_demo_shows_the_agents_and_the_leads_home_as_they_see_them_pressed_and_republished():
-    lines: list[str] = []
-    assert run_demo(out=lines.append) == 0
+def test_demo_shows_the_agents_and_the_leads_home_as_they_see_them_pressed_and_republished(played):
+    lines = played[0]
     transcript = "\n".join(lines)
     agent = "ben" if "hands it to ben," in transcript else "amy"  # whoever lost the Claim race
 
@@ -164,3 +176,35 @@ def test_demo_shows_the_agents_and_the_leads_home_as_they_see_them_pressed_and_r
         f"  [Home of {agent}] recovery-bot:", f"  [Home of {agent}] recovery-bot ✎ republished:",
         "  [Home of lee (lead)] recovery-bot:", "  [Home of lee (lead)] recovery-bot ✎ republished:",
     ], "each Home printed when opened and once after the press, not at every republish"
+
+
+def test_demo_records_a_quarter_of_follow_ups_and_shows_the_insights_and_the_weekly_chart(played):
+    lines, _, chart_dir = played
+    transcript = "\n".join(lines)
+    assert ("▶ … 48 more recoveries over the next four weeks (not printed): 27 acknowledged within the step's SLA, "
+            "21 late, each followed up when the bot asked (clock now Wed 09 Dec 22:30)") in transcript
+    asked = transcript.index("`/recovery insights 90d`.")
+    posted = transcript.index("the weekly insights, with their chart")
+    answer, post = transcript[asked:posted], transcript[posted:]
+    for key_line in (
+            "📊 Recovery insights, last 90 days",
+            "*49 answers* to the follow-up since Tue 15 Sep.",
+            "*Would buy again:* 53% (95%: 39–66%) · *Satisfaction:* 7.0 / 10 (95%: 6.5–7.4)",
+            "• Acknowledged within SLA: 81% would buy again (n=27) vs 18% when acknowledged late (n=22); the "
+            "difference is 36 to 78 points (95%).",
+            "• Resolved in under 4 h: 86% would buy again (n=14) vs 0% when resolved in over 3 days (n=11); the "
+            "difference is 49 to 96 points (95%).",
+            "• 1–3 days: not enough answers yet (n=7)",
+            "2 Nov – (n=1) · 9 Nov – (n=8) · 16 Nov 57% (n=14) · 23 Nov 55% (n=11) · 30 Nov 57% (n=14) · 7 Dec – (n=1)"):
+        assert key_line in answer, key_line
+        assert key_line in post, f"the weekly post says it too: {key_line}"
+    assert "  [DM to lee (lead)] recovery-bot:\n    │ *📊 Recovery insights, last 90 days*" in post
+    (file_line,) = [line for line in lines if "[file in " in line]
+    assert file_line.startswith("    [file in DM to lee (lead)] insights-2026-W51.png (PNG, 1200×700) — alt: Chart of "
+                                "the share of recovered customers who would buy again, last 90 days, 49 answers. "
+                                "Left, by time to resolve: under 4 h 86% (95%: 60–96%, n=14);")
+    saved = chart_dir / "insights-2026-W51.png"
+    assert f"    (the chart Lee got is saved as {saved})" in lines
+    assert saved.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert transcript.count("Recovery insights, last 90 days: 53% would buy again") == 0, \
+        "the command's answer is printed once, as Lee reads it, not again as a raw ephemeral"

@@ -673,11 +673,20 @@ def test_files_upload_v2_shares_the_bytes_in_the_channel(fake: FakeSlack, client
     assert answer["file"]["name"] == "incidents.csv"
     assert _error(lambda: client.files_completeUploadExternal(files=[{"id": reserved["file_id"]}])) == "file_not_found"
     assert fake.files()[0] == {"id": answer["file"]["id"], "name": "incidents.csv", "title": "Incidents",
-                               "bytes": csv, "channel": "C1"}
+                               "bytes": csv, "channel": "C1", "alt_txt": None}
     (message,) = fake.messages("C1")
     assert (message.text, message.files) == ("Your export", (answer["file"]["id"],))
     assert [c.method for c in fake.calls()] == [
         "files.getUploadURLExternal", "file_upload", "files.completeUploadExternal", "files.getUploadURLExternal"]
+
+
+def test_an_images_description_is_kept_and_one_over_slacks_limit_refused(fake: FakeSlack, client: WebClient) -> None:
+    answer = client.files_upload_v2(channel="C1", content=b"\x89PNG", filename="chart.png", title="Chart",
+                                    alt_txt="Bars: 80% would buy again")
+
+    assert _error(lambda: client.files_upload_v2(channel="C1", content=b"\x89PNG", filename="chart.png",
+                                                 title="Chart", alt_txt="x" * 1001)) == "alt_txt_too_large"
+    assert [(f["id"], f["alt_txt"]) for f in fake.files()] == [(answer["file"]["id"], "Bars: 80% would buy again")]
 
 
 def test_usergroup_members_are_listed(fake: FakeSlack, client: WebClient) -> None:

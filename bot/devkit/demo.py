@@ -12,9 +12,11 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.devkit import demo_quarter
 from bot.devkit.clock import FakeClock
 from bot.devkit.slack_double import FakeSlack
 from bot.home_refresh import DEBOUNCE
@@ -34,10 +36,11 @@ NAMES = {CUSTOMER: "dana (customer)", AMY: "amy", BEN: "ben", LEE: "lee (lead)",
 
 class Demo:
     def __init__(self, *, runtime: Runtime, fake: FakeSlack, clock: FakeClock, slack: SlackDriver,
-                 out: Callable[[str], None], blocks: bool = False) -> None:
+                 out: Callable[[str], None], chart_dir: Path, blocks: bool = False) -> None:
         self.runtime, self.fake, self.clock, self.slack = runtime, fake, clock, slack
         self.transcript = Transcript(fake, NAMES, out=out, blocks=blocks)
         self.out = out
+        self.chart_dir = chart_dir
 
     def narrate(self, line: str) -> None:
         self.out("")
@@ -112,6 +115,51 @@ class Demo:
 
         self.narrate("Lee reads the incident's timeline with `/recovery show 1`.")
         self.reply(self.slack.command("/recovery show 1", user=LEE, channel=SUPPORT), LEE)
+
+        self.rest_of_the_quarter()
+        self.insights()
+
+    def rest_of_the_quarter(self) -> None:
+        """Forty-eight more recoveries through the real flow, not printed: the answers insights need."""
+        settings = self.runtime.settings
+        local = self.clock.now().astimezone(settings.tz)
+        monday = local.date() + timedelta(days=7 - local.weekday())
+        start = datetime.combine(monday, time(9, 30), tzinfo=settings.tz).astimezone(timezone.utc)
+        recoveries = demo_quarter.plan(start, (AMY, BEN))
+        demo_quarter.Quarter(slack=self.slack, fake=self.fake, clock=self.clock, channel=SUPPORT, settle=self.runtime.sender.drain, tick=self.quietly_tick,
+                             follow_up_after=settings.follow_up_after).play(recoveries, first_number=3)
+        self.transcript.catch_up()
+        on_time = sum(recovery.on_time for recovery in recoveries)
+        self.narrate(f"… {len(recoveries)} more recoveries over the next four weeks (not printed): {on_time} "
+                     f"acknowledged within the step's SLA, {len(recoveries) - on_time} late, each followed up when "
+                     "the bot asked (clock now "
+                     f"{self.clock.now().astimezone(settings.tz):%a %d %b %H:%M})")
+
+    def quietly_tick(self) -> None:
+        self.runtime.ticker.tick()
+        self.runtime.sender.drain()
+
+    def insights(self) -> None:
+        """Lee asks for the quarter's insights; on Monday morning the weekly post brings the chart."""
+        settings = self.runtime.settings
+        local = self.clock.now().astimezone(settings.tz)
+        monday = datetime.combine(local.date() + timedelta(days=7 - local.weekday()), settings.digest_time,
+                                  tzinfo=settings.tz)
+        self.clock.set(monday.astimezone(timezone.utc) - timedelta(minutes=30))
+        self.narrate(f"Monday {monday - timedelta(minutes=30):%H:%M}: Lee asks what wins customers back with "
+                     "`/recovery insights 90d`.")
+        ack, answer = self.slack.command_answered_later("/recovery insights 90d", user=LEE, channel=SUPPORT)
+        self.reply(ack, LEE)
+        self.transcript.ephemeral(LEE, answer.text, answer.blocks)
+        self.transcript.catch_up()  # the answer just printed, as Lee reads it
+        self.clock.set(monday.astimezone(timezone.utc) + timedelta(minutes=1))
+        self.narrate(f"… {monday:%H:%M}, the scheduler ticks: on Mondays it brings the leads the weekly insights, "
+                     "with their chart")
+        self.tick()
+        chart = [file for file in self.fake.files() if file["name"].startswith("insights-")][-1]
+        saved = self.chart_dir / chart["name"]
+        saved.write_bytes(chart["bytes"])
+        self.out(f"    (the chart Lee got is saved as {saved})")
 
     def prompt(self):  # noqa: ANN201
         thread = self.fake.thread(SUPPORT, self.card().ts)
@@ -251,8 +299,10 @@ class Demo:
         self.transcript.ephemeral(LEE, answer.text, answer.blocks)
 
 
-def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False) -> int:
-    """``blocks``: print each message's Block Kit JSON under it, as Slack received it."""
+def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False, chart_dir: Path | None = None) -> int:
+    """``blocks``: print each message's Block Kit JSON under it, as Slack received it.
+    ``chart_dir``: where the weekly post's chart is saved; a new temporary directory by
+    default (the demo never writes into the repository)."""
     logging.getLogger().setLevel(logging.WARNING)
     clock = FakeClock(datetime(2026, 11, 2, 9, 55, tzinfo=timezone.utc))
     with (tempfile.TemporaryDirectory(prefix="recovery-demo-") as workdir,
@@ -275,6 +325,7 @@ def run_demo(out: Callable[[str], None] = print, *, blocks: bool = False) -> int
             out("recovery-bot demo: a real bot, a local Slack double, a temporary SQLite database.")
             out("Times are Europe/London; the clock is moved by hand.")
             Demo(runtime=runtime, fake=fake, clock=clock, out=out, blocks=blocks,
+                 chart_dir=chart_dir or Path(tempfile.mkdtemp(prefix="recovery-demo-chart-")),
                  slack=SlackDriver(url=server.events_url, signing_secret=settings.slack_signing_secret or "",
                                    fake=fake)).play()
         finally:

@@ -441,9 +441,11 @@ class FakeSlack:
             return {name: list(users) for name, users in self._api.reactions.get((channel, ts), {}).items()}
 
     def files(self) -> list[JsonDict]:
-        """Completed and pending uploads: name, title, bytes and the channel shared to."""
+        """Completed and pending uploads: name, title, bytes, the channel shared to and the
+        image's description."""
         with self._cond:
-            return [{"id": f.id, "name": f.name, "title": f.title, "bytes": f.data, "channel": f.channel}
+            return [{"id": f.id, "name": f.name, "title": f.title, "bytes": f.data, "channel": f.channel,
+                     "alt_txt": f.alt_txt}
                     for f in self._api.files.all()]
 
     def add_user_message(

@@ -11,6 +11,9 @@ from itertools import count as counter
 
 from bot.devkit.slack_protocol import ApiError, JsonDict
 
+ALT_TXT_LIMIT = 1000
+"""Slack's limit on an image's description: longer is ``alt_txt_too_large``."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
@@ -22,6 +25,7 @@ class StoredFile:
     channel: str | None = None
     initial_comment: str | None = None
     thread_ts: str | None = None
+    alt_txt: str | None = None
 
     def as_api(self) -> JsonDict:
         return {"id": self.id, "name": self.name, "title": self.title, "size": len(self.data or b""),
@@ -37,11 +41,16 @@ class FileStore:
         self._files.clear()
 
     def reserve(self, params: JsonDict) -> StoredFile:
-        """files.getUploadURLExternal: Slack refuses a missing name or length."""
+        """files.getUploadURLExternal: Slack refuses a missing name or length, and an image
+        description (alt_txt) over ALT_TXT_LIMIT characters."""
         name, length = str(params.get("filename") or ""), str(params.get("length") or "")
         if not name or not length.isdigit():
             raise ApiError("invalid_arguments")
-        stored = StoredFile(id=f"F{next(self._ids):08d}", name=name, title=name, length=int(length))
+        alt_txt = params.get("alt_txt")
+        if alt_txt is not None and len(str(alt_txt)) > ALT_TXT_LIMIT:
+            raise ApiError("alt_txt_too_large")
+        stored = StoredFile(id=f"F{next(self._ids):08d}", name=name, title=name, length=int(length),
+                            alt_txt=str(alt_txt) if alt_txt is not None else None)
         self._files[stored.id] = stored
         return stored
 

@@ -21,6 +21,7 @@ _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
 _BROADCAST = re.compile(r"<!(here|channel|everyone)>")
 _RULE = "─" * 40
+_PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def readable(text: str, names: Mapping[str, str]) -> str:
@@ -67,6 +68,16 @@ class Transcript:
             if line.strip():
                 self._out(f"    │ {readable(line, self._names)}")
         self._print_json(view.get("blocks") or [], "  ")
+
+    def catch_up(self) -> None:
+        """Take everything the double holds now as read, without printing it: what the demo
+        fast-forwards through is summed up in one line instead."""
+        for message in self._fake.all_messages():
+            self._seen[(message.channel, message.ts)] = self._body(message)
+            self._reactions[(message.channel, message.ts)] = {
+                name for name, users in self._fake.reactions(message.channel, message.ts).items()
+                if self._fake.bot_user_id in users}
+        self._ephemerals_seen = len(self._fake.ephemerals())
 
     def flush(self) -> None:
         for message in sorted(self._fake.all_messages(), key=lambda m: float(m.ts)):
@@ -119,6 +130,9 @@ class Transcript:
         self._out(f"{indent}[{where}] {author} {mark}".rstrip() + ":")
         for line in body.splitlines():
             self._out(f"{indent}  │ {line}")
+        files = {file["id"]: file for file in self._fake.files()} if message.files else {}
+        for file_id in message.files:
+            self._out(f"{indent}  [file in {place}] {_file_line(files[file_id])}")
         if not updated and message.user == self._fake.bot_user_id:
             notified = self._notified(message)
             if notified:
@@ -138,6 +152,18 @@ class Transcript:
         raw = "\n".join(message.mrkdwn_texts())
         who = [self._names.get(user, user) for user in dict.fromkeys(_USER.findall(raw))]
         return who + [f"@{word}" for word in dict.fromkeys(_BROADCAST.findall(raw))]
+
+
+def _file_line(file: Mapping) -> str:
+    """A shared file as Slack previews it: its name, what it is (an image's size, read from
+    its PNG header) and the description a screen reader gets."""
+    data = file.get("bytes") or b""
+    if data.startswith(_PNG):
+        kind = f"PNG, {int.from_bytes(data[16:20], 'big')}×{int.from_bytes(data[20:24], 'big')}"
+    else:
+        kind = f"{len(data):,} bytes"
+    alt = f" — alt: {file['alt_txt']}" if file.get("alt_txt") else ""
+    return f"{file['name']} ({kind}){alt}"
 
 
 def _block_lines(blocks: list[dict]) -> list[str]:
