@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from bot.domain.insights import Insights
-from bot.views import chart
 from bot.views import digest as digest_view
 from bot.views.insights import insights_payload
 from storage.outbox_store import Leased
@@ -78,6 +77,10 @@ class InsightsSender:
                                 until=datetime.fromisoformat(row.payload["due_at"]))
         words = digest_view.filled(insights_payload(figures), permalink_of=lambda channel, ts: None, name_of=name_of)
         channel = dm_channel(row.user_id) if row.user_id else row.channel or ""
+        # matplotlib is imported here, when a chart is due, not when the bot starts: it costs
+        # about a second of start-up, which a restarting replica's timers would feel.
+        from bot.views import chart
+
         file_id = upload(content=chart.png(figures), filename=filename(day), title=title(figures, day),
                          channel=channel, initial_comment=comment(words), alt_txt=chart.alt_text(figures))
         log.info("weekly insights (%d answers) for %s shared in %s as %s", figures.answers, row.workspace_id,
