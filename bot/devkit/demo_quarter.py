@@ -1,8 +1,8 @@
 """The demo's "rest of the quarter": enough recoveries, followed up, for insights to say something.
 
 Forty-eight incidents over four weeks go through the real flow, as people would drive it:
-flagged with `/recovery new`, claimed, each step done from its buttons and forms, agreed, and followed
-up when the bot asks three days later. Nothing here writes to the database or decides a
+flagged with `/recovery new`, claimed, each step done from its buttons and forms, agreed, and
+followed up when the bot asks three days later. Nothing here writes to the database or decides a
 figure: the plan only says when each person presses what, and what the customer answered.
 
 The plan tells a story a lead could act on: the team acknowledged within the step's SLA more
