@@ -99,7 +99,8 @@ class Rule:
 
 
 _FORM_STEPS: Final = {StepKey.FIX: Intent.RECORD_FIX, StepKey.MAKE_IT_RIGHT: Intent.RECORD_REMEDY}
-_PLAIN_STEPS: Final = frozenset({StepKey.ACKNOWLEDGE, StepKey.APOLOGIZE})
+PLAIN_STEPS: Final = frozenset({StepKey.ACKNOWLEDGE, StepKey.APOLOGIZE})
+"""Steps done with one press (Done): the others need a form, an answer or a lead."""
 _ANSWERED: Final = {
     StepKey.ACKNOWLEDGE: "{current} on {ref} is done with its Done button; it has no form.",
     StepKey.APOLOGIZE: "{current} on {ref} is done with its Done button; it has no form.",
@@ -113,7 +114,7 @@ _ANY_STEP_BUT_CLAIM: Final = frozenset(StepKey) - {StepKey.CLAIM}
 RULES: Final[dict[Intent, Rule]] = {
     Intent.CLAIM: Rule(Who.ANYONE, on_step=False, unowned_only=True),
     Intent.ASSIGN: Rule(Who.OWNER_OR_LEAD, "assign it", on_step=False),
-    Intent.COMPLETE: Rule(Who.OWNER_OR_LEAD, "complete a step", _PLAIN_STEPS, wrong_step=None),
+    Intent.COMPLETE: Rule(Who.OWNER_OR_LEAD, "complete a step", PLAIN_STEPS, wrong_step=None),
     Intent.FORM: Rule(Who.OWNER_OR_LEAD, "complete a step", frozenset(_FORM_STEPS), wrong_step=None),
     Intent.RECORD_FIX: Rule(Who.OWNER_OR_LEAD, "record the fix", frozenset({StepKey.FIX})),
     Intent.RECORD_REMEDY: Rule(Who.OWNER_OR_LEAD, "record a remedy", frozenset({StepKey.MAKE_IT_RIGHT})),

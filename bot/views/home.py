@@ -26,6 +26,7 @@ from bot.domain.home import Capped, OwnerGroup, WeekFigures
 from bot.domain.money import format_amount
 from bot.domain.parsing import format_duration
 from bot.domain.playbook import Playbook
+from bot.domain.rules import PLAIN_STEPS
 from bot.domain.steps import describe_remedy
 from bot.domain.text import cut, safe
 from bot.domain.timing import deadline, is_snoozed
@@ -38,8 +39,6 @@ MAX_BLOCKS: Final = 100
 SECTION_TEXT: Final = 3000
 HEADER_TEXT: Final = 150
 BUTTON_TEXT: Final = 75
-NO_FORM_STEPS: Final = frozenset({StepKey.ACKNOWLEDGE, StepKey.APOLOGIZE})
-"""Steps done with one press; the others need a form, an answer or a lead, which the thread has."""
 CHANNELS_NAMED: Final = 5
 
 EMPTY_APPROVALS: Final = "Nothing waiting for your approval. 🎉"
@@ -185,7 +184,7 @@ def _mine(mine: Capped[IncidentState], drawing: Drawing) -> list[Block]:
 
 def _done_button(state: IncidentState, playbook: Playbook) -> ButtonElement | None:
     """The thread's Done, where the step needs no form (and no lead is being waited on)."""
-    if state.current_step not in NO_FORM_STEPS or state.approval == "pending":
+    if state.current_step not in PLAIN_STEPS or state.approval == "pending":
         return None
     title = playbook.step(state.current_step).title
     return ButtonElement(text=ids.LABEL_DONE, action_id=ids.DONE, value=ids.incident_value(state.id, state.step_seq),
