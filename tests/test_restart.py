@@ -22,7 +22,7 @@ from bot.web import EVENTS_PATH
 from storage.models import DigestRun, Notification, OutboxMessage
 from tests.conftest import LEAD
 
-pytestmark = pytest.mark.wall_clock
+pytestmark = [pytest.mark.wall_clock, pytest.mark.processes]
 
 INCIDENTS = 100
 ALERTS = 2 * INCIDENTS  # each incident is three hours overdue: a nudge and an escalation

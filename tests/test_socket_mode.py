@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.socket_mode import STEADY_SECONDS, ReconnectPace
 from tests.conftest import ServedBot
 
-pytestmark = pytest.mark.wall_clock
+pytestmark = [pytest.mark.wall_clock, pytest.mark.processes]
 
 RECONNECT_WITHIN_SECONDS = 20.0
 
