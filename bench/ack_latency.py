@@ -1,9 +1,11 @@
-"""Ack latency: how fast the bot answers Slack, against a bare Bolt app measured side by side.
+"""Ack latency: how fast the bot answers Slack, against two floors measured side by side.
 
-The floor is `bench/bare_app.py`: Bolt with the same settings, secret, adapter, waitress and
-thread count, listeners that only ack. Bot and floor run alternately (bot, bare, bot,
-bare...) at each concurrency, each round; a ratio is taken within a round and the median of
-rounds is reported. Before every bot phase and after it, the benchmark waits until the
+The floors are `bench/bare_app.py`: Bolt with the same settings, secret, adapter, waitress
+and thread count, listeners that only ack (the bare floor), or that first store the request
+with one committed INSERT into a database of the same kind, engine and durability as the
+bot's (the durable floor: the least a flag stored before its 200 costs). Bot and floors run
+alternately (bot, bare, durable, bot...) at each concurrency, each round; a ratio is taken
+within a round and the median of rounds is reported. Before every bot phase and after it, the benchmark waits until the
 bot's outbox owes nothing, so the floor is never measured while the bot still works in the
 background. Ack latency is from sending the request to reading the whole answer, in a
 closed loop at the given concurrency. The mix is a quarter each of `/recovery list`,
@@ -54,8 +56,10 @@ def run(config: Config) -> dict[str, Any]:
     with Rig(config.database, keep=config.keep) as rig:
         url, code = rig.database("ack_latency"), product_digest()
         bot, bare = rig.bot(url, threads=config.threads), rig.bare(threads=config.threads)
+        durable_url = rig.database("durable_floor")
+        durable = rig.bare(threads=config.threads, store=durable_url)
         bench = Bench(rig, bot=bot.wait_healthy(60), bare=bare.wait_healthy(60), url=url,
-                      drain_timeout=config.drain_timeout)
+                      drain_timeout=config.drain_timeout, durable=durable.wait_healthy(60))
         claims, stress = claims_in(config.requests), config.stress_concurrency
         forged_claims = max(1, sum(1 for j in range(config.requests // 3)
                                    if FORGED_KINDS[(j // len(FORGED_MODES)) % len(FORGED_KINDS)] == "claim"))
@@ -65,37 +69,50 @@ def run(config: Config) -> dict[str, Any]:
                            + claims_in(warmup) + 1 + forged_claims)
         bench.forged_targets, bench.pool = cards[:forged_claims], cards[forged_claims:]
         bench.sample_cards = bench.pool[-8:]
-        for target in bench.targets:  # warm-up: imports, caches, connections; not recorded
+        for target in bench.all_targets:  # warm-up: imports, caches, connections; not recorded
             closed_loop(target.port, bench.mix(target, warmup, tag="warmup"), concurrency=4)
         for round_ in range(config.rounds):
             for concurrency in config.concurrency:
-                for target in bench.targets:
+                for target in bench.all_targets:
                     bench.phase("main", round_, concurrency, target,
                                 bench.mix(target, config.requests, tag=f"r{round_}c{concurrency}"))
         forged = _forged_scenario(bench, config)
         degraded = {mode: _degraded_scenario(bench, config, mode) for mode in config.degraded_modes}
+        durable_phases = select(bench.phases, "main", target="durable")
         bot_main = select(bench.phases, "main", stress, "recovery")
+        durable_main = [p for p in durable_phases if p.concurrency == stress]
         return {
             "config": asdict(config), "database": rig.description, "product_digest": code,
             "seconds": round(time.monotonic() - started, 1),
             "main": {c: _main_row(bench.phases, c) for c in config.concurrency},
             "kinds_at_stress": {kind: {q: median(p.kinds[kind][q] for p in bot_main) for q in ("p50", "p99")}
                                 for kind in KINDS},
+            "durable_kinds_at_stress": {kind: {q: median(p.kinds[kind][q] for p in durable_main)
+                                               for q in ("p50", "p99")} for kind in KINDS},
             "others_cores_max": max(p.cores("others") for p in bench.phases),
             "forged": forged, "degraded": degraded,
             "totals": {k: sum(p.summary[k] for p in bench.phases) for k in ("n", "errors", "non_2xx", "over_3s")},
+            # Every request the durable floor acked is in its table: it did store before acking.
+            "durable_stored": {"acked": warmup + sum(p.summary["n"] for p in durable_phases),
+                               "rows": rig.probe(durable_url).count("received")},
             "phases": [asdict(p) for p in bench.phases],
         }
 
 
 def _main_row(phases: list[Phase], c: int) -> dict[str, Any]:
     bot, bare = select(phases, "main", c, "recovery"), select(phases, "main", c, "bare")
+    durable = select(phases, "main", c, "durable")
     ratios = {q: round_ratios(bot, bare, q) for q in ("p50", "p99")}
+    durable_ratios = {q: round_ratios(bot, durable, q) for q in ("p50", "p99")}
     return {
         "recovery": figures(bot) | {"cpu_ms": median(p.ms_per_request("recovery", "background") for p in bot)},
         "bare": figures(bare) | {"cpu_ms": median(p.ms_per_request("bare") for p in bare)},
+        "durable": figures(durable) | {"cpu_ms": median(p.ms_per_request("durable") for p in durable)},
         "p99_ratio": median(ratios["p99"]), "p50_ratio": median(ratios["p50"]), "p99_ratios": ratios["p99"],
+        "durable_p99_ratio": median(durable_ratios["p99"]), "durable_p50_ratio": median(durable_ratios["p50"]),
+        "durable_p99_ratios": durable_ratios["p99"],
         "postgres_cpu_ms": median(p.ms_per_request("postgresql") for p in bot if "postgresql" in p.cpu),
+        "durable_postgres_cpu_ms": median(p.ms_per_request("postgresql") for p in durable if "postgresql" in p.cpu),
         "client_cpu_ms": median(p.ms_per_request("bench_client") for p in bot + bare),
         "others_cores": median(p.cores("others") for p in bot + bare),
         "drain_seconds": median(p.drain_seconds for p in bot), "outbox_rows": median(p.outbox_rows for p in bot),

@@ -77,8 +77,9 @@ class Bench:
     """The bot (and the floor) on the rig's double, a probe of the bot's database, the request mix."""
 
     def __init__(self, rig: Rig, *, bot: ServedProcess, bare: ServedProcess | None, url: str, drain_timeout: float,
-                 channel: str = "C1") -> None:
-        self.rig, self.bot, self.bare = rig, bot, bare
+                 channel: str = "C1", durable: ServedProcess | None = None) -> None:
+        """``durable``: the floor that stores each request before acking, measured in the main phases only."""
+        self.rig, self.bot, self.bare, self.durable = rig, bot, bare, durable
         self.slack = rig.double.slack
         self.probe = rig.probe(url)
         self.url, self.drain_timeout = url, drain_timeout
@@ -92,8 +93,13 @@ class Bench:
     def targets(self) -> tuple[ServedProcess, ...]:
         return (self.bot, self.bare) if self.bare is not None else (self.bot,)
 
+    @property
+    def all_targets(self) -> tuple[ServedProcess, ...]:
+        """The bot and both floors, alternating in that order."""
+        return self.targets + ((self.durable,) if self.durable is not None else ())
+
     def name(self, target: ServedProcess) -> str:
-        return "recovery" if target is self.bot else "bare"
+        return "recovery" if target is self.bot else "durable" if target is self.durable else "bare"
 
     def mix(self, target: ServedProcess, n: int, *, tag: str) -> list[Prepared]:
         kinds = [KINDS[i % len(KINDS)] for i in range(n)]
@@ -187,11 +193,14 @@ class Bench:
 
     def _pids(self, target: ServedProcess) -> dict[str, tuple[int | None, bool]]:
         pids: dict[str, tuple[int | None, bool]] = {"slack_double": (self.rig.double.pid, False)}
+        database = {"postgresql": (self.rig.postmaster_pid, True)} if self.rig.postmaster_pid else {}
+        if target is self.durable:
+            return pids | {"durable": (target.pid, False)} | database
         if target is not self.bot:
             return pids | {"bare": (target.pid, False)}
         background = descendants(target.pid)  # serve forks one: the outbox senders and the tick
         pids |= {"recovery": (target.pid, False), "background": (background[0] if background else None, False)}
-        return pids | ({"postgresql": (self.rig.postmaster_pid, True)} if self.rig.postmaster_pid else {})
+        return pids | database
 
     def _outbox_done(self) -> int:
         return self.probe.count("outbox WHERE state NOT IN ('pending', 'in_flight')")

@@ -115,13 +115,16 @@ class Rig:
         self._stack.callback(bot.stop)
         return bot
 
-    def bare(self, *, threads: int = SERVE_THREADS) -> ServedProcess:
-        """The floor: ``bench/bare_app.py``, Bolt that only acks, served as the bot is."""
+    def bare(self, *, threads: int = SERVE_THREADS, store: str | None = None) -> ServedProcess:
+        """The floor: ``bench/bare_app.py``, Bolt that only acks, served as the bot is; with ``store``
+        (a database URL) the durable floor, which stores each request there before acking."""
         port = free_port()
         env = clean_env({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                          "SLACK_API_URL": self.double.api_url})
-        bare = ServedProcess([sys.executable, "-m", "bench.bare_app", "--port", str(port), "--threads", str(threads)],
-                             env=env, log=self.path / "bare.log", port=port, cwd=self.path, ready_path="/")
+        command = [sys.executable, "-m", "bench.bare_app", "--port", str(port), "--threads", str(threads)]
+        bare = ServedProcess(command + (["--store", store] if store else []), env=env,
+                             log=self.path / ("durable.log" if store else "bare.log"), port=port, cwd=self.path,
+                             ready_path="/")
         self._stack.callback(bare.stop)
         return bare
 

@@ -35,17 +35,20 @@ def test_quick_ack_latency_and_intake_answer_every_request_and_count_exactly() -
         ack, intake = ack_future.result(timeout=300), intake_future.result(timeout=300)
 
     config = ack["config"]
-    phases = len(config["concurrency"]) + 2 * config["forged_rounds"] + len(config["degraded_modes"])
-    assert ack["totals"] == {"n": phases * 2 * config["requests"], "errors": 0, "non_2xx": 0, "over_3s": 0}
+    # The main phases alternate the bot and both floors; the forged and degraded ones the bot and the bare floor.
+    phases = 3 * len(config["concurrency"]) + 2 * (2 * config["forged_rounds"] + len(config["degraded_modes"]))
+    assert ack["totals"] == {"n": phases * config["requests"], "errors": 0, "non_2xx": 0, "over_3s": 0}
+    assert ack["durable_stored"]["rows"] == ack["durable_stored"]["acked"] == 12 + 3 * config["requests"]
     for concurrency in (1, 16, 32):
         row = ack["main"][concurrency]
-        for target in ("recovery", "bare"):
+        for target in ("recovery", "bare", "durable"):
             assert (row[target]["n"], row[target]["errors"], row[target]["non_2xx"]) == (config["requests"], 0, 0)
             assert all(_figure(row[target][q]) for q in ("p50", "p95", "p99")), row[target]
             # CPU is read from /proc in clock ticks (10 ms): a quick phase of the bare app can use
             # less than one tick in all, which reads 0, a true reading at that resolution.
             assert _reading(row[target]["cpu_ms"]), row[target]
-        assert _figure(row["p99_ratio"]) and row["all_drained"] and row["outbox_rows"] > 0, row
+        assert _figure(row["p99_ratio"]) and _figure(row["durable_p99_ratio"]), row
+        assert row["all_drained"] and row["outbox_rows"] > 0, row
     forged = ack["forged"]
     assert forged["all_401"] and forged["rows_written_total"] == 0, forged
     assert forged["targets"]["recovery"]["forged_n"] == config["requests"] // 3
