@@ -370,9 +370,27 @@ def outbox(result: dict[str, Any]) -> str:
             f"(fastest of 3): {r['due_query_ms_at_start']:.1f} ms; Slack calls {r['slack_calls']}")
 
 
+def ack_profile(result: dict[str, Any]) -> str:
+    """Per kind: what the busy samples of the bot's server, its background and the durable floor were doing."""
+    config = result["config"]
+    lines = [f"Database: {result['database']}. {config['requests']} requests of each kind at concurrency "
+             f"{config['concurrency']}, py-spy at {config['rate']} samples/s (raw stacks in {result['raw']}). "
+             "Shares of busy samples (idle threads left out):", ""]
+    for kind, targets in result["kinds"].items():
+        bot, floor = targets["recovery"], targets["durable"]
+        buckets = list(dict.fromkeys([*bot["server"], *bot["background"], *floor["server"]]))
+        lines += [f"**{kind}**: bot {bot['wall']:.2f} s ({bot['server_busy_samples']} busy samples in the server, "
+                  f"{bot['background_busy_samples']} in the background), durable floor {floor['wall']:.2f} s "
+                  f"({floor['server_busy_samples']}).", "",
+                  table(["where", "bot server", "bot background", "durable floor"],
+                        [[name, *(f"{t.get(name, 0):.0%}" for t in (bot["server"], bot["background"],
+                                                                    floor["server"]))] for name in buckets]), ""]
+    return "\n".join(lines)
+
+
 _SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ack_latency": ack, "intake_throughput": intake, "digest_acks": digest, "memory": memory, "diagnose": outbox,
-    "storm": storm_section}
+    "storm": storm_section, "ack_profile": ack_profile}
 
 
 def section(name: str, results: list[dict[str, Any]]) -> str:
