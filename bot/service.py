@@ -108,11 +108,15 @@ class RecoveryService:
     def actor(self, user_id: str) -> Actor:
         return Actor(user_id=user_id, is_lead=self.leads.is_lead(user_id))
 
-    def flag(self, new: NewIncident, *, fetch_details: bool, answer: bool = False) -> tuple[IncidentState, bool]:
+    def flag(self, new: NewIncident, *, fetch_details: bool, answer: bool = False,
+             offer_details: bool = False) -> tuple[IncidentState, bool]:
         """Open an incident for a message, once: a second flag of it returns the first.
 
         ``answer``: the flagger used a form, which closes without a word, so they are told
-        privately which incident it is and where its card is (a second flag included)."""
+        privately which incident it is and where its card is (a second flag included).
+        ``offer_details``: a reaction, which asked the flagger nothing: a new incident's
+        flagger is offered, privately, the form that records the customer's name, contact
+        channel and severity (in the same transaction: one commit per flag)."""
         now = self.clock.now()
         card_channel = self.settings.recovery_channel or new.origin_channel
         try:
@@ -133,8 +137,11 @@ class RecoveryService:
                                                            internal_only=not self.settings.recovery_channel))
                 receipts.queue_opened(session, state, now=now)
                 home_refresh.after_flag(session, state, now)
+                state = repository.number_incident(session, state)
                 if answer:
                     receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
+                if offer_details:
+                    receipts.queue_details_offer(session, state, now=now)
         except _AlreadyFlagged:
             with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,
@@ -317,9 +324,3 @@ class RecoveryService:
         return Outcome(False, f"{ref} changed while you were acting, so nothing was done. Please look again.",
                        state)
 
-    def offer_details(self, state: IncidentState) -> None:
-        """After a reaction flag, which asked the flagger nothing: offer them, privately, the
-        form that records the customer's name, contact channel and severity."""
-        with self.db.transaction() as session:
-            receipts.queue_details_offer(session, state, now=self.clock.now())
-        self._after_commit()

@@ -23,10 +23,8 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
         workspace, user = workspace_of(body), slack_id(event, "user")
         if not (channel and ts and workspace and user):
             return
-        state, created = service.flag(NewIncident(workspace_id=workspace, origin_channel=channel, origin_ts=ts,
-                                                  flagged_by=user, summary=""), fetch_details=True)
-        if created:
-            service.offer_details(state)
+        service.flag(NewIncident(workspace_id=workspace, origin_channel=channel, origin_ts=ts, flagged_by=user,
+                                 summary=""), fetch_details=True, offer_details=True)
 
     def ack_shortcut(ack: Ack) -> None:
         ack()

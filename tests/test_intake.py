@@ -107,3 +107,20 @@ def test_command_without_summary_opens_a_modal_that_requires_one(bot):
     assert accepted.status == 200
     bot.settle()
     assert "Billing error on invoice 889" in bot.card(1).plain()
+
+
+def test_flags_at_once_get_every_number_once_in_order_even_when_messages_are_flagged_twice(bot):
+    """Sixteen flags in flight together, four of them a second flag of a message flagged at the
+    same moment: twelve incidents numbered 1 to 12 (a second flag draws no number), each once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    messages = [bot.fake.add_user_message("C1", user="UCUST", text=f"Complaint {n}") for n in range(12)]
+    flags = [(message.ts, f"U{n}") for n, message in enumerate(messages)] + [(m.ts, "UAGAIN") for m in messages[:4]]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda flag: bot.slack.react(channel="C1", ts=flag[0], user=flag[1]), flags))
+    assert [answer.status for answer in answers] == [200] * 16
+    incidents = _incidents(bot)
+    assert sorted(incident.number for incident in incidents) == list(range(1, 13))
+    assert sorted(incident.origin_ts for incident in incidents) == sorted(message.ts for message in messages)
+    bot.settle()
+    assert sorted(int(card.text.split("#")[1].split(":")[0]) for card in bot.cards()) == list(range(1, 13))
