@@ -55,14 +55,12 @@ def create_app(*, service: RecoveryService, client: WebClient, signing_secret: s
 
 def _in_workspace(service: RecoveryService) -> Callable[..., None]:
     """Middleware: the request's workspace's own settings in force while it is handled
-    (bot/workspace_scope.py); the lazy listeners it starts get them too (_ContextCopying)."""
+    (bot/workspace_scope.py); the lazy listeners it starts get them too (_ContextCopying).
+    Bolt runs the listeners after the middleware returns, not inside next(), so the context
+    is set for the rest of the request rather than around a block."""
     def middleware(body: dict, next_: Callable[[], None]) -> None:
-        workspace = workspace_of(body)
-        if workspace is None:
-            next_()
-            return
-        with service.in_workspace(workspace):
-            next_()
+        service.workspaces.enter(workspace_of(body))
+        next_()
     return middleware
 
 

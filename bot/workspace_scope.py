@@ -101,6 +101,12 @@ class WorkspaceConfigs:
         finally:
             _current.reset(token)
 
+    def enter(self, workspace_id: str | None) -> None:
+        """The workspace's settings in force from now on in this context (None: the
+        environment's). For Bolt's global middleware, after which the listeners run without
+        a block around them (bot/app.py); every request sets it, so none inherits another's."""
+        _current.set(None if workspace_id is None else self.resolve(workspace_id))
+
     def _build(self, workspace_id: str, rows: dict[str, str]) -> WorkspaceConfig:
         fields = {field.key: field for field in (*workspace_config.SETTING_FIELDS,
                                                  *workspace_config.sla_fields(self._playbook))}
