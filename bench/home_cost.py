@@ -217,7 +217,7 @@ def cost(rig: Rig, config: Config) -> dict[str, Any]:
         log(f"home cost: seeded in {time.monotonic() - started:.1f} s: {shown}")
         service, db = runtime.service, runtime.db
         client = make_client(runtime.settings)
-        sender = HomeSender(db=db, clock=clock, playbook=service.playbook, policy=lambda: service.policy,
+        sender = HomeSender(db=db, clock=clock, playbook=lambda: service.playbook, policy=lambda: service.policy,
                             is_lead=service.leads.is_lead, workspace_url=lambda: runtime.identity.known.url)
         links = home.CardLinks(runtime.identity.known.url)
 

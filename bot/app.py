@@ -11,19 +11,24 @@ bot from starting while Slack's Web API is down.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 import handlers
+from bot.admins import Admins
 from bot.identity import BotIdentity
 from bot.service import RecoveryService
+from handlers.payload import workspace_of
 
 
 def create_app(*, service: RecoveryService, client: WebClient, signing_secret: str,
-               identity: BotIdentity) -> App:
+               identity: BotIdentity, admins: Admins) -> App:
     token = client.token
 
     def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
@@ -40,7 +45,28 @@ def create_app(*, service: RecoveryService, client: WebClient, signing_secret: s
         signing_secret=signing_secret,
         authorize=authorize,
         process_before_response=True,
+        listener_executor=_ContextCopying(max_workers=5),
         logger=logging.getLogger("recovery.bolt"),
     )
-    handlers.register(app, service)
+    app.use(_in_workspace(service))
+    handlers.register(app, service, admins)
     return app
+
+
+def _in_workspace(service: RecoveryService) -> Callable[..., None]:
+    """Middleware: the request's workspace's own settings in force while it is handled
+    (bot/workspace_scope.py); the lazy listeners it starts get them too (_ContextCopying).
+    Bolt runs the listeners after the middleware returns, not inside next(), so the context
+    is set for the rest of the request rather than around a block."""
+    def middleware(body: dict, next_: Callable[[], None]) -> None:
+        service.workspaces.enter(workspace_of(body))
+        next_()
+    return middleware
+
+
+class _ContextCopying(ThreadPoolExecutor):
+    """Bolt's listener executor, running each task in a copy of the submitter's context: a
+    lazy listener (a modal opened after the ack) keeps its request's workspace."""
+
+    def submit(self, fn: Callable[..., object], /, *args: object, **kwargs: object) -> Future:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)

@@ -18,11 +18,11 @@ from storage import repository
 from storage.db import Database
 
 
-def card_renderer(db: Database, *, playbook: Playbook, policy: Callable[[], Policy],
+def card_renderer(db: Database, *, playbook: Callable[[], Playbook], policy: Callable[[], Policy],
                   clock: Clock) -> Callable[[IncidentState], tuple[str, list[dict]]]:
-    """``policy`` is asked at each drawing: the team's rules as they are then."""
+    """``playbook`` and ``policy`` are asked at each drawing: the workspace's rules as they are then."""
     def draw(state: IncidentState) -> tuple[str, list[dict]]:
         with db.read() as session:
             sent = repository.sent_notifications(session, incident_id=state.id, seq=state.step_seq)
-        return render_card(state, playbook=playbook, policy=policy(), now=clock.now(), escalated=ESCALATION in sent)
+        return render_card(state, playbook=playbook(), policy=policy(), now=clock.now(), escalated=ESCALATION in sent)
     return draw

@@ -23,9 +23,10 @@ __all__ = ["CardLinks", "home_view"]
 
 
 def home_view(db: Database, *, workspace_id: str, user_id: str, is_lead: bool, now: datetime,
-              playbook: Playbook, policy: Policy, links: CardLinks) -> dict:
+              playbook: Playbook, policy: Policy, links: CardLinks, settings_button: bool = False) -> dict:
     """The view JSON for views.publish: ``user_id``'s Home at ``now``; a lead's leads first
-    with the approvals, escalations and overdue of the whole workspace."""
+    with the approvals, escalations and overdue of the whole workspace. ``settings_button``: the
+    person may edit the workspace's settings (a lead or a workspace admin)."""
     drawing = Drawing(now=now, playbook=playbook, policy=policy, links=links)
     window = stats_window(now, rules.WEEK_DAYS)
     with db.read() as session:
@@ -44,7 +45,7 @@ def home_view(db: Database, *, workspace_id: str, user_id: str, is_lead: bool, n
                        window=window) if is_lead else None
     content = HomeContent(mine=rules.capped(mine, rules.MINE),
                           unclaimed=rules.capped(unclaimed, rules.UNCLAIMED, total=unclaimed_total),
-                          channels=tuple(channels), week=week, leads=leads)
+                          channels=tuple(channels), week=week, leads=leads, settings_button=settings_button)
     return draw(content, drawing)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from http.client import HTTPException
@@ -124,7 +125,10 @@ class OutboxSender:
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
                  limits: Limits = Limits(), home: outbox_home.HomeSender | None = None,
                  export: outbox_export.ExportSender | None = None,
-                 insights: outbox_insights.InsightsSender | None = None) -> None:
+                 insights: outbox_insights.InsightsSender | None = None,
+                 scope: Callable[[str], AbstractContextManager] = lambda _workspace: nullcontext()) -> None:
+        """``scope``: puts a row's workspace's own settings in force while it is sent (its card,
+        its Home drawn with them; bot/workspace_scope.py)."""
         self._db = db
         self._clock = clock
         self._client = client
@@ -144,6 +148,7 @@ class OutboxSender:
         self._home = home
         self._export = export
         self._insights = insights
+        self._scope = scope
 
     def wake(self) -> None:
         self._wake.set()
@@ -222,7 +227,7 @@ class OutboxSender:
                         outbox_store.release(session, [row for row, _ in batch[index:]])
                     break
                 try:
-                    with self._pacing.sending(row):
+                    with self._pacing.sending(row), self._scope(row.workspace_id):
                         self._settle_leased(row, incident)
                     settled += 1
                 except _Lost:

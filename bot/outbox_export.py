@@ -40,7 +40,7 @@ def queue(session: Session, *, workspace_id: str, user_id: str, period: str, now
 class ExportSender:
     """Builds one lead's export from the database and uploads it to their DM."""
 
-    def __init__(self, *, db: Database, playbook: Playbook, policy: Callable[[], Policy]) -> None:
+    def __init__(self, *, db: Database, playbook: Callable[[], Playbook], policy: Callable[[], Policy]) -> None:
         self._db = db
         self._playbook = playbook
         self._policy = policy
@@ -60,7 +60,7 @@ class ExportSender:
         accents right) and how many incidents it holds."""
         counted = _Counter()
         with self._db.read() as session:
-            rows = export.rows(session, workspace_id=workspace_id, period=period, playbook=self._playbook,
+            rows = export.rows(session, workspace_id=workspace_id, period=period, playbook=self._playbook(),
                                policy=self._policy())
             text = "".join(export_view.csv_lines(counted.through(rows)))
         return ("\ufeff" + text).encode("utf-8"), counted.count

@@ -48,14 +48,18 @@ class Refused(Exception):
 class HomeSender:
     """Renders and publishes one person's Home for the outbox sender."""
 
-    def __init__(self, *, db: Database, clock: Clock, playbook: Playbook, policy: Callable[[], Policy],
-                 is_lead: Callable[[str], bool], workspace_url: Callable[[], str | None]) -> None:
+    def __init__(self, *, db: Database, clock: Clock, playbook: Callable[[], Playbook], policy: Callable[[], Policy],
+                 is_lead: Callable[[str], bool], workspace_url: Callable[[], str | None],
+                 edits_settings: Callable[[str], bool] | None = None) -> None:
+        """``playbook`` and ``policy`` are asked at each render: the row's workspace's (bot/outbox.py
+        scopes each row). ``edits_settings``: whether the person gets the Settings button."""
         self._db = db
         self._clock = clock
         self._playbook = playbook
         self._policy = policy
         self._is_lead = is_lead
         self._workspace_url = workspace_url
+        self._edits_settings = edits_settings or is_lead
 
     def send(self, row: Leased, publish: Publish) -> tuple[str | None, str | None]:
         """(None, a note for the row); raises what ``publish`` raises but for REFUSALS."""
@@ -83,5 +87,5 @@ class HomeSender:
     def _render(self, row: Leased) -> dict:
         user = row.user_id or ""
         return home.home_view(self._db, workspace_id=row.workspace_id, user_id=user, is_lead=self._is_lead(user),
-                              now=self._clock.now(), playbook=self._playbook, policy=self._policy(),
-                              links=home.CardLinks(self._workspace_url()))
+                              now=self._clock.now(), playbook=self._playbook(), policy=self._policy(),
+                              links=home.CardLinks(self._workspace_url()), settings_button=self._edits_settings(user))

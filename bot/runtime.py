@@ -11,7 +11,8 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
-from bot import parking
+from bot import parking, workspace_scope
+from bot.admins import Admins, user_reader
 from bot.app import create_app
 from bot.card_drawing import card_renderer
 from bot.clock import Clock, SystemClock
@@ -94,23 +95,35 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     client = make_client(settings)
     identity = BotIdentity(user_id=settings.slack_bot_user_id)
     # The service is built below; the sender draws no card and no Home before build returns.
-    home = HomeSender(db=db, clock=clock, playbook=playbook, policy=lambda: service.policy,
-                      is_lead=lambda user: service.leads.is_lead(user), workspace_url=lambda: identity.known.url)
+    admins = Admins(fetch=user_reader(client), clock=clock)
+    home = HomeSender(db=db, clock=clock, playbook=lambda: service.playbook, policy=lambda: service.policy,
+                      is_lead=lambda user: service.leads.is_lead(user), workspace_url=lambda: identity.known.url,
+                      edits_settings=lambda user: service.leads.is_lead(user) or _admin_here(admins, user))
     sender = OutboxSender(db=db, clock=clock, client=client, posting_client=make_posting_client(settings),
-                          render_card=card_renderer(db, playbook=playbook, policy=lambda: service.policy, clock=clock),
+                          render_card=card_renderer(db, playbook=lambda: service.playbook, policy=lambda: service.policy, clock=clock),
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
                                         history_per_minute=settings.slack_history_per_minute), home=home,
-                          export=ExportSender(db=db, playbook=playbook, policy=lambda: service.policy),
-                          insights=InsightsSender(figures=lambda **window: workspace_insights(service, **window)))
+                          export=ExportSender(db=db, playbook=lambda: service.playbook, policy=lambda: service.policy),
+                          insights=InsightsSender(figures=lambda **window: workspace_insights(service, **window)),
+                          scope=lambda workspace_id: service.in_workspace(workspace_id))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     leads = Leads(user_ids=settings.lead_user_ids, group=settings.lead_group, fetch=group_reader(client), clock=clock)
-    service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit,
-                              leads=leads)
+    service = RecoveryService(
+        db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit, leads=leads,
+        make_leads=lambda user_ids, group: Leads(user_ids=user_ids, group=group, fetch=group_reader(client),
+                                                 clock=clock))
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "",
-                     identity=identity)
+                     identity=identity, admins=admins)
     return Runtime(settings=settings, db=db, service=service, sender=sender,
                    ticker=Ticker(timers=Timers(service), sender=sender), app=app, identity=identity,
                    identity_check=IdentityCheck(identity, client))
+
+
+def _admin_here(admins: Admins, user_id: str) -> bool:
+    """Whether the person is an admin of the workspace whose Home is being drawn (the outbox
+    scopes each row to its workspace)."""
+    config = workspace_scope.current()
+    return config is not None and admins.is_admin(config.workspace_id, user_id)
 
 
 def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:

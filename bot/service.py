@@ -5,11 +5,14 @@ Slack never appears here except as outbox rows; the sender is woken after commit
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot import home_refresh, parking, receipts
+from sqlmodel import Session
+
+from bot import home_refresh, parking, receipts, workspace_scope
 from bot.alerting import next_alert_columns
 from bot.announce import queue_decision
 from bot.clock import Clock
@@ -32,6 +35,7 @@ from bot.domain.types import (
 )
 from bot.leads import Leads
 from bot.settings import Settings
+from bot.workspace_scope import MakeLeads, WorkspaceConfigs
 from storage import outbox_store, repository
 from storage.db import Database
 
@@ -85,14 +89,42 @@ class _LostRace(Exception):
 
 class RecoveryService:
     def __init__(self, *, db: Database, settings: Settings, playbook: Playbook, clock: Clock,
-                 after_commit: Callable[[], None] = lambda: None, leads: Leads | None = None) -> None:
+                 after_commit: Callable[[], None] = lambda: None, leads: Leads | None = None,
+                 make_leads: MakeLeads | None = None) -> None:
+        """``settings``, ``playbook`` and ``leads`` are the environment's: each workspace's own
+        values over them are in force inside ``in_workspace`` (bot/workspace_scope.py).
+        ``make_leads`` builds the Leads of a workspace that names its own."""
         self.db = db
-        self.settings = settings
-        self.playbook = playbook
         self.clock = clock
         # Without ``leads`` (the benchmarks' services), LEAD_USER_IDS alone: no group is read.
-        self.leads = leads if leads is not None else Leads(user_ids=settings.lead_user_ids, clock=clock)
+        default_leads = leads if leads is not None else Leads(user_ids=settings.lead_user_ids, clock=clock)
+        self.workspaces = WorkspaceConfigs(
+            db=db, defaults=settings, playbook=playbook, leads=default_leads,
+            make_leads=make_leads or (lambda user_ids, _group: Leads(user_ids=user_ids, clock=clock)))
+        self._defaults = (settings, playbook, default_leads)
         self._after_commit = after_commit
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the current workspace's, else the environment's."""
+        config = workspace_scope.current()
+        return config.settings if config is not None else self._defaults[0]
+
+    @property
+    def playbook(self) -> Playbook:
+        """The playbook in force, with the current workspace's step deadlines."""
+        config = workspace_scope.current()
+        return config.playbook if config is not None else self._defaults[1]
+
+    @property
+    def leads(self) -> Leads:
+        """The current workspace's leads (its own, or the environment's)."""
+        config = workspace_scope.current()
+        return config.leads if config is not None else self._defaults[2]
+
+    def in_workspace(self, workspace_id: str, session: Session | None = None) -> AbstractContextManager:
+        """The workspace's own settings in force within the block: see bot/workspace_scope.py."""
+        return self.workspaces.scope(workspace_id, session)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -300,6 +300,18 @@ def load_settings(env_file: str | None = ".env") -> Settings:
     return Settings.from_env(os.environ)
 
 
+def parse_value(field_name: str, text: str) -> object:
+    """One setting's value from its text, exactly as `from_env` parses its variable: the
+    Settings modal (bot/workspace_config.py) takes a value exactly when `.env` would. Raises
+    ValueError whose text is the one-line reason, without the variable's name."""
+    return _VARIABLES[field_name][1](text)
+
+
+def variable_of(field_name: str) -> str:
+    """The environment variable behind a Settings field, as people wrote it in `.env`."""
+    return _VARIABLES[field_name][0]
+
+
 # Settings field -> (environment variable, parser, whether the value is secret).
 _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_bot_token": ("SLACK_BOT_TOKEN", _token("xoxb-", "a bot token"), True),

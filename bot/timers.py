@@ -56,7 +56,7 @@ class _Skip(Exception):
 class Timers:
     def __init__(self, service: RecoveryService) -> None:
         self._service = service
-        self._digests_done_for: str | None = None
+        self._digests_done_for: dict[str, str] = {}
         self._rollups = Rollups(service)
         self._insights = WeeklyInsights(service)
         self._retention = DailyRetention(db=service.db, clock=service.clock, days=service.settings.retention_days)
@@ -90,30 +90,56 @@ class Timers:
         return pruned
 
     def _digests(self) -> int:
-        """On a working day, once the team's DIGEST_TIME has passed, every channel owed a
-        digest (bot/domain/digest_schedule.py) gets today's if it has something to say: late
-        if the bot was down, never twice. The per-process memo only saves the channel scan;
-        the digest_run key decides."""
+        """On a working day, once a workspace's DIGEST_TIME has passed in its zone, every channel
+        of it owed a digest (bot/domain/digest_schedule.py) gets today's if it has something to
+        say: late if the bot was down, never twice. The per-process memo (per workspace) only
+        saves the channel scan; the digest_run key decides."""
         service = self._service
-        settings = service.settings
         now = service.clock.now()
-        day = digest_schedule.due_day(now, digest_time=settings.digest_time, tz=service.tz,
-                                      work_hours=settings.work_hours)
-        if day is None or self._digests_done_for == day.isoformat():
+        if self._digests_done_for and all(self._digest_done(workspace_id, now)
+                                          for workspace_id in self._digests_done_for):
             return 0
         with service.db.read() as session:
             # Never a channel shared with another organization: its cards were not posted either.
             shared = channel_store.shared_channels(session)
             first_incidents = {channel: first for channel, first in repository.digest_channels(session).items()
                                if channel not in shared}
-        channels = sorted(channel for channel in first_incidents.keys() | set(settings.digest_channels)
-                          if digest_schedule.channel_due(first_incidents.get(channel), day,
-                                                         digest_time=settings.digest_time, tz=service.tz,
-                                                         always=channel in settings.digest_channels))
-        posted, failed = each(channels, lambda channel: self.post_digest(channel, day.isoformat()),
+            by_workspace: dict[str, list[str]] = {}
+            for channel in sorted(first_incidents.keys() | set(service.settings.digest_channels)):
+                workspace_id = repository.workspace_of_channel(session, channel) or ""
+                by_workspace.setdefault(workspace_id, []).append(channel)
+        posted = 0
+        self._digests_done_for = {workspace_id: self._digests_done_for.get(workspace_id, "")
+                                  for workspace_id in by_workspace}
+        for workspace_id, channels in by_workspace.items():
+            with service.in_workspace(workspace_id):
+                posted += self._workspace_digests(workspace_id, channels, first_incidents, now=now)
+        return posted
+
+    def _digest_done(self, workspace_id: str, now: datetime) -> bool:
+        """Whether the workspace's digests of its day are all out (or none is due now)."""
+        with self._service.in_workspace(workspace_id):
+            settings = self._service.settings
+            day = digest_schedule.due_day(now, digest_time=settings.digest_time, tz=settings.tz,
+                                          work_hours=settings.work_hours)
+        return day is None or self._digests_done_for.get(workspace_id) == day.isoformat()
+
+    def _workspace_digests(self, workspace_id: str, channels: list[str], first_incidents: dict[str, datetime],
+                           *, now: datetime) -> int:
+        """One workspace's digests, at its own digest time, zone and work hours."""
+        service = self._service
+        settings = service.settings
+        day = digest_schedule.due_day(now, digest_time=settings.digest_time, tz=service.tz,
+                                      work_hours=settings.work_hours)
+        if day is None or self._digests_done_for.get(workspace_id) == day.isoformat():
+            return 0
+        due = [channel for channel in channels
+               if digest_schedule.channel_due(first_incidents.get(channel), day, digest_time=settings.digest_time,
+                                              tz=service.tz, always=channel in settings.digest_channels)]
+        posted, failed = each(due, lambda channel: self.post_digest(channel, day.isoformat()),
                               what=lambda channel: f"digest for {channel}")
         if not failed:
-            self._digests_done_for = day.isoformat()
+            self._digests_done_for[workspace_id] = day.isoformat()
         return posted
 
     def post_digest(self, channel: str, day: str) -> bool:
@@ -168,17 +194,18 @@ class Timers:
                                                      kind=FOLLOW_UP_PROMPT, now=now):
                     raise _Skip
                 state, version = loaded
-                decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,
-                                           playbook=service.playbook, policy=service.policy)
-                if isinstance(decision, Refusal):
-                    raise _Skip
-                alert = next_alert_columns(session, decision.state, playbook=service.playbook,
-                                           policy=service.policy)
-                if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
-                                                 next_alert=alert):
-                    raise _Skip
-                queue_decision(session, decision, playbook=service.playbook, settings=service.settings,
-                               policy=service.policy, now=now, before=state)
+                with service.in_workspace(state.workspace_id, session):
+                    decision = recovery.decide(state, Actor("system"), recovery.PromptFollowUp(), now=now,
+                                               playbook=service.playbook, policy=service.policy)
+                    if isinstance(decision, Refusal):
+                        raise _Skip
+                    alert = next_alert_columns(session, decision.state, playbook=service.playbook,
+                                               policy=service.policy)
+                    if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                                     next_alert=alert):
+                        raise _Skip
+                    queue_decision(session, decision, playbook=service.playbook, settings=service.settings,
+                                   policy=service.policy, now=now, before=state)
         except _Skip:
             return False
         service.notify_sender()
@@ -195,10 +222,12 @@ class Timers:
                     raise _Skip
                 state, version = loaded
                 sent = repository.sent_notifications(session, incident_id=incident_id, seq=seq)
-                if kind == alerts.APPROVAL_EXPIRY:
-                    owed = self._expire_approval(session, state, version, sent=sent, now=now)
-                else:
-                    owed = self._remind(session, state, kind, sent=sent, now=now)
+                # The incident's workspace's work hours, deadlines, leads and zone (bot/workspace_scope.py).
+                with service.in_workspace(state.workspace_id, session):
+                    if kind == alerts.APPROVAL_EXPIRY:
+                        owed = self._expire_approval(session, state, version, sent=sent, now=now)
+                    else:
+                        owed = self._remind(session, state, kind, sent=sent, now=now)
         except _Skip:
             return False
         if owed:

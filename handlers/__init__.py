@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.admins import Admins
 from bot.service import RecoveryService
-from handlers import card_menu, claim, commands, errors, health, home, intake, lead_actions, membership, steps
+from handlers import (
+    card_menu, claim, commands, errors, health, home, intake, lead_actions, membership, settings, steps,
+)
 from handlers.routes import Routes
 
 
-def register(app: App, service: RecoveryService) -> None:
+def register(app: App, service: RecoveryService, admins: Admins) -> None:
     errors.register(app)
     routes = Routes()
     intake.register(app, routes, service)
@@ -20,4 +23,5 @@ def register(app: App, service: RecoveryService) -> None:
     health.register(routes, service)
     lead_actions.register(routes, service)
     card_menu.register(routes, service)
+    settings.register(routes, service, admins)
     routes.wire(app)

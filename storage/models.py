@@ -265,3 +265,33 @@ class SurveyBaseline(SQLModel, table=True):
     answers: int
     satisfaction_sd: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     loaded_at: datetime = _when()
+
+
+class WorkspaceSetting(SQLModel, table=True):
+    """A workspace's own value of one setting (bot/workspace_config.py names the keys); a key
+    without a row takes the environment's value. ``value`` is JSON text of the structured
+    value (a list of user ids, a zone name, an amount as a string), rendered at the edge."""
+
+    __tablename__ = "workspace_setting"
+
+    workspace_id: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _when()
+    updated_by: str = Field(max_length=32)
+
+
+class WorkspaceSettingChange(SQLModel, table=True):
+    """The workspace's settings timeline: one row per key changed by a Settings save. ``old``
+    or ``new`` None: the environment's value (no override) before or after."""
+
+    __tablename__ = "workspace_setting_change"
+    __table_args__ = (Index("ix_workspace_setting_change_workspace", "workspace_id", "changed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(max_length=32)
+    key: str = Field(max_length=64)
+    old: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    new: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_by: str = Field(max_length=32)
+    changed_at: datetime = _when()

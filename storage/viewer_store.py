@@ -60,3 +60,9 @@ def store_hash(session: Session, *, workspace_id: str, user_id: str, view_hash: 
     session.connection().execute(
         update(_VIEWER).where(_VIEWER.c.workspace_id == workspace_id, _VIEWER.c.user_id == user_id)
         .values(last_hash=view_hash))
+
+
+def everyone(session: Session, *, workspace_id: str) -> list[str]:
+    """Everyone of the workspace who opened their Home: all their Homes change with its settings."""
+    return list(session.connection().execute(
+        select(_VIEWER.c.user_id).where(_VIEWER.c.workspace_id == workspace_id).order_by(_VIEWER.c.user_id)).scalars())

@@ -41,6 +41,7 @@ HEADER_TEXT: Final = 150
 BUTTON_TEXT: Final = 75
 CHANNELS_NAMED: Final = 5
 
+SETTINGS_LABEL: Final = "⚙️ Settings"
 EMPTY_APPROVALS: Final = "Nothing waiting for your approval. 🎉"
 EMPTY_ESCALATED: Final = "Nothing escalated right now."
 EMPTY_OVERDUE: Final = "Nothing overdue. 🎉"
@@ -85,6 +86,8 @@ class HomeContent:
     week: WeekFigures
     leads: Leads | None = None
     """Only on a lead's Home."""
+    settings_button: bool = False
+    """A lead's or a workspace admin's Home opens the workspace's Settings from its top."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,9 @@ def home_view(content: HomeContent, drawing: Drawing) -> dict:
 
 def home_blocks(content: HomeContent, drawing: Drawing) -> list[Block]:
     sections: list[list[Block]] = []
+    if content.settings_button:
+        sections.append([ActionsBlock(block_id=ids.SETTINGS, elements=[
+            ButtonElement(text=SETTINGS_LABEL, action_id=ids.SETTINGS, value="settings")])])
     if content.leads is not None:
         leads = content.leads
         sections += [_approvals(leads, drawing), _escalated(leads.escalated, drawing),

@@ -92,3 +92,7 @@ def menu_value(incident_id: int, choice: str) -> str:
     """A card menu option: the incident as a button names it, then the choice (`42/edit`),
     as the Snooze menu's options do."""
     return f"{incident_value(incident_id)}/{choice}"
+
+# A workspace's Settings: the App Home's button (leads and workspace admins) and its modal.
+SETTINGS: Final = "recovery.settings"
+SETTINGS_MODAL: Final = "recovery.settings_modal"
