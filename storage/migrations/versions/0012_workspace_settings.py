@@ -1,15 +1,15 @@
 """workspace settings: each workspace's own leads, channels, emoji, limit, currency, zone, hours,
 digest time and step deadlines over the environment's, and the timeline of their changes
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2027-01-10
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0013'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
