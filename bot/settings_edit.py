@@ -26,9 +26,9 @@ def form_rows(service: RecoveryService, config: WorkspaceConfig) -> list[tuple[s
 
 
 def read(service: RecoveryService, config: WorkspaceConfig,
-         typed: dict[str, str | None]) -> dict[str, str | None] | dict[str, str]:
-    """The JSON text of each field as submitted (None: the environment's), or ``{"errors": ...}``
-    shaped as Slack's response_action errors: block id -> one line. A field left at the
+         typed: dict[str, str | None]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """(the JSON text of each field as submitted (None: the environment's), the errors shaped
+    as Slack's response_action errors: block id -> one line). A field left at the
     environment's value stays the environment's, so a later change of `.env` still reaches it."""
     defaults, default_playbook = service.workspaces.defaults
     values: dict[str, str | None] = {}
@@ -46,7 +46,7 @@ def read(service: RecoveryService, config: WorkspaceConfig,
         default = workspace_config.current_value(field, defaults, default_playbook)
         values[field.key] = None if value == default and field.key not in config.overridden \
             else workspace_config.encode(field, value)
-    return {"errors": errors} if errors else values  # type: ignore[return-value]
+    return values, errors
 
 
 def save(service: RecoveryService, *, workspace_id: str, user_id: str,
@@ -59,6 +59,7 @@ def save(service: RecoveryService, *, workspace_id: str, user_id: str,
         if changed:
             home_refresh.queue(session, workspace_id, viewer_store.everyone(session, workspace_id=workspace_id), now)
     if changed:
+        service.workspaces.forget(workspace_id)
         service.notify_sender()
     config = service.workspaces.resolve(workspace_id)
     by_key = {field.key: field for field in fields(service)}

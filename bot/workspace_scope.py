@@ -7,15 +7,18 @@ settings, playbook, policy and leads; scoping them around the unit of work route
 to the workspace's values without threading a workspace through every signature, and a
 thread of Bolt's lazy listeners gets a copy of it (bot/app.py).
 
-Why read the database each time: a workspace's overrides are one primary-key read of a few
-rows, so every request sees a change the moment it is committed, on every replica, without
-a cache to invalidate. What is built from them (Settings, Playbook, a Leads with its group
-cache) is kept while the rows stay the same.
+Why a few seconds' cache: a workspace's overrides are one primary-key read of a few rows,
+but a read transaction of its own on every request is a round trip or three on PostgreSQL
+in every ack (bench/ack_profile.py). So they are read at most every FRESH_SECONDS per
+workspace and process: the replica that saves a change forgets its copy at once
+(``forget``), the others see it within FRESH_SECONDS. What is built from them (Settings,
+Playbook, a Leads with its group cache) is kept while the rows stay the same.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +36,7 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 MakeLeads = Callable[[frozenset[str], str | None], Leads]
+FRESH_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +63,16 @@ class WorkspaceConfigs:
     """Builds each workspace's WorkspaceConfig from the environment's defaults and its rows."""
 
     def __init__(self, *, db: Database, defaults: Settings, playbook: Playbook, leads: Leads,
-                 make_leads: MakeLeads) -> None:
+                 make_leads: MakeLeads, now: Callable[[], datetime]) -> None:
         self._db = db
+        self._now = now
         self._defaults = defaults
         self._playbook = playbook
         self._default_leads = leads
         self._make_leads = make_leads
         self._lock = threading.Lock()
         self._built: dict[str, tuple[frozenset[tuple[str, str]], WorkspaceConfig]] = {}
+        self._read_at: dict[str, datetime] = {}  # when each workspace's rows were last read
         self._leads: dict[tuple[str, frozenset[str], str | None], Leads] = {}
 
     @property
@@ -75,21 +81,29 @@ class WorkspaceConfigs:
 
     def resolve(self, workspace_id: str, session: Session | None = None) -> WorkspaceConfig:
         """The workspace's settings as stored now; ``session``: read in it (a timer holding a
-        write transaction on SQLite reads its own rows rather than waiting for them)."""
+        write transaction on SQLite reads its own rows rather than waiting for them). Read
+        again once FRESH_SECONDS have passed since the last read."""
+        now = self._now()
+        with self._lock:
+            built, read_at = self._built.get(workspace_id), self._read_at.get(workspace_id)
+        if built is not None and read_at is not None and now - read_at < timedelta(seconds=FRESH_SECONDS):
+            return built[1]
         if session is None:
             with self._db.read() as reading:
                 rows = settings_store.overrides(reading, workspace_id)
         else:
             rows = settings_store.overrides(session, workspace_id)
         snapshot = frozenset(rows.items())
+        if built is None or built[0] != snapshot:
+            built = (snapshot, self._build(workspace_id, rows))
         with self._lock:
-            built = self._built.get(workspace_id)
-        if built is not None and built[0] == snapshot:
-            return built[1]
-        config = self._build(workspace_id, rows)
+            self._built[workspace_id], self._read_at[workspace_id] = built, now
+        return built[1]
+
+    def forget(self, workspace_id: str) -> None:
+        """Read the workspace's rows again next time: this process has just changed them."""
         with self._lock:
-            self._built[workspace_id] = (snapshot, config)
-        return config
+            self._read_at.pop(workspace_id, None)
 
     @contextmanager
     def scope(self, workspace_id: str, session: Session | None = None) -> Iterator[WorkspaceConfig]:

@@ -41,9 +41,9 @@ def register(routes: Routes, service: RecoveryService, admins: Admins) -> None:
             return
         config = service.workspaces.resolve(workspace)
         typed = {field.key: view_value(view, field.key, field.key) for field in settings_edit.fields(service)}
-        values = settings_edit.read(service, config, typed)
-        if "errors" in values:
-            ack(response_action="errors", errors=values["errors"])
+        values, errors = settings_edit.read(service, config, typed)
+        if errors:
+            ack(response_action="errors", errors=errors)
             return
         text = settings_edit.save(service, workspace_id=workspace, user_id=user, values=values)
         ack()

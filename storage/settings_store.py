@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.models import WorkspaceSetting, WorkspaceSettingChange
@@ -31,11 +32,15 @@ def save(session: Session, workspace_id: str, values: Mapping[str, str | None], 
     current = overrides(session, workspace_id)
     changed = {key: (current.get(key), new) for key, new in values.items() if current.get(key) != new}
     connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for key, (old, new) in changed.items():
-        connection.execute(delete(_SETTING).where(_SETTING.c.workspace_id == workspace_id, _SETTING.c.key == key))
-        if new is not None:
-            connection.execute(_SETTING.insert().values(workspace_id=workspace_id, key=key, value=new,
-                                                        updated_at=now, updated_by=by))
+        if new is None:
+            connection.execute(delete(_SETTING).where(_SETTING.c.workspace_id == workspace_id, _SETTING.c.key == key))
+        else:
+            # An upsert: two leads saving a workspace's first value of a key at once both insert.
+            stored = {"value": new, "updated_at": now, "updated_by": by}
+            connection.execute(insert(_SETTING).values(workspace_id=workspace_id, key=key, **stored)
+                               .on_conflict_do_update(index_elements=["workspace_id", "key"], set_=stored))
         connection.execute(_CHANGE.insert().values(workspace_id=workspace_id, key=key, old=old, new=new,
                                                    changed_by=by, changed_at=now))
     return changed

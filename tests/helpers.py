@@ -37,3 +37,21 @@ def tick(bot) -> int:  # noqa: ANN001 - a ServedBot
 def dms(bot, user: str) -> list[Message]:  # noqa: ANN001 - a ServedBot
     """What the bot posted in its DM with ``user``, oldest first."""
     return bot.fake.messages(f"D{user}")
+
+
+def schema_differences(connection) -> list:  # noqa: ANN001 - a SQLAlchemy Connection
+    """What the migrated database lacks or has beyond our models and slack_sdk's OAuth stores'
+    tables (storage/slack_oauth.py), each compared on its own tables: [] when equal."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import metadata
+    from storage.slack_oauth import store_metadata
+
+    differences = []
+    for expected in (metadata, store_metadata()):
+        names = set(expected.tables)
+        context = MigrationContext.configure(connection, opts={
+            "include_object": lambda obj, name, type_, *_: type_ != "table" or name in names})
+        differences += compare_metadata(context, expected)
+    return differences

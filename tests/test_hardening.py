@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, func
@@ -21,8 +20,9 @@ from bot.web import MAX_BODY_BYTES, make_wsgi
 from storage import outbox_store
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
-from storage.models import Incident, Notification, OutboxMessage, metadata
+from storage.models import Incident, Notification, OutboxMessage
 from tests.conftest import ServedBot
+from tests.helpers import schema_differences
 
 OWNER = "U2"
 
@@ -178,7 +178,7 @@ def test_replicas_migrating_at_once_all_start_and_the_schema_is_right(database_u
         head = ScriptDirectory.from_config(alembic_config(databases[0].engine)).get_current_head()
         with databases[0].engine.connect() as connection:
             assert MigrationContext.configure(connection).get_current_heads() == (head,)
-            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+            assert schema_differences(connection) == []
     finally:
         for db in databases:
             db.dispose()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from bot.views import ids
+from bot.workspace_scope import FRESH_SECONDS
 from storage import repository
 from storage.models import Incident, WorkspaceSetting, WorkspaceSettingChange
 from tests.conftest import LEAD, ServedBot
@@ -156,14 +157,38 @@ def test_someone_not_a_lead_is_refused_and_nothing_changes(bot):
         assert session.exec(select(WorkspaceSetting)).scalars().all() == []
 
 
-def test_a_second_replica_sees_a_change_at_once(make_bot, settings, bot):
+def test_a_second_replica_sees_a_change_within_seconds(make_bot, settings, bot):
+    """The replica that saved has it at once (the modal's own test); another reads a
+    workspace's settings at most every FRESH_SECONDS, and has it by then."""
     other = make_bot(settings)
     complaint = bot.fake.add_user_message("C1", user="UCUST", text="Charged twice")
     _react(other, team="T1", channel="C1", ts=complaint.ts, reaction="sos")
     _save_new_values(bot)
+    bot.clock.advance(timedelta(seconds=FRESH_SECONDS))
     again = bot.fake.add_user_message("C1", user="UCUST", text="Charged three times")
     _react(other, team="T1", channel="C1", ts=again.ts, reaction="sos")
     _react(other, team="T1", channel="C1", ts=again.ts, reaction="fire")
     with other.runtime.db.read() as session:
         found = repository.find_by_origin(session, workspace_id="T1", channel="C1", ts=again.ts)
     assert found is not None and _incidents(other, "T1") == [complaint.ts, again.ts]
+
+
+def test_a_workspace_admin_who_is_not_a_lead_may_edit_and_a_member_may_not(bot):
+    """users.info's is_admin / is_owner, as Slack answers them, let an admin or owner in."""
+    bot.fake.add_user("UADMIN", real_name="Ada Admin", role="admin")
+    bot.fake.add_user("UOWNER", real_name="Owen Owner", role="owner")
+    bot.fake.add_user("UMEMBER", real_name="Mo Member")
+    for user in ("UADMIN", "UOWNER", "UMEMBER"):
+        bot.slack.open_home(user=user)
+    bot.settle()
+    shows_settings = {user: any(block.get("block_id") == ids.SETTINGS for block in bot.fake.home(user)["blocks"])
+                      for user in ("UADMIN", "UOWNER", "UMEMBER")}
+    assert shows_settings == {"UADMIN": True, "UOWNER": True, "UMEMBER": False}
+    view = _open_settings(bot, user="UADMIN")
+    answer = bot.slack.submit(view, {"flag_emoji": ":fire:"}, user="UADMIN")
+    assert (answer.status, answer.body) == (200, "")
+    bot.settle()
+    assert dms(bot, "UADMIN")[-1].text == "Saved. From now on: flag emoji :fire:."
+    with bot.runtime.db.read() as session:
+        changes = [(c.key, c.new, c.changed_by) for c in session.exec(select(WorkspaceSettingChange)).scalars()]
+    assert changes == [("flag_emoji", '"fire"', "UADMIN")]

@@ -214,11 +214,12 @@ class FakeSlack:
         return self.response_url_base + url_id
 
     def add_user(self, user_id: str, *, display_name: str = "", real_name: str = "",
-                 team_id: str | None = None) -> None:
-        """A person users.info knows (Slack's display name may be empty; the real name then shows)."""
+                 team_id: str | None = None, role: str | None = None) -> None:
+        """A person users.info knows (Slack's display name may be empty; the real name then shows);
+        ``role`` "admin" or "owner" makes them a workspace admin or owner."""
         with self._cond:
             self._directory.add_user(user_id, team_id=team_id or self.team_id, display_name=display_name,
-                                     real_name=real_name)
+                                     real_name=real_name, role=role)
 
     # Failure switches
 

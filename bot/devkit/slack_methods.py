@@ -335,6 +335,7 @@ class WebApi:
         if not user:
             raise ApiError("user_not_found")
         display_name, real_name = self.directory.user(user, workspace)
+        role = self.directory.role(user)
         return {
             "user": {
                 "id": user,
@@ -344,6 +345,8 @@ class WebApi:
                 "tz": "UTC",
                 "tz_offset": 0,
                 "is_bot": user == workspace.bot_user_id,
+                "is_admin": role in ("admin", "owner"),  # Slack: an owner is an admin too
+                "is_owner": role == "owner",
                 "profile": {"real_name": real_name, "display_name": display_name},
             }
         }

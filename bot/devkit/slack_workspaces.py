@@ -89,6 +89,8 @@ class Directory:
         self._usergroups: dict[str, tuple[str, list[str]]] = {}
         # User id -> (team id, display name, real name): who users.info knows.
         self._users: dict[str, tuple[str, str, str]] = {}
+        # User id -> "admin" or "owner": the workspace's admins and owners among them.
+        self._roles: dict[str, str] = {}
         self._codes: dict[str, _Grant] = {}
         self._refresh_tokens: dict[str, str] = {}
         self._serial = counter(1)
@@ -123,10 +125,21 @@ class Directory:
     def add_usergroup(self, usergroup_id: str, users: list[str], team_id: str) -> None:
         self._usergroups[usergroup_id] = (team_id, list(users))
 
-    def add_user(self, user_id: str, *, team_id: str, display_name: str, real_name: str) -> None:
+    def add_user(self, user_id: str, *, team_id: str, display_name: str, real_name: str,
+                 role: str | None = None) -> None:
         if team_id not in self._workspaces:
             raise ValueError(f"Unknown workspace {team_id}: add_workspace() it first.")
+        if role not in (None, "admin", "owner"):
+            raise ValueError(f"role is admin, owner or None, not {role!r}")
         self._users[user_id] = (team_id, display_name, real_name)
+        if role is None:
+            self._roles.pop(user_id, None)
+        else:
+            self._roles[user_id] = role
+
+    def role(self, user_id: str) -> str | None:
+        """"admin", "owner" or None (a member), as users.info's is_admin and is_owner say."""
+        return self._roles.get(user_id)
 
     def user(self, user_id: str, workspace: Workspace) -> tuple[str, str]:
         """(display name, real name) of a person of ``workspace``, as users.info sees them: a
