@@ -92,8 +92,9 @@ class Timers:
     def _digests(self) -> int:
         """On a working day, once the team's DIGEST_TIME has passed, every channel owed a
         digest (bot/domain/digest_schedule.py) gets today's if it has something to say: late
-        if the bot was down, never twice. The per-process memo only saves the channel scan;
-        the digest_run key decides."""
+        if the bot was down, never twice. One per workspace and channel: each counts only its
+        own workspace's incidents. The per-process memo only saves the channel scan; the
+        digest_run key decides."""
         service = self._service
         settings = service.settings
         now = service.clock.now()
@@ -104,42 +105,57 @@ class Timers:
         with service.db.read() as session:
             # Never a channel shared with another organization: its cards were not posted either.
             shared = channel_store.shared_channels(session)
-            first_incidents = {channel: first for channel, first in repository.digest_channels(session).items()
-                               if channel not in shared}
-        channels = sorted(channel for channel in first_incidents.keys() | set(settings.digest_channels)
-                          if digest_schedule.channel_due(first_incidents.get(channel), day,
-                                                         digest_time=settings.digest_time, tz=service.tz,
-                                                         always=channel in settings.digest_channels))
-        posted, failed = each(channels, lambda channel: self.post_digest(channel, day.isoformat()),
-                              what=lambda channel: f"digest for {channel}")
+            first_incidents = {key: first for key, first in repository.digest_channels(session).items()
+                               if key[1] not in shared}
+            asked_for = {(self._workspace_of_digest_channel(session, channel, first_incidents), channel)
+                         for channel in settings.digest_channels}
+        always = {channel for _, channel in asked_for}
+        due = sorted(key for key in first_incidents.keys() | asked_for
+                     if digest_schedule.channel_due(first_incidents.get(key), day, digest_time=settings.digest_time,
+                                                    tz=service.tz, always=key[1] in always))
+        posted, failed = each(due, lambda key: self.post_digest(key[0], key[1], day.isoformat()),
+                              what=lambda key: f"digest for {key[1]}")
         if not failed:
             self._digests_done_for = day.isoformat()
         return posted
 
-    def post_digest(self, channel: str, day: str) -> bool:
+    @staticmethod
+    def _workspace_of_digest_channel(session: Session, channel: str,
+                                     first_incidents: dict[tuple[str, str], datetime]) -> str:
+        """A DIGEST_CHANNELS channel (one setting for the one token) is posted for the workspace
+        whose incidents it has (a shared one's too), or, with none there yet, for no workspace
+        in particular ("", as before workspaces were told apart)."""
+        owners = sorted(workspace for workspace, had in first_incidents if had == channel)
+        if owners:
+            return owners[0]
+        return repository.workspace_of_channel(session, channel) or ""
+
+    def post_digest(self, workspace_id: str, channel: str, day: str) -> bool:
         """Figures read first, in a read transaction, then claimed and queued in a short write
         one: on SQLite a write transaction holds the database's only write lock, and a busy
         channel's figures take long enough for every flag and claim to feel it. The claim
         still decides: figures read by a replica that loses it are dropped. A channel with
-        nothing to say gets nothing (a DIGEST_CHANNELS one, asked for by name, its "all clear")."""
+        nothing to say gets nothing (a DIGEST_CHANNELS one, asked for by name, its "all clear").
+        Only ``workspace_id``'s incidents in the channel are counted."""
         service = self._service
         now = service.clock.now()
         since = digest_schedule.report_since(date.fromisoformat(day), service.settings.work_hours)
         with service.db.read() as session:
-            if repository.digest_claimed(session, channel=channel, local_date=day):
+            if repository.digest_claimed(session, workspace_id=workspace_id, channel=channel, local_date=day):
                 return False
-            figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel),
+            figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel,
+                                                               workspace_id=workspace_id),
                                      now=now, tz=service.tz, since=since)
-            workspace_id = repository.workspace_of_channel(session, channel) or ""
         if not figures.has_news and channel not in service.settings.digest_channels:
             return False
         payload = digest_view.digest_payload(figures, channel=channel, currency=service.settings.currency,
                                              playbook=service.playbook)
         with service.db.transaction() as session:
-            if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
+            if not repository.claim_digest(session, workspace_id=workspace_id, channel=channel, local_date=day,
+                                           now=now):
                 return False
             outbox_store.enqueue(session, workspace_id=workspace_id, kind="post", now=now, channel=channel,
-                                 dedupe_key=f"digest:{channel}:{day}", payload=payload)
+                                 dedupe_key=f"digest:{workspace_id}:{channel}:{day}", payload=payload)
         service.notify_sender()
         return True
 
