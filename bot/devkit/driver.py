@@ -153,10 +153,10 @@ class SlackDriver:
                 if element.get("type") == "static_select" and element["placeholder"]["text"] == placeholder:
                     chosen = next((item for item in element["options"] if item["text"]["text"] == option), None)
                     assert chosen is not None, f"no option {option!r} in {placeholder!r}"
-                    return self.send_interaction(self._action_payload(message, user, team, {
+                    return self.send_interaction(self._action_payload(message, user, {
                         "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
                         "type": "static_select", "selected_option": chosen,
-                        "action_ts": f"{time.time():.6f}"}))
+                        "action_ts": f"{time.time():.6f}"}, team=team))
         raise AssertionError(f"no menu {placeholder!r} on message: {message.plain()}")
 
     def pick_user(self, message: Message, placeholder: str, chosen: str, *, user: str = "U1",
@@ -165,9 +165,9 @@ class SlackDriver:
         for block in message.blocks:
             for element in block.get("elements", []):
                 if element.get("type") == "users_select" and element["placeholder"]["text"] == placeholder:
-                    return self.send_interaction(self._action_payload(message, user, team, {
+                    return self.send_interaction(self._action_payload(message, user, {
                         "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
-                        "type": "users_select", "selected_user": chosen, "action_ts": f"{time.time():.6f}"}))
+                        "type": "users_select", "selected_user": chosen, "action_ts": f"{time.time():.6f}"}, team=team))
         raise AssertionError(f"no user picker {placeholder!r} on message: {message.plain()}")
 
     def overflow(self, message: Message, option: str, *, user: str = "U1", team: str = TEAM) -> Answer:
@@ -178,18 +178,18 @@ class SlackDriver:
                     continue
                 chosen = next((item for item in element["options"] if item["text"]["text"] == option), None)
                 assert chosen is not None, f"no option {option!r} in the menu"
-                return self.send_interaction(self._action_payload(message, user, team, {
+                return self.send_interaction(self._action_payload(message, user, {
                     "action_id": element["action_id"], "block_id": block.get("block_id", "b"), "type": "overflow",
-                    "selected_option": chosen, "action_ts": f"{time.time():.6f}"}))
+                    "selected_option": chosen, "action_ts": f"{time.time():.6f}"}, team=team))
         raise AssertionError(f"no menu on message: {message.plain()}")
 
     def press(self, action_id: str, value: str, *, message: Message, user: str = "U1",
               block_id: str = "b", team: str = TEAM) -> Answer:
-        return self.send_interaction(self._action_payload(message, user, team, {
+        return self.send_interaction(self._action_payload(message, user, {
             "action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-            "action_ts": f"{time.time():.6f}"}))
+            "action_ts": f"{time.time():.6f}"}, team=team))
 
-    def _action_payload(self, message: Message, user: str, team: str, action: dict) -> dict:
+    def _action_payload(self, message: Message, user: str, action: dict, *, team: str = TEAM) -> dict:
         return {
             "type": "block_actions", "user": {"id": user, "team_id": team}, "api_app_id": "A1",
             "team": {"id": team}, "trigger_id": f"{next(_ids)}.trigger",
