@@ -22,6 +22,7 @@ from bot.domain.playbook import ROOT_CAUSES
 from bot.service import Locator
 from bot.views import ids, modals
 from storage.models import DigestRun, Incident, OutboxMessage, StepRecord, TimelineEvent
+from storage.repository import to_state
 from tests.conftest import LEAD, ServedBot
 
 NOT_HERE = "That incident was not found in this workspace. `/recovery list` shows the open ones."
@@ -430,16 +431,11 @@ def _form(name: str, incident: Incident) -> tuple[dict, dict]:
     if name == "follow_up":
         return modals.follow_up_modal(incident_id=incident.id, seq=seq, ref="#1").to_dict(), FOLLOW_UP
     if name == "edit":
-        view = modals.edit_details_modal(_state(incident), root_causes=ROOT_CAUSES).to_dict()
+        view = modals.edit_details_modal(to_state(incident), root_causes=ROOT_CAUSES).to_dict()
         return {**view, "private_metadata": json.dumps({"incident_id": incident.id})}, EDIT
     callback = {"skip": ids.SKIP_MODAL, "decline": ids.DECLINE_MODAL, "cancel": ids.CANCEL_MODAL}[name]
     return modals.reason_modal(callback_id=callback, incident_id=incident.id, seq=seq, title="t",
                                label="l").to_dict(), REASON
-
-
-def _state(incident: Incident):  # noqa: ANN202 - an IncidentState
-    from storage.repository import to_state
-    return to_state(incident)
 
 
 FORMS = ["assign", "fix", "remedy", "follow_up", "skip", "decline", "cancel", "edit"]
