@@ -74,7 +74,7 @@ def _today() -> str:
 def _free_todays_digest(engine: Engine) -> None:
     """What lets CBENCH's digest be posted again today: its claim deleted, and the posted row's
     dedupe key renamed (kept unique, and findable)."""
-    key = f"digest:{CHANNEL}:{_today()}"
+    key = f"digest:{WORKSPACE}:{CHANNEL}:{_today()}"
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM digest_run WHERE channel = :c AND local_date = :d"),
                            {"c": CHANNEL, "d": _today()})
@@ -94,7 +94,7 @@ def _digest_loop(settings: Settings, ready: Event, stopping: Event, out: Queue) 
     while not stopping.is_set():
         started = time.monotonic()
         _free_todays_digest(db.engine)
-        posted = timers.post_digest(CHANNEL, _today())
+        posted = timers.post_digest(WORKSPACE, CHANNEL, _today())
         intervals.append((started, time.monotonic(), posted))
     db.dispose()
     out.put(intervals)

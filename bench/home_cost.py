@@ -181,9 +181,9 @@ def _leased(runtime: Runtime, user: str) -> Leased:
     now = runtime.service.clock.now()
     with runtime.db.transaction() as session:
         outbox_store.enqueue(session, workspace_id=WORKSPACE, kind=home_refresh.KIND, now=now, user_id=user,
-                             ordering_key=home_refresh.ordering_key(user))
+                             ordering_key=home_refresh.ordering_key(WORKSPACE, user))
         ids = session.exec(select(OutboxMessage.id).where(
-            OutboxMessage.ordering_key == home_refresh.ordering_key(user), OutboxMessage.state == outbox_store.PENDING,
+            OutboxMessage.ordering_key == home_refresh.ordering_key(WORKSPACE, user), OutboxMessage.state == outbox_store.PENDING,
         )).all()
         [row] = outbox_store.lease_many(session, list(ids), now=now, lease_for=LEASE)
     return row

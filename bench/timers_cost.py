@@ -143,7 +143,7 @@ def digest_cost(rig: Rig, config: Config) -> dict[str, float]:
     timings = []
     for _ in range(config.digest_rounds):
         started = time.perf_counter()
-        if not service.digest_preview(CHANNEL):
+        if not service.digest_preview(workspace_id="T1", channel=CHANNEL):
             raise RuntimeError("the digest came out empty")
         timings.append(time.perf_counter() - started)
     service.db.dispose()

@@ -33,9 +33,11 @@ _CALLS_LEADS = frozenset({EventKind.APPROVAL_REQUESTED, EventKind.REMEDY_APPROVE
                           EventKind.ESCALATED})
 
 
-def ordering_key(user_id: str) -> str:
-    """One key per person: their Home rows leave one at a time, and a later one supersedes."""
-    return f"{KIND}:{user_id}"
+def ordering_key(workspace_id: str, user_id: str) -> str:
+    """One key per person and workspace: their Home rows leave one at a time, and a later one
+    supersedes. The workspace is in it because one person (an Enterprise Grid user id) can have
+    a Home in two workspaces, and one's refresh must neither wait for nor replace the other's."""
+    return f"{KIND}:{workspace_id}:{user_id}"
 
 
 def opened(session: Session, *, workspace_id: str, user_id: str, now: datetime) -> None:
@@ -85,7 +87,7 @@ def _watching(session: Session, state: IncidentState, now: datetime) -> list[str
 
 
 def _queue(session: Session, workspace_id: str, users: list[str], *, due: datetime, now: datetime) -> None:
-    keys = {ordering_key(user): user for user in users}
+    keys = {ordering_key(workspace_id, user): user for user in users}
     waiting = outbox_store.pending_keys(session, kind=KIND, keys=keys)
     for key, user in keys.items():
         if key not in waiting:

@@ -79,13 +79,13 @@ class WeeklyInsights:
         now = service.clock.now()
         key = claim_key(workspace_id)
         with service.db.read() as session:
-            if repository.digest_claimed(session, channel=key, local_date=day.isoformat()):
+            if repository.digest_claimed(session, workspace_id=workspace_id, channel=key, local_date=day.isoformat()):
                 return False
         if not workspace_insights(service, workspace_id=workspace_id, days=DAYS, until=now).answers:
             return False
         lead_channel = service.settings.lead_channel
         with service.db.transaction() as session:
-            if not repository.claim_digest(session, channel=key, local_date=day.isoformat(), now=now):
+            if not repository.claim_digest(session, workspace_id=workspace_id, channel=key, local_date=day.isoformat(), now=now):
                 return False
             for target in targets:
                 outbox_store.enqueue(session, workspace_id=workspace_id, kind=outbox_insights.KIND, now=now,

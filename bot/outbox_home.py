@@ -65,7 +65,7 @@ class HomeSender:
         """(None, a note for the row); raises what ``publish`` raises but for REFUSALS."""
         user = row.user_id or ""
         with self._db.read() as session:
-            if outbox_store.has_later(session, row.id, kind=KIND, ordering_key=ordering_key(user)):
+            if outbox_store.has_later(session, row.id, kind=KIND, ordering_key=ordering_key(row.workspace_id, user)):
                 return None, "superseded by a later Home publish"
             known = viewer_store.last_hash(session, workspace_id=row.workspace_id, user_id=user)
         try:

@@ -70,7 +70,7 @@ class Rollups:
         key = claim_key(workspace_id)
         since = digest_schedule.report_since(date.fromisoformat(day), service.settings.work_hours)
         with service.db.read() as session:
-            if repository.digest_claimed(session, channel=key, local_date=day):
+            if repository.digest_claimed(session, workspace_id=workspace_id, channel=key, local_date=day):
                 return False
             shared = channel_store.shared_channels(session)
             facts = [fact for fact in repository.incident_facts(session, since=now - DIGEST_WINDOW,
@@ -82,7 +82,7 @@ class Rollups:
         payload = rollup_view.rollup_payload(figures, currency=service.settings.currency, playbook=service.playbook)
         lead_channel = service.settings.lead_channel
         with service.db.transaction() as session:
-            if not repository.claim_digest(session, channel=key, local_date=day, now=now):
+            if not repository.claim_digest(session, workspace_id=workspace_id, channel=key, local_date=day, now=now):
                 return False
             for target in targets:
                 outbox_store.enqueue(session, workspace_id=workspace_id, kind=lead_inbox.POST, now=now,

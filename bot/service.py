@@ -258,13 +258,15 @@ class RecoveryService:
         except ValueError:
             return None
 
-    def digest_preview(self, channel: str) -> DigestFigures:
+    def digest_preview(self, *, workspace_id: str, channel: str) -> DigestFigures:
         """This channel's digest figures as they are now, for `/recovery digest`: the same days
-        as the digest posted this morning (Monday's covers the weekend)."""
+        as the digest posted this morning (Monday's covers the weekend), of the workspace's
+        own incidents only."""
         now = self.clock.now()
         since = digest_schedule.report_since(now.astimezone(self.tz).date(), self.settings.work_hours)
         with self.db.read() as session:
-            facts = repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel)
+            facts = repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel,
+                                              workspace_id=workspace_id)
         return digest_figures(facts, now=now, tz=self.tz, since=since)
 
     def stats(self, *, workspace_id: str, days: int) -> StatsFigures:

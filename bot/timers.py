@@ -92,8 +92,9 @@ class Timers:
     def _digests(self) -> int:
         """On a working day, once a workspace's DIGEST_TIME has passed in its zone, every channel
         of it owed a digest (bot/domain/digest_schedule.py) gets today's if it has something to
-        say: late if the bot was down, never twice. The per-process memo (per workspace) only
-        saves the channel scan; the digest_run key decides."""
+        say: late if the bot was down, never twice. One per workspace and channel: each counts
+        only its own workspace's incidents. The per-process memo (per workspace) only saves the
+        channel scan; the digest_run key decides."""
         service = self._service
         now = service.clock.now()
         if self._digests_done_for and all(self._digest_done(workspace_id, now)
@@ -102,18 +103,20 @@ class Timers:
         with service.db.read() as session:
             # Never a channel shared with another organization: its cards were not posted either.
             shared = channel_store.shared_channels(session)
-            first_incidents = {channel: first for channel, first in repository.digest_channels(session).items()
-                               if channel not in shared}
-            by_workspace: dict[str, list[str]] = {}
-            for channel in sorted(first_incidents.keys() | set(service.settings.digest_channels)):
-                workspace_id = repository.workspace_of_channel(session, channel) or ""
-                by_workspace.setdefault(workspace_id, []).append(channel)
+            first_incidents = {key: first for key, first in repository.digest_channels(session).items()
+                               if key[1] not in shared}
+            asked_for = {(self._workspace_of_digest_channel(session, channel, first_incidents), channel)
+                         for channel in service.settings.digest_channels}
+        by_workspace: dict[str, list[str]] = {}
+        for workspace_id, channel in sorted(first_incidents.keys() | asked_for):
+            by_workspace.setdefault(workspace_id, []).append(channel)
+        always = {channel for _, channel in asked_for}
         posted = 0
         self._digests_done_for = {workspace_id: self._digests_done_for.get(workspace_id, "")
                                   for workspace_id in by_workspace}
         for workspace_id, channels in by_workspace.items():
             with service.in_workspace(workspace_id):
-                posted += self._workspace_digests(workspace_id, channels, first_incidents, now=now)
+                posted += self._workspace_digests(workspace_id, channels, first_incidents, always, now=now)
         return posted
 
     def _digest_done(self, workspace_id: str, now: datetime) -> bool:
@@ -124,8 +127,9 @@ class Timers:
                                           work_hours=settings.work_hours)
         return day is None or self._digests_done_for.get(workspace_id) == day.isoformat()
 
-    def _workspace_digests(self, workspace_id: str, channels: list[str], first_incidents: dict[str, datetime],
-                           *, now: datetime) -> int:
+    def _workspace_digests(self, workspace_id: str, channels: list[str],
+                           first_incidents: dict[tuple[str, str], datetime], always: set[str], *,
+                           now: datetime) -> int:
         """One workspace's digests, at its own digest time, zone and work hours."""
         service = self._service
         settings = service.settings
@@ -134,38 +138,52 @@ class Timers:
         if day is None or self._digests_done_for.get(workspace_id) == day.isoformat():
             return 0
         due = [channel for channel in channels
-               if digest_schedule.channel_due(first_incidents.get(channel), day, digest_time=settings.digest_time,
-                                              tz=service.tz, always=channel in settings.digest_channels)]
-        posted, failed = each(due, lambda channel: self.post_digest(channel, day.isoformat()),
-                              what=lambda channel: f"digest for {channel}")
+               if digest_schedule.channel_due(first_incidents.get((workspace_id, channel)), day,
+                                              digest_time=settings.digest_time, tz=service.tz,
+                                              always=channel in always)]
+        posted, failed = each(due, lambda channel: self.post_digest(workspace_id, channel, day.isoformat()),
+                              what=lambda channel: f"digest for {channel} in {workspace_id}")
         if not failed:
             self._digests_done_for[workspace_id] = day.isoformat()
         return posted
 
-    def post_digest(self, channel: str, day: str) -> bool:
+    @staticmethod
+    def _workspace_of_digest_channel(session: Session, channel: str,
+                                     first_incidents: dict[tuple[str, str], datetime]) -> str:
+        """A DIGEST_CHANNELS channel (one setting for the one token) is posted for the workspace
+        whose incidents it has (a shared one's too), or, with none there yet, for no workspace
+        in particular ("", as before workspaces were told apart)."""
+        owners = sorted(workspace for workspace, had in first_incidents if had == channel)
+        if owners:
+            return owners[0]
+        return repository.workspace_of_channel(session, channel) or ""
+
+    def post_digest(self, workspace_id: str, channel: str, day: str) -> bool:
         """Figures read first, in a read transaction, then claimed and queued in a short write
         one: on SQLite a write transaction holds the database's only write lock, and a busy
         channel's figures take long enough for every flag and claim to feel it. The claim
         still decides: figures read by a replica that loses it are dropped. A channel with
-        nothing to say gets nothing (a DIGEST_CHANNELS one, asked for by name, its "all clear")."""
+        nothing to say gets nothing (a DIGEST_CHANNELS one, asked for by name, its "all clear").
+        Only ``workspace_id``'s incidents in the channel are counted."""
         service = self._service
         now = service.clock.now()
         since = digest_schedule.report_since(date.fromisoformat(day), service.settings.work_hours)
         with service.db.read() as session:
-            if repository.digest_claimed(session, channel=channel, local_date=day):
+            if repository.digest_claimed(session, workspace_id=workspace_id, channel=channel, local_date=day):
                 return False
-            figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel),
+            figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel,
+                                                               workspace_id=workspace_id),
                                      now=now, tz=service.tz, since=since)
-            workspace_id = repository.workspace_of_channel(session, channel) or ""
         if not figures.has_news and channel not in service.settings.digest_channels:
             return False
         payload = digest_view.digest_payload(figures, channel=channel, currency=service.settings.currency,
                                              playbook=service.playbook)
         with service.db.transaction() as session:
-            if not repository.claim_digest(session, channel=channel, local_date=day, now=now):
+            if not repository.claim_digest(session, workspace_id=workspace_id, channel=channel, local_date=day,
+                                           now=now):
                 return False
             outbox_store.enqueue(session, workspace_id=workspace_id, kind="post", now=now, channel=channel,
-                                 dedupe_key=f"digest:{channel}:{day}", payload=payload)
+                                 dedupe_key=f"digest:{workspace_id}:{channel}:{day}", payload=payload)
         service.notify_sender()
         return True
 

@@ -119,7 +119,7 @@ def _figures(service: RecoveryService, command: parsing.Command | parsing.UsageE
         return (f"Recovery stats, last {figures.days} days",
                 [block.to_dict() for block in digest.stats_blocks(figures, currency=service.settings.currency,
                                                                   playbook=service.playbook)])
-    payload = digest.digest_payload(service.digest_preview(channel), channel=channel,
+    payload = digest.digest_payload(service.digest_preview(workspace_id=workspace, channel=channel), channel=channel,
                                     currency=service.settings.currency, playbook=service.playbook)
     filled = digest.filled(payload, permalink_of=lambda channel, ts: _permalink(client, channel, ts),
                            name_of=lambda user: _name(client, user))

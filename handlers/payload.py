@@ -5,6 +5,8 @@ import json
 import re
 from typing import Any
 
+from slack_bolt.request.internals import extract_team_id
+
 
 def dig(data: Any, *path: str | int) -> Any:
     for key in path:
@@ -52,11 +54,12 @@ def clean(value: str) -> str:
 
 
 def workspace_of(body: dict) -> str | None:
-    """The team the request came from: the first of these that is present, if it is an id."""
-    for path in (("team_id",), ("team", "id"), ("user", "team_id")):
-        if text(body, *path) is not None:
-            return slack_id(body, *path)
-    return None
+    """The workspace Bolt authorized this request for (its own `extract_team_id`, the team its
+    `authorize` was asked about, so `context.team_id`), if it is an id. Reading the team from
+    the same place as Bolt does, for events, commands, actions and view submissions alike,
+    means a request can never be authorized as one workspace and then act on another's rows."""
+    team = extract_team_id(body) if isinstance(body, dict) else None
+    return team if isinstance(team, str) and _ID_RE.fullmatch(team) else None
 
 
 def view_value(view: dict, block_id: str, action_id: str) -> str | None:

@@ -64,6 +64,8 @@ class Incident(SQLModel, table=True):
         Index("ix_incident_workspace_created", "workspace_id", "created_at"),
         Index("ix_incident_workspace_closed", "workspace_id", "closed_at"),
         Index("ix_incident_workspace_buy_in", "workspace_id", "buy_in_at"),
+        # The digest's channels of each workspace, with each one's first incident, in one pass.
+        Index("ix_incident_workspace_channel", "workspace_id", "card_channel", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -150,12 +152,15 @@ class Notification(SQLModel, table=True):
 
 
 class DigestRun(SQLModel, table=True):
-    """One digest per channel per local day: whoever inserts the row posts it."""
+    """One digest per workspace, channel and local day: whoever inserts the row posts it. The
+    workspace is part of the key because a channel shared between two workspaces has one id in
+    both, and each workspace's digest counts only its own incidents."""
 
     __tablename__ = "digest_run"
-    __table_args__ = (UniqueConstraint("channel", "local_date", name="uq_digest_run_once"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "channel", "local_date", name="uq_digest_run_once"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(default="", max_length=32)
     channel: str = Field(max_length=64)
     local_date: str = Field(max_length=10)
     created_at: datetime = _when()

@@ -105,30 +105,33 @@ def lock(session: Session, incident_id: int) -> tuple[IncidentState, int] | None
     return (to_state(row), row.version) if row else None
 
 
-def digest_channels(session: Session) -> dict[str, datetime]:
-    """Every channel that has incident cards, with when its first incident was flagged (the
-    digest waits for a DIGEST_TIME after it): one pass over ix_incident_card_channel."""
-    rows = session.exec(select(Incident.card_channel, _aware(func.min(Incident.created_at)))
-                        .group_by(Incident.card_channel)).all()
-    return dict(sorted(rows))
+def digest_channels(session: Session) -> dict[tuple[str, str], datetime]:
+    """Every (workspace, channel) that has incident cards, with when its first incident there
+    was flagged (the digest waits for a DIGEST_TIME after it): one pass over
+    ix_incident_workspace_channel. Per workspace, since a channel shared between two has one
+    id in both and each workspace gets a digest of its own incidents."""
+    rows = session.exec(select(Incident.workspace_id, Incident.card_channel, _aware(func.min(Incident.created_at)))
+                        .group_by(Incident.workspace_id, Incident.card_channel)).all()
+    return {(workspace_id, channel): first for workspace_id, channel, first in sorted(rows)}
 
 
 def workspace_of_channel(session: Session, channel: str) -> str | None:
     return session.exec(select(Incident.workspace_id).where(Incident.card_channel == channel).limit(1)).first()
 
 
-def digest_claimed(session: Session, *, channel: str, local_date: str) -> bool:
-    """Whether someone already claimed this channel's digest for that day: a read, so that
-    a restart or a second replica skips the figures it would not be allowed to post."""
+def digest_claimed(session: Session, *, workspace_id: str, channel: str, local_date: str) -> bool:
+    """Whether someone already claimed this workspace's digest of the channel for that day: a
+    read, so that a restart or a second replica skips the figures it would not be allowed to post."""
     return session.exec(select(exists().where(
-        DigestRun.channel == channel, DigestRun.local_date == local_date))).one()
+        DigestRun.workspace_id == workspace_id, DigestRun.channel == channel,
+        DigestRun.local_date == local_date))).one()
 
 
-def claim_digest(session: Session, *, channel: str, local_date: str, now: datetime) -> bool:
-    """True for exactly one caller per channel and local day, ever."""
+def claim_digest(session: Session, *, workspace_id: str, channel: str, local_date: str, now: datetime) -> bool:
+    """True for exactly one caller per workspace, channel and local day, ever."""
     result = session.exec(_insert(session, DigestRun).values(
-        channel=channel, local_date=local_date, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["channel", "local_date"]).returning(DigestRun.id))
+        workspace_id=workspace_id, channel=channel, local_date=local_date, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["workspace_id", "channel", "local_date"]).returning(DigestRun.id))
     return result.scalar_one_or_none() is not None
 
 

@@ -258,7 +258,7 @@ def test_a_digest_that_cannot_be_queued_holds_back_neither_nudges_nor_other_chan
     bot.slack.command("/recovery new Wrong colour", channel="C2")
     with bot.runtime.db.transaction() as session:
         outbox_store.enqueue(session, workspace_id="T1", kind="post", now=MONDAY_0859, channel="C1",
-                             dedupe_key="digest:C1:2026-11-02", payload={"text": "left over"})
+                             dedupe_key="digest:T1:C1:2026-11-02", payload={"text": "left over"})
     _at(bot, MONDAY_0859 + timedelta(minutes=1))
     report = bot.runtime.ticker.tick()
     bot.settle()

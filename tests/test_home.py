@@ -167,7 +167,7 @@ def test_a_row_superseded_by_a_later_one_publishes_nothing(bot):
     with bot.runtime.db.transaction() as session:
         for _ in range(2):
             outbox_store.enqueue(session, workspace_id="T1", kind=home_refresh.KIND, now=now, user_id=OWNER,
-                                 ordering_key=home_refresh.ordering_key(OWNER))
+                                 ordering_key=home_refresh.ordering_key("T1", OWNER))
     bot.settle()
     assert len(_publishes(bot, OWNER)) == 2, "the opening's publish and one more"
     first, second = _rows(bot, home_refresh.KIND)[1:]

@@ -150,3 +150,40 @@ def test_downgrade_writes_the_lines_back(database_url):
     expected[_CUSTOM_TITLED] = "<@U2> completed Acknowledge and take ownership"
     assert details == expected
     db.dispose()
+
+
+# --- 0013: digests claimed per workspace ---------------------------------------------------
+
+_OLD_DIGEST_RUNS = sa.table("digest_run", sa.column("channel", sa.String), sa.column("local_date", sa.String),
+                            sa.column("created_at", sa.DateTime))
+
+
+def _digest_runs_after_0013(database_url: str, workspaces: dict[str, str], channels: list[str]) -> dict[str, str]:
+    """Incidents of ``workspaces`` ({channel: workspace}) and a claim of each of ``channels``
+    written at 0010; after the upgrade, each claim's workspace."""
+    db = Database.from_url(database_url)
+    _migrate_to(db.engine, "0010")
+    with db.engine.begin() as connection:
+        for number, (channel, workspace) in enumerate(workspaces.items(), start=1):
+            connection.execute(sa.insert(Incident).values(
+                workspace_id=workspace, number=number, origin_channel=channel, origin_ts=f"{number}.0", excerpt="",
+                summary="", flagged_by="U1", severity="normal", status="open", version=0, current_step="claim",
+                step_seq=0, step_started_at=T0, card_channel=channel, created_at=T0, updated_at=T0))
+        connection.execute(sa.insert(_OLD_DIGEST_RUNS), [
+            {"channel": channel, "local_date": "2026-11-02", "created_at": T0.replace(tzinfo=None)}
+            for channel in channels])
+    upgrade(db.engine)
+    with db.engine.connect() as connection:
+        found = dict(connection.execute(sa.text("SELECT channel, workspace_id FROM digest_run")).all())
+    db.dispose()
+    return found
+
+
+def test_0013_gives_each_digest_claim_its_workspace(database_url):
+    found = _digest_runs_after_0013(database_url, {"C1": "T1", "C2": "T2"},
+                                    ["C1", "C2", "leads:T2", "insights:T1", "CQUIET"])
+    assert found == {"C1": "T1", "C2": "T2", "leads:T2": "T2", "insights:T1": "T1", "CQUIET": ""}
+
+
+def test_0013_gives_a_channel_without_incidents_the_one_workspace_known(database_url):
+    assert _digest_runs_after_0013(database_url, {"C1": "T1"}, ["C1", "CQUIET"]) == {"C1": "T1", "CQUIET": "T1"}

@@ -1,7 +1,8 @@
 """Plays Slack's side of the conversation: signed HTTP requests into a served bot, as
 Slack would send them. The offline demo and the tests both drive the bot through it.
 
-Payload shapes follow the real ones in shared/slack/payloads/.
+Payload shapes follow the real ones in shared/slack/payloads/. Every request comes from the
+workspace ``team`` (T1 unless given), as Slack's would from any workspace that installed the app.
 """
 from __future__ import annotations
 
@@ -76,16 +77,16 @@ class SlackDriver:
         return self.send_form({"payload": json.dumps(payload)}, **options)
 
     def react(self, *, channel: str, ts: str, user: str = "U1", reaction: str = "sos",
-              event_id: str | None = None, retry: int | None = None, **options) -> Answer:
+              event_id: str | None = None, retry: int | None = None, team: str = TEAM, **options) -> Answer:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return self.send_json({
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+            "token": "legacy", "team_id": team, "api_app_id": "A1", "type": "event_callback",
             "event_id": event_id or f"Ev{next(_ids)}", "event_time": int(time.time()),
             "event": {"type": "reaction_added", "user": user, "reaction": reaction, "item_user": "UCUST",
                       "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"},
         }, headers=headers, **options)
 
-    def open_home(self, *, user: str = "U1", tab: str = "home") -> Answer:
+    def open_home(self, *, user: str = "U1", tab: str = "home", team: str = TEAM) -> Answer:
         """The person opens the app's Home tab (or, ``tab="messages"``, its Messages tab). As
         Slack's (shared/slack/payloads/app_home_opened_event_callback.json): the event carries
         the view last published for the person, once there is one."""
@@ -95,11 +96,12 @@ class SlackDriver:
         if tab == "home" and published is not None:
             event["view"] = published
         return self.send_json({
-            "token": "legacy", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+            "token": "legacy", "team_id": team, "api_app_id": "A1", "type": "event_callback",
             "event_id": f"Ev{next(_ids)}", "event_time": int(time.time()), "event": event,
         })
 
-    def press_on_home(self, action_id: str, value: str, *, user: str = "U1", view: dict | None = None) -> Answer:
+    def press_on_home(self, action_id: str, value: str, *, user: str = "U1", view: dict | None = None,
+                      team: str = TEAM) -> Answer:
         """Press a button on the person's Home tab: a block_actions payload with a ``view``
         container and no channel (shared/slack/payloads/block_actions_home_tab_button.json).
         ``view``: the Home as the person sees it (default: the one last published for them), or
@@ -107,17 +109,17 @@ class SlackDriver:
         shown = view if view is not None else self.fake.home(user) or {"id": f"V{next(_ids)}", "type": "home",
                                                                         "blocks": []}
         return self.send_interaction({
-            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
-            "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
+            "type": "block_actions", "user": {"id": user, "team_id": team}, "api_app_id": "A1",
+            "team": {"id": team}, "trigger_id": f"{next(_ids)}.trigger",
             "container": {"type": "view", "view_id": shown.get("id")}, "view": shown,
             "actions": [{"action_id": action_id, "block_id": "home", "value": value, "type": "button",
                          "action_ts": f"{time.time():.6f}"}],
         })
 
-    def command(self, text: str, *, user: str = "U1", channel: str = "C1") -> Answer:
+    def command(self, text: str, *, user: str = "U1", channel: str = "C1", team: str = TEAM) -> Answer:
         name, _, rest = text.partition(" ")
         return self.send_form({
-            "token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
+            "token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
             "channel_name": "support", "user_id": user, "user_name": user.lower(), "command": name, "text": rest,
             "api_app_id": "A1", "is_enterprise_install": "false",
             "response_url": self.fake.response_url(f"cmd{next(_ids)}", user=user, channel=channel),
@@ -125,25 +127,26 @@ class SlackDriver:
         })
 
     def command_answered_later(self, text: str, *, user: str = "U1", channel: str = "C1",
-                               timeout: float = 10.0) -> tuple[Answer, Message]:
+                               timeout: float = 10.0, team: str = TEAM) -> tuple[Answer, Message]:
         """A command answered after its ack, through its response URL (`/recovery digest`,
         `stats`): the ack, and the ephemeral that came through the URL."""
         before = len(self.fake.calls("response_url"))
-        answer = self.command(text, user=user, channel=channel)
+        answer = self.command(text, user=user, channel=channel, team=team)
         if not self.fake.wait_for(lambda: len(self.fake.calls("response_url")) > before, timeout):
             raise AssertionError(f"{text!r} was answered by no response URL")
         return answer, self.fake.ephemerals(user)[-1]
 
-    def click(self, message: Message, label: str, *, user: str = "U1") -> Answer:
+    def click(self, message: Message, label: str, *, user: str = "U1", team: str = TEAM) -> Answer:
         """Press the button with this label on a message the bot posted."""
         for block in message.blocks:
             for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
                 if element.get("type") == "button" and element["text"]["text"] == label:
                     return self.press(element["action_id"], element.get("value", ""), message=message, user=user,
-                                      block_id=block.get("block_id", "b"))
+                                      block_id=block.get("block_id", "b"), team=team)
         raise AssertionError(f"no button {label!r} on message: {message.plain()}")
 
-    def choose(self, message: Message, placeholder: str, option: str, *, user: str = "U1") -> Answer:
+    def choose(self, message: Message, placeholder: str, option: str, *, user: str = "U1",
+               team: str = TEAM) -> Answer:
         """Pick an option from a select menu on a message (Snooze is one)."""
         for block in message.blocks:
             for element in block.get("elements", []):
@@ -153,20 +156,21 @@ class SlackDriver:
                     return self.send_interaction(self._action_payload(message, user, {
                         "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
                         "type": "static_select", "selected_option": chosen,
-                        "action_ts": f"{time.time():.6f}"}))
+                        "action_ts": f"{time.time():.6f}"}, team=team))
         raise AssertionError(f"no menu {placeholder!r} on message: {message.plain()}")
 
-    def pick_user(self, message: Message, placeholder: str, chosen: str, *, user: str = "U1") -> Answer:
+    def pick_user(self, message: Message, placeholder: str, chosen: str, *, user: str = "U1",
+                  team: str = TEAM) -> Answer:
         """Pick a person in a user picker on a message (a lead's Assign on an escalation)."""
         for block in message.blocks:
             for element in block.get("elements", []):
                 if element.get("type") == "users_select" and element["placeholder"]["text"] == placeholder:
                     return self.send_interaction(self._action_payload(message, user, {
                         "action_id": element["action_id"], "block_id": block.get("block_id", "b"),
-                        "type": "users_select", "selected_user": chosen, "action_ts": f"{time.time():.6f}"}))
+                        "type": "users_select", "selected_user": chosen, "action_ts": f"{time.time():.6f}"}, team=team))
         raise AssertionError(f"no user picker {placeholder!r} on message: {message.plain()}")
 
-    def overflow(self, message: Message, option: str, *, user: str = "U1") -> Answer:
+    def overflow(self, message: Message, option: str, *, user: str = "U1", team: str = TEAM) -> Answer:
         """Pick an option from the ⋯ menu on a message (the card's)."""
         for block in message.blocks:
             for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
@@ -176,19 +180,19 @@ class SlackDriver:
                 assert chosen is not None, f"no option {option!r} in the menu"
                 return self.send_interaction(self._action_payload(message, user, {
                     "action_id": element["action_id"], "block_id": block.get("block_id", "b"), "type": "overflow",
-                    "selected_option": chosen, "action_ts": f"{time.time():.6f}"}))
+                    "selected_option": chosen, "action_ts": f"{time.time():.6f}"}, team=team))
         raise AssertionError(f"no menu on message: {message.plain()}")
 
     def press(self, action_id: str, value: str, *, message: Message, user: str = "U1",
-              block_id: str = "b") -> Answer:
+              block_id: str = "b", team: str = TEAM) -> Answer:
         return self.send_interaction(self._action_payload(message, user, {
             "action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-            "action_ts": f"{time.time():.6f}"}))
+            "action_ts": f"{time.time():.6f}"}, team=team))
 
-    def _action_payload(self, message: Message, user: str, action: dict) -> dict:
+    def _action_payload(self, message: Message, user: str, action: dict, *, team: str = TEAM) -> dict:
         return {
-            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
-            "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
+            "type": "block_actions", "user": {"id": user, "team_id": team}, "api_app_id": "A1",
+            "team": {"id": team}, "trigger_id": f"{next(_ids)}.trigger",
             "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
                           "is_ephemeral": False},
             "channel": {"id": message.channel}, "message": {"ts": message.ts, "blocks": message.blocks},
@@ -196,17 +200,19 @@ class SlackDriver:
             "actions": [action],
         }
 
-    def shortcut(self, *, callback_id: str, channel: str, message: Message, user: str = "U1") -> Answer:
+    def shortcut(self, *, callback_id: str, channel: str, message: Message, user: str = "U1",
+                 team: str = TEAM) -> Answer:
         return self.send_interaction({
             "type": "message_action", "callback_id": callback_id, "trigger_id": f"{next(_ids)}.trigger",
-            "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user, "name": user.lower()},
+            "team": {"id": team, "domain": "acme"}, "user": {"id": user, "name": user.lower()},
             "channel": {"id": channel, "name": "support"}, "message_ts": message.ts,
             "message": {"type": "message", "text": message.text, "user": message.user, "ts": message.ts},
             "response_url": self.fake.response_url(f"sc{next(_ids)}", user=user, channel=channel),
             "action_ts": f"{time.time():.6f}",
         })
 
-    def type_into(self, view: dict, block_id: str, value: object, *, user: str = "U1") -> Answer | None:
+    def type_into(self, view: dict, block_id: str, value: object, *, user: str = "U1",
+                  team: str = TEAM) -> Answer | None:
         """Type ``value`` into (or pick it in) an input of an open modal, as a person does: the
         double keeps it in the view's state and, when the input's block dispatches actions,
         the bot gets Slack's block_actions payload with the view as it is now (its hash, its
@@ -218,18 +224,19 @@ class SlackDriver:
         current, action_id, dispatches = self.fake.type_into_view(view["id"], block_id, state)
         if not dispatches:
             return None
-        return self.view_action(current, {**state, "block_id": block_id, "action_id": action_id}, user=user)
+        return self.view_action(current, {**state, "block_id": block_id, "action_id": action_id}, user=user,
+                                team=team)
 
-    def view_action(self, view: dict, action: dict, *, user: str = "U1") -> Answer:
+    def view_action(self, view: dict, action: dict, *, user: str = "U1", team: str = TEAM) -> Answer:
         """A block_actions payload from an input of a modal, as ``view`` stood when it was sent."""
         return self.send_interaction({
-            "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
-            "team": {"id": TEAM}, "trigger_id": f"{next(_ids)}.trigger",
+            "type": "block_actions", "user": {"id": user, "team_id": team}, "api_app_id": "A1",
+            "team": {"id": team}, "trigger_id": f"{next(_ids)}.trigger",
             "container": {"type": "view", "view_id": view["id"]}, "view": view,
             "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
         })
 
-    def submit(self, view: dict, values: dict[str, object], *, user: str = "U1") -> Answer:
+    def submit(self, view: dict, values: dict[str, object], *, user: str = "U1", team: str = TEAM) -> Answer:
         """Submit a modal the bot opened; ``values`` maps block ids to a value (str for
         text, numbers and selects, or a ready ``{"type": ..., ...}`` element state). An input
         not in ``values`` sends what was typed into it (``type_into``), else its initial value
@@ -247,7 +254,7 @@ class SlackDriver:
             state[block_id] = {action_id: _element_state(element, values[block_id])}
         submitted = {**view, "id": view.get("id", f"V{next(_ids)}"), "state": {"values": state}}
         return self.send_interaction({
-            "type": "view_submission", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+            "type": "view_submission", "team": {"id": team}, "user": {"id": user, "team_id": team},
             "api_app_id": "A1", "trigger_id": f"{next(_ids)}.trigger", "view": submitted, "response_urls": [],
         })
 
