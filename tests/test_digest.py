@@ -267,10 +267,10 @@ def test_a_digest_that_cannot_be_queued_holds_back_neither_nudges_nor_other_chan
                        if m.text.startswith(("⏰", "🚨")) and m.channel in ("C1", "C2"))
     assert reminders == [("C1", "⏰"), ("C1", "🚨"), ("C2", "⏰"), ("C2", "🚨")], "C1's reminders held back"
     assert report.digests == 1 and len(_digests(bot, "C2")) == 1 and not _digests(bot, "C1")
-    assert "digest for C1 failed" in caplog.text
+    assert "digest for C1 in T1 failed" in caplog.text
     caplog.clear()
     bot.runtime.ticker.tick()
-    assert "digest for C1 failed" in caplog.text, "not tried again"
+    assert "digest for C1 in T1 failed" in caplog.text, "not tried again"
 
 
 def test_the_digest_asks_each_owners_name_once_and_a_failed_lookup_does_not_hold_it_back(bot):
