@@ -10,6 +10,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot import parking
 from bot.app import create_app
@@ -27,8 +28,9 @@ from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
 from bot.settings import Settings
-from bot.slack_api import make_client, make_posting_client
+from bot.slack_api import REQUEST_TIMEOUT_SECONDS, make_client, make_posting_client
 from bot.timers import Timers
+from bot.token_rotation import TokenRotator
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -109,8 +111,18 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "",
                      identity=identity)
     return Runtime(settings=settings, db=db, service=service, sender=sender,
-                   ticker=Ticker(timers=Timers(service), sender=sender), app=app, identity=identity,
+                   ticker=Ticker(timers=Timers(service), sender=sender, rotator=_rotator(settings, db, clock)),
+                   app=app, identity=identity,
                    identity_check=IdentityCheck(identity, client))
+
+
+def _rotator(settings: Settings, db: Database, clock: Clock) -> TokenRotator | None:
+    """With the app's OAuth credentials, the tick refreshes rotating bot tokens (bot/token_rotation.py)."""
+    if not (settings.slack_client_id and settings.slack_client_secret):
+        return None
+    client = WebClient(base_url=settings.slack_api_url, timeout=REQUEST_TIMEOUT_SECONDS)
+    return TokenRotator(db=db, clock=clock, client=client, client_id=settings.slack_client_id,
+                        client_secret=settings.slack_client_secret)
 
 
 def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import RecoveryService
-from handlers import card_menu, claim, commands, errors, health, home, intake, lead_actions, membership, steps
+from handlers import (
+    card_menu, claim, commands, errors, health, home, intake, lead_actions, membership, steps, workspace_events,
+)
 from handlers.routes import Routes
 
 
@@ -14,6 +16,7 @@ def register(app: App, service: RecoveryService) -> None:
     intake.register(app, routes, service)
     commands.register(app, service)
     membership.register(app, service)
+    workspace_events.register(app, service)
     home.register(app, service)
     claim.register(routes, service)
     steps.register(routes, service)
