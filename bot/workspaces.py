@@ -21,7 +21,7 @@ import logging
 from datetime import datetime
 
 from bot import refusals
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from storage import outbox_store, workspace_store
 from storage.db import Database
 from storage.slack_oauth import installation_store
@@ -44,10 +44,12 @@ def uninstalled(db: Database, team_id: str, *, client_id: str | None, erase: boo
                 team_id, "; its data will be erased (UNINSTALL_ERASE)" if erase else ", its data kept")
 
 
-def installed(db: Database, team_id: str, *, now: datetime, team_name: str | None = None) -> int:
+def installed(db: Database, team_id: str, *, now: datetime | None = None, team_name: str | None = None) -> int:
     """The OAuth flow's on-installed hook: the workspace resumes. Erasure an uninstall asked for
     is finished first, so a reinstall starts clean as promised. Returns the outbox rows that
-    parked on the old token and go again now (rows that merely waited need nothing)."""
+    parked on the old token and go again now (rows that merely waited need nothing); the
+    senders find them at their next poll."""
+    now = now or SystemClock().now()
     while erase_step(db, team_id):
         pass
     with db.transaction() as session:

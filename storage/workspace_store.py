@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Interval, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.models import (
     ChannelCheck, DigestRun, HomeViewer, Incident, LeadMessage, Notification, OutboxMessage, StepRecord,
-    SurveyBaseline, TimelineEvent, WorkspaceCounter, WorkspaceRow,
+    SurveyBaseline, TimelineEvent, UTCDateTime, WorkspaceCounter, WorkspaceRow,
 )
 
 INSTALLED, UNINSTALLED = "installed", "uninstalled"
@@ -30,16 +30,19 @@ def _insert(session: Session, table):  # noqa: ANN001, ANN202 - dialect-specific
 
 def mark(session: Session, workspace_id: str, *, status: str, now: datetime, team_name: str | None = None,
          erase_due: bool = False) -> None:
-    """Record the workspace as ``status`` (creating its row). Installing clears a refused
-    refresh's ``token_error``: the new token is good."""
-    values = {"status": status, "changed_at": now, "erase_due": erase_due}
+    """Record the workspace as ``status`` (creating its row). ``changed_at`` is when the status
+    last changed: a repeated event (Slack sends ``tokens_revoked`` and ``app_uninstalled`` for
+    one removal) keeps it. Installing clears a refused refresh's ``token_error``: the new
+    token is good."""
+    values: dict = {"status": status, "changed_at": now, "erase_due": erase_due}
     if status == INSTALLED:
         values["token_error"] = None
     if team_name:
         values["team_name"] = team_name
+    changed = case((_WORKSPACE.c.status == status, _WORKSPACE.c.changed_at), else_=literal(now, UTCDateTime()))
     session.connection().execute(
         _insert(session, _WORKSPACE).values(workspace_id=workspace_id, **values)
-        .on_conflict_do_update(index_elements=["workspace_id"], set_=values))
+        .on_conflict_do_update(index_elements=["workspace_id"], set_={**values, "changed_at": changed}))
 
 
 def find(session: Session, workspace_id: str) -> WorkspaceRow | None:
@@ -103,12 +106,12 @@ def shift_open_clocks(session: Session, workspace_id: str, *, by: timedelta) -> 
     time it was uninstalled: the reminders owed resume where they stood, none in a burst."""
     incident = Incident.__table__
     c = incident.c
-    values = {column: column + by for column in (c.step_started_at, c.step_due_at, c.snoozed_until,
-                                                 c.next_alert_at)}
+    columns = (c.step_started_at, c.step_due_at, c.snoozed_until, c.next_alert_at)
+    values = {column: column + literal(by, Interval()) for column in columns}
     if session.get_bind().dialect.name == "sqlite":
         # SQLite stores the times as text: datetime() adds the seconds and keeps the format.
         seconds = f"+{by.total_seconds():.6f} seconds"
-        values = {column: func.strftime("%Y-%m-%d %H:%M:%f000", column, seconds) for column in values}
+        values = {column: func.strftime("%Y-%m-%d %H:%M:%f000", column, seconds) for column in columns}
     return session.connection().execute(
         update(incident).where(c.workspace_id == workspace_id, c.status == "open")
         .values({column.name: value for column, value in values.items()})).rowcount

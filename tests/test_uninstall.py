@@ -212,3 +212,22 @@ def test_uninstall_without_erase_keeps_the_data(served):
     assert _rows(bot, Incident, B) == 1 and _rows(bot, TimelineEvent, B) >= 1
     with bot.runtime.db.read() as session:
         assert session.exec(select(func.count()).select_from(DigestRun)).one() == 0
+
+
+def test_the_pause_counts_from_the_first_of_slacks_two_events(served):
+    """Removing the app, Slack sends tokens_revoked and app_uninstalled; the second must not
+    restart the pause, or the reminders owed would come early after the reinstall."""
+    bot = served
+    _flag(bot, B, B_CHANNEL, "Wrong size")
+    bot.settle()
+    assert bot.slack.revoke_tokens(B).status == 200
+    bot.clock.advance(timedelta(minutes=5))
+    assert bot.slack.uninstall(B).status == 200
+    bot.clock.advance(timedelta(minutes=5))
+    installed(bot.runtime.db, B, now=bot.clock.now())
+    bot.clock.advance(timedelta(minutes=9, seconds=59))
+    assert bot.runtime.ticker.tick().alerts == 0, "10 minutes away: the claim's 10 minutes start again"
+    bot.clock.advance(timedelta(seconds=2))
+    assert bot.runtime.ticker.tick().alerts == 1
+    bot.settle()
+    assert _alerts(bot, B_CHANNEL) == [("Recovery #1", "⏰")]
