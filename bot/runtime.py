@@ -12,12 +12,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import parking
+from bot import parking, workspaces
 from bot.app import create_app
 from bot.card_drawing import card_renderer
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
-from bot.identity import BotIdentity, IdentityCheck
+from bot.identity import BotIdentity, Identity, IdentityCheck
 from bot.insights import workspace_insights
 from bot.leads import Leads, group_reader
 from bot.outbox import OutboxSender
@@ -113,7 +113,16 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     return Runtime(settings=settings, db=db, service=service, sender=sender,
                    ticker=Ticker(timers=Timers(service), sender=sender, rotator=_rotator(settings, db, clock)),
                    app=app, identity=identity,
-                   identity_check=IdentityCheck(identity, client))
+                   identity_check=IdentityCheck(identity, client, on_confirmed=_env_token_confirmed(settings, db,
+                                                                                                    clock)))
+
+
+def _env_token_confirmed(settings: Settings, db: Database, clock: Clock) -> Callable[[Identity], None] | None:
+    """Single-workspace mode has no OAuth flow to say the app is back after an uninstall: Slack
+    taking SLACK_BOT_TOKEN (a new one, after a restart) is that news."""
+    if settings.slack_client_id:
+        return None
+    return lambda identity: workspaces.token_confirmed(db, identity.team_id, now=clock.now())
 
 
 def _rotator(settings: Settings, db: Database, clock: Clock) -> TokenRotator | None:

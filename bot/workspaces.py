@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import refusals
 from bot.clock import Clock, SystemClock
 from storage import outbox_store, workspace_store
@@ -62,6 +64,20 @@ def installed(db: Database, team_id: str, *, now: datetime | None = None, team_n
     log.info("workspace %s installed: its messages and timers resume (%d parked messages go again)", team_id,
              resumed)
     return resumed
+
+
+def token_confirmed(db: Database, team_id: str | None, *, now: datetime) -> None:
+    """Slack took the environment's bot token: a workspace paused by an uninstall is back
+    (single-workspace mode, where a new token and a restart are the reinstall)."""
+    if not team_id:
+        return
+    try:
+        with db.read() as session:
+            paused = workspace_store.is_paused(session, team_id)
+        if paused:
+            installed(db, team_id, now=now)
+    except SQLAlchemyError:
+        log.exception("workspace %s could not be resumed; the next start-up tries again", team_id)
 
 
 def erase_step(db: Database, team_id: str) -> bool:

@@ -231,3 +231,17 @@ def test_the_pause_counts_from_the_first_of_slacks_two_events(served):
     assert bot.runtime.ticker.tick().alerts == 1
     bot.settle()
     assert _alerts(bot, B_CHANNEL) == [("Recovery #1", "⏰")]
+
+
+def test_single_workspace_mode_resumes_when_slack_takes_the_new_token(make_bot, settings):
+    """With SLACK_BOT_TOKEN and no OAuth, reinstalling is a new token and a restart: Slack
+    confirming it is the news that the workspace is back."""
+    bot = make_bot(settings)
+    assert bot.slack.uninstall(A).status == 200
+    bot.slack.command("/recovery new Late parcel", channel=A_CHANNEL)
+    bot.settle()
+    assert _cards(bot, A_CHANNEL) == []
+    restarted = make_bot(settings)
+    assert restarted.runtime.identity_check.attempt()
+    restarted.settle()
+    assert _cards(bot, A_CHANNEL) == ["Recovery #1: Late parcel"]
