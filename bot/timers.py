@@ -62,7 +62,7 @@ class Timers:
         self._rollups = Rollups(service)
         self._insights = WeeklyInsights(service)
         self._retention = DailyRetention(db=service.db, clock=service.clock, days=service.settings.retention_days)
-        self._erasure = Erasure(db=service.db, clock=service.clock)
+        self._erasure = Erasure(db=service.db)
 
     def run_due(self, *, max_rounds: int = 50) -> TickReport:
         """Everything due now; counts what this process queued (other replicas queue the rest).

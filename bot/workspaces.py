@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import refusals
-from bot.clock import Clock, SystemClock
+from bot.clock import SystemClock
 from storage import outbox_store, workspace_store
 from storage.db import Database
 from storage.slack_oauth import installation_store
@@ -93,9 +93,8 @@ class Erasure:
     """The tick's side of UNINSTALL_ERASE: every workspace waiting to be erased, a batch per
     transaction. Replicas running it at once delete what is still there and agree."""
 
-    def __init__(self, *, db: Database, clock: Clock) -> None:
+    def __init__(self, *, db: Database) -> None:
         self._db = db
-        self._clock = clock
 
     def run_due(self) -> int:
         """How many workspaces finished being erased."""

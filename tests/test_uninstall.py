@@ -13,6 +13,8 @@ from datetime import timedelta
 from itertools import count
 
 import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import func
 from sqlmodel import select
@@ -151,9 +153,6 @@ def test_a_revoked_bot_token_stops_the_workspace_like_an_uninstall(served):
 
 
 def test_the_double_refuses_a_dead_token_as_slack_does(served):
-    from slack_sdk import WebClient
-    from slack_sdk.errors import SlackApiError
-
     bot = served
     client = WebClient(token="xoxb-b-1", base_url=bot.fake.api_url)
     assert client.auth_test()["team_id"] == B
