@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import HTTPException
 
@@ -73,9 +74,11 @@ class BotIdentity:
 class IdentityCheck:
     """auth.test in a daemon thread, until Slack answers it one way or the other."""
 
-    def __init__(self, identity: BotIdentity, client: WebClient) -> None:
+    def __init__(self, identity: BotIdentity, client: WebClient,
+                 on_confirmed: Callable[[Identity], None] | None = None) -> None:
         self._identity = identity
         self._client = client
+        self._on_confirmed = on_confirmed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._told_unreachable = False
@@ -111,6 +114,8 @@ class IdentityCheck:
         self._identity.confirm(identity)
         self._say(logging.INFO, "Slack confirmed the bot token: %s (%s) in workspace %s", identity.name,
                   identity.user_id, identity.team_id)
+        if self._on_confirmed is not None:
+            self._on_confirmed(identity)
         return True
 
     def _unreachable(self, why: str) -> bool:

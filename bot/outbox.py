@@ -40,7 +40,7 @@ from bot.domain.types import IncidentState
 from bot.views import digest as digest_view
 from bot.views import flagged, health, lead_notes
 from bot.views.ids import OUTBOX_EVENT_TYPE
-from storage import channel_store, lead_store, outbox_store, repository
+from storage import channel_store, lead_store, outbox_store, repository, workspace_store
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,8 @@ class OutboxSender:
         self._pacing = RowPacing(Pacer(limits, clock), post_kinds=POST_KINDS)
         self._searches = PostSearch()
         self._bot_name: str | None = None
+        # Workspace: what Slack said when it refused to refresh its token, as last read.
+        self._refused_tokens: dict[str, str] = {}
         self._home = home
         self._export = export
         self._insights = insights
@@ -210,6 +212,12 @@ class OutboxSender:
         with self._db.transaction() as session:
             rows = outbox_store.lease_many(session, ids, now=self._clock.now(), lease_for=LEASE)
             incidents = repository.get_many(session, {row.incident_id for row in rows if row.incident_id is not None})
+            workspaces = {row.workspace_id for row in rows}
+            refused = workspace_store.token_errors(session, workspaces)
+        with self._held_lock:
+            for workspace_id in workspaces:
+                self._refused_tokens.pop(workspace_id, None)
+            self._refused_tokens.update(refused)
         self._pacing.forget(set(ids) - {row.id for row in rows})
         return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
 
@@ -297,6 +305,7 @@ class OutboxSender:
         if details is not None and incident is not None:
             incident = details.fill(incident)
         try:
+            self._guard_token(row)
             self._guard_shared(row)
             ts, note = self._send(row, incident)
         except _Retry as retry:
@@ -667,6 +676,14 @@ class OutboxSender:
             raise _Retry(f"upload refused: {error}") from None
 
     # Parking (issue 11): what Slack refuses until something changes -------------------------
+
+    def _guard_token(self, row: outbox_store.Leased) -> None:
+        """A workspace whose token Slack refused to refresh has none that works: its rows park
+        (as ``token_expired``) instead of each meeting the refusal, until a reinstall."""
+        with self._held_lock:
+            refused = self._refused_tokens.get(row.workspace_id)
+        if refused is not None:
+            raise _Parked(refused)
 
     def _guard_shared(self, row: outbox_store.Leased) -> None:
         """A card bound for the flag's own channel (RECOVERY_CHANNEL unset) is not posted there

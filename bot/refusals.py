@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 CHANNEL: Final = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
-CREDENTIALS: Final = frozenset({"invalid_auth", "missing_scope", "not_authed", "account_inactive", "token_revoked"})
+CREDENTIALS: Final = frozenset({"invalid_auth", "missing_scope", "not_authed", "account_inactive", "token_revoked",
+                                "token_expired"})
+"""``token_expired``: a rotating token Slack refused to refresh (bot/token_rotation.py) waits for a reinstall."""
 SHARED_CHANNEL: Final = "shared_channel"
 """Our own refusal: the channel is shared with another organization (item 2 of issue 11)."""
 PARKING: Final = CHANNEL | CREDENTIALS | {SHARED_CHANNEL}

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from slack_sdk import WebClient
 
-from bot import parking, workspace_scope
+from bot import parking, workspace_scope, workspaces
 from bot.admins import Admins, user_reader
 from bot.app import create_app
 from bot.card_drawing import card_renderer
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
-from bot.identity import BotIdentity, IdentityCheck
+from bot.identity import BotIdentity, Identity, IdentityCheck
 from bot.insights import workspace_insights
 from bot.leads import Leads, group_reader
 from bot.outbox import OutboxSender
@@ -28,8 +29,9 @@ from bot.pacing import Limits
 from bot.scheduler import Ticker, start_scheduler
 from bot.service import RecoveryService
 from bot.settings import Settings
-from bot.slack_api import make_client, make_posting_client
+from bot.slack_api import REQUEST_TIMEOUT_SECONDS, make_client, make_posting_client
 from bot.timers import Timers
+from bot.token_rotation import TokenRotator
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -115,8 +117,27 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "",
                      identity=identity, admins=admins)
     return Runtime(settings=settings, db=db, service=service, sender=sender,
-                   ticker=Ticker(timers=Timers(service), sender=sender), app=app, identity=identity,
-                   identity_check=IdentityCheck(identity, client))
+                   ticker=Ticker(timers=Timers(service), sender=sender, rotator=_rotator(settings, db, clock)),
+                   app=app, identity=identity,
+                   identity_check=IdentityCheck(identity, client, on_confirmed=_env_token_confirmed(settings, db,
+                                                                                                    clock)))
+
+
+def _env_token_confirmed(settings: Settings, db: Database, clock: Clock) -> Callable[[Identity], None] | None:
+    """Single-workspace mode has no OAuth flow to say the app is back after an uninstall: Slack
+    taking SLACK_BOT_TOKEN (a new one, after a restart) is that news."""
+    if settings.slack_client_id:
+        return None
+    return lambda identity: workspaces.token_confirmed(db, identity.team_id, now=clock.now())
+
+
+def _rotator(settings: Settings, db: Database, clock: Clock) -> TokenRotator | None:
+    """With the app's OAuth credentials, the tick refreshes rotating bot tokens (bot/token_rotation.py)."""
+    if not (settings.slack_client_id and settings.slack_client_secret):
+        return None
+    client = WebClient(base_url=settings.slack_api_url, timeout=REQUEST_TIMEOUT_SECONDS)
+    return TokenRotator(db=db, clock=clock, client=client, client_id=settings.slack_client_id,
+                        client_secret=settings.slack_client_secret)
 
 
 def _admin_here(admins: Admins, user_id: str) -> bool:

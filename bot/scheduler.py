@@ -14,18 +14,23 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.outbox import OutboxSender
 from bot.timers import TickReport, Timers
+from bot.token_rotation import TokenRotator
 
 log = logging.getLogger(__name__)
 
 
 class Ticker:
-    def __init__(self, *, timers: Timers, sender: OutboxSender) -> None:
+    def __init__(self, *, timers: Timers, sender: OutboxSender, rotator: TokenRotator | None = None) -> None:
         self._timers = timers
         self._sender = sender
+        self._rotator = rotator
 
     def tick(self) -> TickReport:
-        """Queue every follow-up prompt, nudge, escalation and digest now due, then wake the
-        sender; reports what this process queued (other replicas may queue the rest)."""
+        """Refresh the bot tokens about to expire (with OAuth credentials), queue every
+        follow-up prompt, nudge, escalation and digest now due, then wake the sender; reports
+        what this process queued (other replicas may queue the rest)."""
+        if self._rotator is not None:
+            self._rotator.run_due()
         report = self._timers.run_due()
         self._sender.wake()
         return report

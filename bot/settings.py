@@ -210,6 +210,9 @@ class Settings:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
+    # The app's OAuth credentials: rotating bot tokens are refreshed with them (bot/token_rotation.py).
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
     # Known up front, the bot starts without asking Slack who it is (auth.test confirms it later).
     slack_bot_user_id: str | None = None
     database_url: str = "sqlite:///recovery.db"
@@ -248,6 +251,8 @@ class Settings:
     # Unset: kept. Else customer names and quoted messages of incidents closed this many days
     # ago are erased, their figures kept (bot/retention.py).
     retention_days: int | None = None
+    # On app_uninstalled / tokens_revoked: erase the workspace's data (bot/workspaces.py); else kept.
+    uninstall_erase: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -318,6 +323,8 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_app_token": ("SLACK_APP_TOKEN", _token("xapp-", "an app-level token"), True),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET", str, True),
     "slack_api_url": ("SLACK_API_URL", _api_url, False),
+    "slack_client_id": ("SLACK_CLIENT_ID", str, False),
+    "slack_client_secret": ("SLACK_CLIENT_SECRET", str, True),
     "slack_bot_user_id": ("SLACK_BOT_USER_ID", _user_id, False),
     "database_url": ("DATABASE_URL", _database_url, False),
     "recovery_channel": ("RECOVERY_CHANNEL", _channel_id, False),
@@ -344,4 +351,5 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "baseline_would_buy_again": ("BASELINE_WOULD_BUY_AGAIN", parse_share, False),
     "baseline_satisfaction": ("BASELINE_SATISFACTION", parse_satisfaction, False),
     "retention_days": ("RETENTION_DAYS", _days, False),
+    "uninstall_erase": ("UNINSTALL_ERASE", _switch, False),
 }

@@ -22,9 +22,10 @@ from bot.retention import DailyRetention
 from bot.insights_post import WeeklyInsights
 from bot.rollup import Rollups
 from bot.service import RecoveryService
+from bot.workspaces import Erasure
 from bot.views import digest as digest_view
 from bot.views import lead_notes, notices
-from storage import channel_store, outbox_store, repository
+from storage import channel_store, outbox_store, repository, workspace_store
 
 FOLLOW_UP_PROMPT = "follow_up_prompt"
 BATCH = 100
@@ -43,6 +44,7 @@ class TickReport:
     pruned: int = 0
     erased: int = 0
     insights: int = 0
+    workspaces_erased: int = 0
 
     @property
     def total(self) -> int:
@@ -60,6 +62,7 @@ class Timers:
         self._rollups = Rollups(service)
         self._insights = WeeklyInsights(service)
         self._retention = DailyRetention(db=service.db, clock=service.clock, days=service.settings.retention_days)
+        self._erasure = Erasure(db=service.db)
 
     def run_due(self, *, max_rounds: int = 50) -> TickReport:
         """Everything due now; counts what this process queued (other replicas queue the rest).
@@ -73,7 +76,8 @@ class Timers:
                 break
         return TickReport(follow_ups=follow_ups, alerts=alerts_sent, digests=self._digests(),
                           rollups=self._rollups.run_due(), pruned=self.prune_outbox(),
-                          erased=self._retention.run_due(), insights=self._insights.run_due())
+                          erased=self._retention.run_due(), insights=self._insights.run_due(),
+                          workspaces_erased=self._erasure.run_due())
 
     def prune_outbox(self) -> int:
         """Delete outbox rows sent more than OUTBOX_KEEP ago, so the table stays the size of a
@@ -174,6 +178,8 @@ class Timers:
             figures = digest_figures(repository.incident_facts(session, since=now - DIGEST_WINDOW, channel=channel,
                                                                workspace_id=workspace_id),
                                      now=now, tz=service.tz, since=since)
+            if workspace_store.is_paused(session, workspace_id):
+                return False
         if not figures.has_news and channel not in service.settings.digest_channels:
             return False
         payload = digest_view.digest_payload(figures, channel=channel, currency=service.settings.currency,

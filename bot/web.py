@@ -14,6 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import parking
+from storage import workspace_store
 from bot.identity import UNCONFIRMED, BotIdentity
 from storage.db import Database
 
@@ -133,12 +134,15 @@ def make_health_wsgi(db: Database, identity: BotIdentity, socket_mode: Callable[
 def health_report(db: Database, identity: BotIdentity | None) -> dict[str, object]:
     """/healthz: 200 while the database answers, whatever Slack does (a Slack outage must not take
     every replica out of the load balancer); ``slack`` says whether Slack confirmed the token;
-    ``parked``, ``dead`` and ``pending`` count the outbox's rows (bot/parking.py)."""
+    ``parked``, ``dead`` and ``pending`` count the outbox's rows (bot/parking.py); ``workspaces``,
+    those the app is installed in as far as install and uninstall events have told it."""
     report: dict[str, object] = {"database": "ok" if db.ping() else "unreachable",
                                  "slack": identity.status if identity is not None else UNCONFIRMED}
     if report["database"] == "ok":
         try:
             report |= parking.counts(db)
+            with db.read() as session:
+                report["workspaces"] = workspace_store.installed_count(session)
         except SQLAlchemyError:  # gone since the ping: the next check says so
             log.warning("outbox counts unavailable", exc_info=True)
     return report

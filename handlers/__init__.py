@@ -7,6 +7,7 @@ from bot.admins import Admins
 from bot.service import RecoveryService
 from handlers import (
     card_menu, claim, commands, errors, health, home, intake, lead_actions, membership, settings, steps,
+    workspace_events,
 )
 from handlers.routes import Routes
 
@@ -17,6 +18,7 @@ def register(app: App, service: RecoveryService, admins: Admins) -> None:
     intake.register(app, routes, service)
     commands.register(app, service)
     membership.register(app, service)
+    workspace_events.register(app, service)
     home.register(app, service)
     claim.register(routes, service)
     steps.register(routes, service)

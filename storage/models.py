@@ -300,3 +300,20 @@ class WorkspaceSettingChange(SQLModel, table=True):
     new: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     changed_by: str = Field(max_length=32)
     changed_at: datetime = _when()
+
+
+class WorkspaceRow(SQLModel, table=True):
+    """A workspace the app is (or was) installed in: while ``uninstalled`` none of its messages
+    is sent and none of its timers fires; its data stays (or is erased, ``erase_due``).
+    ``token_error``: Slack refused to refresh its bot token, so its messages park until a
+    reinstall. ``refresh_lease_until``: a replica is refreshing its token (bot/token_rotation.py)."""
+
+    __tablename__ = "workspace"
+
+    workspace_id: str = Field(primary_key=True, max_length=32)
+    team_name: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="installed", max_length=16)
+    changed_at: datetime = _when()
+    erase_due: bool = False
+    token_error: str | None = Field(default=None, max_length=64)
+    refresh_lease_until: datetime | None = _when(nullable=True)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
 from storage.models import OutboxMessage
+from storage.workspace_store import PAUSED
 
 PENDING, IN_FLIGHT, SENT, DEAD = "pending", "in_flight", "sent", "dead"
 # Parked: Slack refused the row until something changes (bot/refusals.py); never due on a
@@ -72,17 +73,21 @@ _NOT_FIRST = exists().where(
     _EARLIER.c.state.not_in(DONE_STATES),
 )
 _DUE_COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.workspace_id, _OUTBOX.c.kind, _OUTBOX.c.channel)
+# An uninstalled workspace's rows wait, neither sent nor failed, until it is installed again.
+_NOT_PAUSED = _OUTBOX.c.workspace_id.not_in(PAUSED)
 _PENDING_DUE = (select(*_DUE_COLUMNS, _OUTBOX.c.next_attempt_at)
-                .where(_OUTBOX.c.state == PENDING, _OUTBOX.c.next_attempt_at <= bindparam("now"), ~_NOT_FIRST)
+                .where(_OUTBOX.c.state == PENDING, _OUTBOX.c.next_attempt_at <= bindparam("now"), ~_NOT_FIRST,
+                       _NOT_PAUSED)
                 .order_by(_OUTBOX.c.next_attempt_at).limit(bindparam("limit")))
 _LEASE_EXPIRED = (select(*_DUE_COLUMNS)
-                  .where(_OUTBOX.c.state == IN_FLIGHT, _OUTBOX.c.lease_until < bindparam("now"), ~_NOT_FIRST)
+                  .where(_OUTBOX.c.state == IN_FLIGHT, _OUTBOX.c.lease_until < bindparam("now"), ~_NOT_FIRST,
+                         _NOT_PAUSED)
                   .limit(bindparam("limit")))
 _READY = or_(
     (_OUTBOX.c.state == PENDING) & (_OUTBOX.c.next_attempt_at <= bindparam("now")),
     (_OUTBOX.c.state == IN_FLIGHT) & (_OUTBOX.c.lease_until < bindparam("now")),
 )
-_LEASE = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _READY).values(
+_LEASE = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _READY, _NOT_PAUSED).values(
     state=IN_FLIGHT, lease_until=bindparam("until"), attempts=_OUTBOX.c.attempts + 1,
     uncertain=or_(_OUTBOX.c.state == IN_FLIGHT, _OUTBOX.c.uncertain),
 ).returning(*_LEASED_COLUMNS))
@@ -288,6 +293,13 @@ def unpark_channel(session: Session, *, workspace_id: str, channel: str, reasons
 def unpark_reasons(session: Session, *, reasons: Iterable[str], now: datetime) -> int:
     """Every row parked for one of ``reasons`` goes again (new credentials at start-up)."""
     return _unpark(session, _REASON_IN, now=now, reasons=list(reasons))
+
+
+def unpark_workspace(session: Session, *, workspace_id: str, reasons: Iterable[str], now: datetime) -> int:
+    """The workspace was installed again: its rows parked for one of ``reasons`` (its old
+    token) go again."""
+    return _unpark(session, _OUTBOX.c.workspace_id == bindparam("in_workspace"), _REASON_IN, now=now,
+                   in_workspace=workspace_id, reasons=list(reasons))
 
 
 def unpark_incident(session: Session, *, incident_id: int, now: datetime) -> list[tuple[str | None, str]]:

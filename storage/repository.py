@@ -21,6 +21,7 @@ from bot.domain.types import (
     Decision, Event, IncidentState, NewIncident, Severity, Status, StepKey,
 )
 from bot.domain.digest import UNCOUNTED_APPROVALS, IncidentFacts
+from storage.workspace_store import PAUSED
 from bot.domain.stats import ENDED_RESULTS, Middles, StatsTotals, StatsWindow, StepEnds
 from storage.models import (
     DigestRun, Incident, Notification, StepRecord, TimelineEvent, UTCDateTime, WorkspaceCounter,
@@ -32,6 +33,10 @@ LIST_LIMIT = 20
 def _insert(session: Session, table):  # noqa: ANN001, ANN202 - dialect-specific insert
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# Timers of an uninstalled workspace stay due, unfired, until it is installed again (bot/workspaces.py).
+_NOT_PAUSED = col(Incident.workspace_id).not_in(PAUSED)
 
 
 def to_state(row: Incident | Row) -> IncidentState:
@@ -93,7 +98,7 @@ def due_alerts(session: Session, *, now: datetime, limit: int) -> list[tuple[int
     """Incidents owed a nudge or escalation now; (status, next_alert_at) is indexed, so the
     cost follows what is due, not how many incidents are open."""
     rows = session.exec(select(Incident.id, Incident.step_seq, Incident.next_alert_kind).where(
-        Incident.status == Status.OPEN.value, col(Incident.next_alert_at) < now,
+        Incident.status == Status.OPEN.value, col(Incident.next_alert_at) < now, _NOT_PAUSED,
     ).order_by(col(Incident.next_alert_at)).limit(limit)).all()
     return [(incident_id, seq, kind) for incident_id, seq, kind in rows if kind]
 
@@ -108,9 +113,10 @@ def lock(session: Session, incident_id: int) -> tuple[IncidentState, int] | None
 def digest_channels(session: Session) -> dict[tuple[str, str], datetime]:
     """Every (workspace, channel) that has incident cards, with when its first incident there
     was flagged (the digest waits for a DIGEST_TIME after it): one pass over
-    ix_incident_workspace_channel. Per workspace, since a channel shared between two has one
+    ix_incident_workspace_channel (uninstalled workspaces left out). Per workspace, since a channel shared between two has one
     id in both and each workspace gets a digest of its own incidents."""
     rows = session.exec(select(Incident.workspace_id, Incident.card_channel, _aware(func.min(Incident.created_at)))
+                        .where(_NOT_PAUSED)
                         .group_by(Incident.workspace_id, Incident.card_channel)).all()
     return {(workspace_id, channel): first for workspace_id, channel, first in sorted(rows)}
 
@@ -208,7 +214,7 @@ def due_follow_ups(session: Session, *, now: datetime, limit: int) -> list[tuple
                               Notification.kind == "follow_up_prompt")
     rows = session.exec(select(Incident.id, Incident.step_seq).where(
         Incident.status == Status.OPEN.value, Incident.current_step == StepKey.FOLLOW_UP.value,
-        col(Incident.step_due_at) <= now, ~prompted).order_by(col(Incident.step_due_at)).limit(limit)).all()
+        col(Incident.step_due_at) <= now, ~prompted, _NOT_PAUSED).order_by(col(Incident.step_due_at)).limit(limit)).all()
     return [(incident_id, seq) for incident_id, seq in rows]
 
 
@@ -620,6 +626,6 @@ def rollup_workspaces(session: Session) -> dict[str, datetime]:
     """Every workspace with incidents, with when its first was flagged (the leads' roll-up
     waits for a DIGEST_TIME after it, as a channel's digest does): one pass over
     ix_incident_workspace_created."""
-    rows = session.exec(select(Incident.workspace_id, _aware(func.min(Incident.created_at)))
+    rows = session.exec(select(Incident.workspace_id, _aware(func.min(Incident.created_at))).where(_NOT_PAUSED)
                         .group_by(Incident.workspace_id)).all()
     return dict(sorted(rows))

@@ -27,8 +27,8 @@ def test_the_socket_mode_manifest_is_the_http_one_without_urls_and_with_socket_m
 
 def test_the_app_subscribes_to_what_the_bot_listens_for():
     manifest = _load("manifest-socket-mode.yml")
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["reaction_added", "member_joined_channel",
-                                                                        "app_home_opened"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "reaction_added", "member_joined_channel", "app_home_opened", "app_uninstalled", "tokens_revoked"]
     assert manifest["features"]["app_home"] == {"home_tab_enabled": True, "messages_tab_enabled": True}
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/recovery"]
     assert [s["callback_id"] for s in manifest["features"]["shortcuts"]] == ["recovery.flag_message"]

@@ -246,7 +246,8 @@ def test_lead_gives_up_and_the_incident_still_works_from_commands(bot):
 
 
 def test_healthz_counts_parked_dead_and_pending_rows(bot):
-    assert _healthz(bot) | {"slack": None} == {"database": "ok", "slack": None, "parked": 0, "dead": 0, "pending": 0}
+    assert _healthz(bot) | {"slack": None} == {"database": "ok", "slack": None, "parked": 0, "dead": 0, "pending": 0,
+                                                       "workspaces": 0}
     _new(bot, OUTSIDE, "Late delivery")
     _new(bot, INTERNAL, "Fine one")
     bot.settle()

@@ -26,7 +26,7 @@ def _get(url: str) -> tuple[int, str]:
 def test_healthz_is_200_while_the_database_answers(bot):
     base = bot.url.removesuffix("/slack/events")
     assert _get(base + "/healthz") == (
-        200, '{"database": "ok", "slack": "unconfirmed", "parked": 0, "dead": 0, "pending": 0}\n')
+        200, '{"database": "ok", "slack": "unconfirmed", "parked": 0, "dead": 0, "pending": 0, "workspaces": 0}\n')
 
 
 def test_healthz_is_503_when_the_database_is_gone(make_bot, settings):

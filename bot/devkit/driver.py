@@ -86,6 +86,14 @@ class SlackDriver:
                       "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"},
         }, headers=headers, **options)
 
+    def uninstall(self, team_id: str = TEAM) -> Answer:
+        """Someone removes the app from the workspace: its tokens die and Slack tells the app."""
+        return self.send_json(self.fake.uninstall_app(team_id))
+
+    def revoke_tokens(self, team_id: str = TEAM) -> Answer:
+        """The workspace revokes the bot's token: it dies and Slack tells the app."""
+        return self.send_json(self.fake.revoke_bot_token(team_id))
+
     def open_home(self, *, user: str = "U1", tab: str = "home", team: str = TEAM) -> Answer:
         """The person opens the app's Home tab (or, ``tab="messages"``, its Messages tab). As
         Slack's (shared/slack/payloads/app_home_opened_event_callback.json): the event carries

@@ -31,6 +31,10 @@ each is a constructor keyword and a keyword of ``strict(...)`` on a running doub
   reactions.add) or ``thread_not_found`` (conversations.replies). DMs (a user id as channel, or
   a ``D…`` id) are always allowed. Lenient: unregistered channels are public channels the bot
   is in, and unknown ts are people's messages the double never saw.
+- ``uninstall_app(team)`` / ``revoke_bot_token(team)``: the workspace's tokens answer
+  ``invalid_auth`` / ``token_revoked`` (in either mode) until ``add_workspace`` gives it a
+  new one; each returns the app_uninstalled / tokens_revoked event to send the bot
+  (``SlackDriver.uninstall`` / ``revoke_tokens`` do both).
 - ``strict_tokens``: a token no workspace owns (``add_workspace``) is ``invalid_auth``.
   Lenient: any token speaks for the first workspace. In either mode a token of workspace T2
   never sees a registered channel of T1 (``channel_not_found``), and a rotated token past its
@@ -340,6 +344,22 @@ class FakeSlack:
         payload Slack would send, for ``SlackDriver.send_json``."""
         with self._cond:
             return self._directory.member_joined(channel_id, inviter=inviter)
+
+    def uninstall_app(self, team_id: str | None = None) -> JsonDict:
+        """The app is removed from the workspace: its tokens answer ``invalid_auth`` from now on;
+        returns the app_uninstalled event payload Slack sends, for ``SlackDriver.send_json``."""
+        team_id = team_id or self.team_id
+        with self._cond:
+            self._directory.revoke(team_id, error="invalid_auth")
+            return self._directory.lifecycle_event(team_id, "app_uninstalled")
+
+    def revoke_bot_token(self, team_id: str | None = None) -> JsonDict:
+        """The workspace revokes the bot's token: it answers ``token_revoked`` from now on;
+        returns the tokens_revoked event payload Slack sends."""
+        team_id = team_id or self.team_id
+        with self._cond:
+            self._directory.revoke(team_id, error="token_revoked")
+            return self._directory.lifecycle_event(team_id, "tokens_revoked")
 
     def add_usergroup(self, usergroup_id: str, users: Iterable[str], *, team_id: str | None = None) -> None:
         with self._cond:

@@ -93,6 +93,8 @@ class Directory:
         self._roles: dict[str, str] = {}
         self._codes: dict[str, _Grant] = {}
         self._refresh_tokens: dict[str, str] = {}
+        # Token -> what Slack answers it since the workspace revoked it or removed the app.
+        self._revoked: dict[str, str] = {}
         self._serial = counter(1)
 
     # Registration
@@ -108,6 +110,7 @@ class Directory:
             self.bot_ids[workspace.bot_user_id] = workspace.bot_id
         workspace.token = token
         self._tokens[token] = (team_id, None)
+        self._revoked.pop(token, None)
         return workspace
 
     def add_channel(self, channel: Channel) -> Channel:
@@ -172,6 +175,8 @@ class Directory:
                 raise ApiError("invalid_auth")
             return self.default
         team_id, expires_at = owner
+        if token in self._revoked:
+            raise ApiError(self._revoked[token])
         if expires_at is not None and now >= expires_at:
             raise ApiError("token_expired")
         return self._workspaces[team_id]
@@ -256,6 +261,30 @@ class Directory:
         self._refresh_tokens[refresh] = workspace.team_id
         workspace.token = token
         return {**answer, "access_token": token, "refresh_token": refresh, "expires_in": ROTATED_TOKEN_SECONDS}
+
+    def revoke(self, team_id: str, *, error: str) -> None:
+        """Every bot token and refresh token the workspace was given answers ``error`` from now
+        on, as Slack's do once the app is removed (``invalid_auth``) or they are revoked
+        (``token_revoked``). A token added or granted later works."""
+        for token, (owner, _) in self._tokens.items():
+            if owner == team_id:
+                self._revoked[token] = error
+        for refresh, owner in list(self._refresh_tokens.items()):
+            if owner == team_id:
+                del self._refresh_tokens[refresh]
+        if team_id in self._workspaces:
+            self._workspaces[team_id].token = None
+
+    def lifecycle_event(self, team_id: str, kind: str) -> JsonDict:
+        """The event_callback Slack sends the app when it is removed from the workspace
+        (``app_uninstalled``) or the workspace's bot token is revoked (``tokens_revoked``)."""
+        workspace = self._workspaces[team_id]
+        event: JsonDict = {"type": kind, "event_ts": f"{time.time():.6f}"}
+        if kind == "tokens_revoked":
+            event["tokens"] = {"oauth": [], "bot": [workspace.bot_user_id]}
+        now = time.time()
+        return {"token": "legacy", "team_id": team_id, "api_app_id": APP_ID, "event": event,
+                "type": "event_callback", "event_id": f"EvLIFE{next(self._serial)}", "event_time": int(now)}
 
     def member_joined(self, channel_id: str, *, inviter: str) -> JsonDict:
         """Make the bot a member; the event Slack then sends the app (event_callback envelope)."""
