@@ -17,11 +17,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import lead_inbox, outbox_insights
+from bot import outbox_insights
 from bot.domain import digest_schedule
 from bot.domain.parsing import WorkHours
-from bot.each import each
 from bot.insights import workspace_insights
+from bot.lead_posts import LeadPosts
 from bot.service import RecoveryService
 from storage import outbox_store, repository
 
@@ -45,47 +45,34 @@ def due_day(now: datetime, *, digest_time: time, tz: ZoneInfo, work_hours: WorkH
 
 
 class WeeklyInsights:
-    """The scheduler tick's weekly posts; the per-process memo only saves the workspace scan
-    once today's are done, the digest_run key decides."""
+    """The scheduler tick's weekly posts, each workspace's at its own time (bot/lead_posts.py)."""
 
     def __init__(self, service: RecoveryService) -> None:
         self._service = service
-        self._done_for: str | None = None
+        self._posts = LeadPosts(service, what="weekly insights", post=self.post,
+                                due=lambda now, settings: due_day(now, digest_time=settings.digest_time,
+                                                                  tz=settings.tz, work_hours=settings.work_hours))
 
     def run_due(self) -> int:
         """Today's weekly post for every workspace owed one; how many this process queued."""
-        service = self._service
-        settings = service.settings
-        day = due_day(service.clock.now(), digest_time=settings.digest_time, tz=service.tz,
-                      work_hours=settings.work_hours)
-        if day is None or self._done_for == day.isoformat():
-            return 0
-        # No lead known yet (LEAD_GROUP not read, bot/leads.py logs why): the next tick tries again.
-        targets = lead_inbox.destinations(lead_channel=settings.lead_channel, leads=service.leads.members())
-        if not targets:
-            return 0
-        with service.db.read() as session:
-            workspaces = sorted(repository.rollup_workspaces(session))
-        posted, failed = each(workspaces, lambda workspace_id: self.post(workspace_id, day, targets=targets),
-                              what=lambda workspace_id: f"weekly insights for {workspace_id}")
-        if not failed:
-            self._done_for = day.isoformat()
-        return posted
+        return self._posts.run_due()
 
-    def post(self, workspace_id: str, day: date, *, targets: list[str]) -> bool:
+    def post(self, workspace_id: str, day: date, targets: list[str]) -> bool:
         """Whether the workspace has answers is read first, then the post claimed and queued in
         a short write transaction, as the roll-up is."""
         service = self._service
         now = service.clock.now()
         key = claim_key(workspace_id)
         with service.db.read() as session:
-            if repository.digest_claimed(session, workspace_id=workspace_id, channel=key, local_date=day.isoformat()):
+            if repository.digest_claimed(session, workspace_id=workspace_id, channel=key,
+                                         local_date=day.isoformat()):
                 return False
         if not workspace_insights(service, workspace_id=workspace_id, days=DAYS, until=now).answers:
             return False
         lead_channel = service.settings.lead_channel
         with service.db.transaction() as session:
-            if not repository.claim_digest(session, workspace_id=workspace_id, channel=key, local_date=day.isoformat(), now=now):
+            if not repository.claim_digest(session, workspace_id=workspace_id, channel=key,
+                                           local_date=day.isoformat(), now=now):
                 return False
             for target in targets:
                 outbox_store.enqueue(session, workspace_id=workspace_id, kind=outbox_insights.KIND, now=now,

@@ -1,5 +1,5 @@
 """The leads' roll-up: once per working day at DIGEST_TIME, every channel of a workspace in
-one message, to LEAD_CHANNEL or else to each lead by DM.
+one message, to LEAD_CHANNEL or else to each lead by DM (each workspace's own).
 
 It follows the channel digests' schedule (bot/domain/digest_schedule.py): working days only,
 the first one at the first DIGEST_TIME after the workspace's first incident, a late one after
@@ -19,7 +19,7 @@ from bot import lead_inbox
 from bot.domain import digest_schedule
 from bot.domain.digest import DIGEST_WINDOW
 from bot.domain.rollup import rollup_figures
-from bot.each import each
+from bot.lead_posts import LeadPosts
 from bot.service import RecoveryService
 from bot.views import rollup as rollup_view
 from storage import channel_store, outbox_store, repository
@@ -31,46 +31,32 @@ def claim_key(workspace_id: str) -> str:
 
 
 class Rollups:
-    """The scheduler tick's roll-ups; the per-process memo only saves the workspace scan once
-    today's are done, the digest_run key decides."""
+    """The scheduler tick's roll-ups, each workspace's at its own time (bot/lead_posts.py)."""
 
     def __init__(self, service: RecoveryService) -> None:
         self._service = service
-        self._done_for: str | None = None
+        self._posts = LeadPosts(
+            service, what="leads' roll-up", post=self.post_rollup,
+            due=lambda now, settings: digest_schedule.due_day(now, digest_time=settings.digest_time, tz=settings.tz,
+                                                              work_hours=settings.work_hours),
+            ready=lambda first, day, settings: digest_schedule.channel_due(first, day, digest_time=settings.digest_time,
+                                                                           tz=settings.tz))
 
     def run_due(self) -> int:
         """Today's roll-up for every workspace owed one; how many this process queued."""
-        service = self._service
-        settings = service.settings
-        day = digest_schedule.due_day(service.clock.now(), digest_time=settings.digest_time, tz=service.tz,
-                                      work_hours=settings.work_hours)
-        if day is None or self._done_for == day.isoformat():
-            return 0
-        # No lead known yet (LEAD_GROUP not read, bot/leads.py logs why): the next tick tries again.
-        targets = lead_inbox.destinations(lead_channel=settings.lead_channel, leads=service.leads.members())
-        if not targets:
-            return 0
-        with service.db.read() as session:
-            workspaces = repository.rollup_workspaces(session)
-        due = [workspace_id for workspace_id, first_incident in workspaces.items()
-               if digest_schedule.channel_due(first_incident, day, digest_time=settings.digest_time, tz=service.tz)]
-        posted, failed = each(due, lambda workspace_id: self.post_rollup(workspace_id, day.isoformat(),
-                                                                          targets=targets),
-                              what=lambda workspace_id: f"leads' roll-up for {workspace_id}")
-        if not failed:
-            self._done_for = day.isoformat()
-        return posted
+        return self._posts.run_due()
 
-    def post_rollup(self, workspace_id: str, day: str, *, targets: list[str]) -> bool:
+    def post_rollup(self, workspace_id: str, day: date, targets: list[str]) -> bool:
         """Figures read first, then claimed and queued in a short write transaction, as a
         channel's digest is (Timers.post_digest). Channels shared with another organization
         are left out: their cards were never posted, and `/recovery health` names them."""
         service = self._service
         now = service.clock.now()
         key = claim_key(workspace_id)
-        since = digest_schedule.report_since(date.fromisoformat(day), service.settings.work_hours)
+        since = digest_schedule.report_since(day, service.settings.work_hours)
         with service.db.read() as session:
-            if repository.digest_claimed(session, workspace_id=workspace_id, channel=key, local_date=day):
+            if repository.digest_claimed(session, workspace_id=workspace_id, channel=key,
+                                         local_date=day.isoformat()):
                 return False
             shared = channel_store.shared_channels(session)
             facts = [fact for fact in repository.incident_facts(session, since=now - DIGEST_WINDOW,
@@ -82,11 +68,12 @@ class Rollups:
         payload = rollup_view.rollup_payload(figures, currency=service.settings.currency, playbook=service.playbook)
         lead_channel = service.settings.lead_channel
         with service.db.transaction() as session:
-            if not repository.claim_digest(session, workspace_id=workspace_id, channel=key, local_date=day, now=now):
+            if not repository.claim_digest(session, workspace_id=workspace_id, channel=key, local_date=day.isoformat(),
+                                           now=now):
                 return False
             for target in targets:
                 outbox_store.enqueue(session, workspace_id=workspace_id, kind=lead_inbox.POST, now=now,
                                      channel=target, user_id=None if target == lead_channel else target,
-                                     dedupe_key=f"rollup:{workspace_id}:{day}:{target}", payload=payload)
+                                     dedupe_key=f"rollup:{workspace_id}:{day.isoformat()}:{target}", payload=payload)
         service.notify_sender()
         return True

@@ -192,3 +192,23 @@ def test_a_workspace_admin_who_is_not_a_lead_may_edit_and_a_member_may_not(bot):
     with bot.runtime.db.read() as session:
         changes = [(c.key, c.new, c.changed_by) for c in session.exec(select(WorkspaceSettingChange)).scalars()]
     assert changes == [("flag_emoji", '"fire"', "UADMIN")]
+
+
+def test_each_workspaces_rollup_goes_out_at_its_own_time_to_its_own_leads(bot):
+    """T1's leads set 08:00 in Paris; T2 keeps the environment's 09:00 UTC and leads."""
+    bot.clock.set(MONDAY_0659 - timedelta(days=1))
+    _save_new_values(bot)
+    bot.slack.command("/recovery new Late parcel", channel="C1")
+    bot.slack.command("/recovery new Wrong invoice", channel="C9", team="T2")
+    bot.settle()
+    bot.clock.set(MONDAY_0659 + timedelta(minutes=1))
+    assert bot.runtime.ticker.tick().rollups == 1
+    bot.settle()
+    rollups = [(m.channel, m.text.split("\n")[0]) for m in bot.fake.all_messages()
+               if m.text.startswith("Leads' roll-up")]
+    assert len(rollups) == 2 and {channel for channel, _ in rollups} == {f"D{LEAD}", f"D{NEW_LEAD}"}
+    bot.clock.set(MONDAY_0659 + timedelta(hours=2))
+    assert bot.runtime.ticker.tick().rollups == 0, "T2's DIGEST_TIME, 09:00 UTC, has not passed"
+    bot.clock.set(MONDAY_0659 + timedelta(hours=2, minutes=2))
+    assert bot.runtime.ticker.tick().rollups == 1
+    assert bot.runtime.ticker.tick().rollups == 0, "once a day"
