@@ -49,7 +49,7 @@ class HomeSender:
     """Renders and publishes one person's Home for the outbox sender."""
 
     def __init__(self, *, db: Database, clock: Clock, playbook: Playbook, policy: Callable[[], Policy],
-                 is_lead: Callable[[str], bool], workspace_url: Callable[[], str | None]) -> None:
+                 is_lead: Callable[[str], bool], workspace_url: Callable[[str], str | None]) -> None:
         self._db = db
         self._clock = clock
         self._playbook = playbook
@@ -84,4 +84,4 @@ class HomeSender:
         user = row.user_id or ""
         return home.home_view(self._db, workspace_id=row.workspace_id, user_id=user, is_lead=self._is_lead(user),
                               now=self._clock.now(), playbook=self._playbook, policy=self._policy(),
-                              links=home.CardLinks(self._workspace_url()))
+                              links=home.CardLinks(self._workspace_url(row.workspace_id)))

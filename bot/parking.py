@@ -77,6 +77,17 @@ def resume_at_start(db: Database, *, now: datetime) -> int:
     return resumed
 
 
+def installed(db: Database, *, workspace_id: str, now: datetime) -> int:
+    """The bot was installed in the workspace (again): what was parked there for want of a token
+    (or on the token Slack refused) goes with the new one."""
+    with db.transaction() as session:
+        resumed = outbox_store.unpark_workspace(session, workspace_id=workspace_id, reasons=refusals.CREDENTIALS,
+                                                now=now)
+    if resumed:
+        log.info("installed in %s: %d messages parked on its token go now", workspace_id, resumed)
+    return resumed
+
+
 def retry(db: Database, *, incident_id: int, now: datetime) -> int:
     """A lead's Retry. A channel found shared is asked about again, in case it no longer is."""
     with db.transaction() as session:

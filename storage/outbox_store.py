@@ -290,6 +290,12 @@ def unpark_reasons(session: Session, *, reasons: Iterable[str], now: datetime) -
     return _unpark(session, _REASON_IN, now=now, reasons=list(reasons))
 
 
+def unpark_workspace(session: Session, *, workspace_id: str, reasons: Iterable[str], now: datetime) -> int:
+    """The bot was (re)installed in a workspace: its rows parked for one of ``reasons`` go again."""
+    return _unpark(session, _OUTBOX.c.workspace_id == bindparam("in_workspace"), _REASON_IN, now=now,
+                   in_workspace=workspace_id, reasons=list(reasons))
+
+
 def unpark_incident(session: Session, *, incident_id: int, now: datetime) -> list[tuple[str | None, str]]:
     """A lead's Retry: the incident's parked rows go again. Returns each row's (channel, reason)."""
     parked = session.connection().execute(select(_OUTBOX.c.channel, _OUTBOX.c.last_error).where(
