@@ -304,10 +304,11 @@ def _check_slack_mode(values: Mapping[str, object]) -> None:
     for apps distributed to other workspaces)."""
     has_id, has_secret = "slack_client_id" in values, "slack_client_secret" in values
     if has_id != has_secret:
-        absent, present = ("SLACK_CLIENT_SECRET", "SLACK_CLIENT_ID") if has_id else ("SLACK_CLIENT_ID",
-                                                                                     "SLACK_CLIENT_SECRET")
-        raise SettingsError(absent, f"is not set but {present} is; installs in several workspaces need both "
-                                    "(the app's Basic Information page shows them)")
+        # Named: the one that is set, the line an admin finds in .env.
+        present, absent = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET") if has_id else ("SLACK_CLIENT_SECRET",
+                                                                                     "SLACK_CLIENT_ID")
+        raise SettingsError(present, f"is set without {absent}; installs in several workspaces need both "
+                                     "(the app's Basic Information page shows them)")
     if not has_id:
         return
     if "slack_bot_token" in values:

@@ -238,9 +238,9 @@ def test_the_double_checks_the_apps_credentials_and_redirect_url(served, fake_sl
 
 
 @pytest.mark.parametrize("env, line", [
-    ({"SLACK_CLIENT_ID": "1.2"}, "SLACK_CLIENT_SECRET: is not set but SLACK_CLIENT_ID is; installs in several "
+    ({"SLACK_CLIENT_ID": "1.2"}, "SLACK_CLIENT_ID: is set without SLACK_CLIENT_SECRET; installs in several "
                                  "workspaces need both (the app's Basic Information page shows them)"),
-    ({"SLACK_CLIENT_SECRET": "s"}, "SLACK_CLIENT_ID: is not set but SLACK_CLIENT_SECRET is; installs in several "
+    ({"SLACK_CLIENT_SECRET": "s"}, "SLACK_CLIENT_SECRET: is set without SLACK_CLIENT_ID; installs in several "
                                    "workspaces need both (the app's Basic Information page shows them)"),
     ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1"},
      "SLACK_BOT_TOKEN: is set together with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET; keep the bot token for one "
@@ -267,5 +267,6 @@ def test_serve_with_a_client_id_alone_stops_with_one_line_and_exit_2(tmp_path) -
                             timeout=60, env={**env, "PYTHONPATH": str(ROOT), "SLACK_CLIENT_ID": "1.2"})
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "recovery-bot: SLACK_CLIENT_SECRET: is not set but SLACK_CLIENT_ID is; installs in several workspaces "
+        "recovery-bot: SLACK_CLIENT_ID: is set without SLACK_CLIENT_SECRET; installs in several workspaces "
         "need both (the app's Basic Information page shows them)"]
+
