@@ -270,3 +270,38 @@ def test_serve_with_a_client_id_alone_stops_with_one_line_and_exit_2(tmp_path) -
         "recovery-bot: SLACK_CLIENT_ID: is set without SLACK_CLIENT_SECRET; installs in several workspaces "
         "need both (the app's Basic Information page shows them)"]
 
+
+
+def _event(bot, team: str, event: dict):  # noqa: ANN001, ANN202
+    return bot.slack.send_json({"token": "legacy", "team_id": team, "api_app_id": "A1", "type": "event_callback",
+                                "event_id": f"Ev{next(_IDS)}", "event_time": 1_700_000_000, "event": event})
+
+
+def test_a_reaction_flag_reads_reacts_and_posts_with_its_workspaces_token(served, fake_slack):
+    _install(served, fake_slack, "T1")
+    _install(served, fake_slack, "T2")
+    complaint = fake_slack.add_user_message("C2", user="UCUST", text="My invoice is wrong")
+    assert _event(served, "T2", {"type": "reaction_added", "user": "U2", "reaction": "sos", "item_user": "UCUST",
+                                 "item": {"type": "message", "channel": "C2", "ts": complaint.ts},
+                                 "event_ts": "1700000000.000100"}).status == 200
+    served.settle()
+    card = fake_slack.messages("C2")[-1]
+    assert re.match(r"Recovery #\d+: My invoice is wrong", card.text)
+    assert fake_slack.reactions("C2", complaint.ts) == {"eyes": ["UBOT2"]}
+    used = {call.method: call.token for call in fake_slack.calls() if call.method != "oauth.v2.access"
+            and call.method != "auth.test"}
+    assert used == {method: "xoxb-T2-granted" for method in (
+        "conversations.info", "conversations.history", "chat.getPermalink", "chat.postMessage", "reactions.add",
+        "chat.postEphemeral")}
+
+
+def test_the_home_is_published_with_the_token_and_address_of_its_workspace(served, fake_slack):
+    _install(served, fake_slack, "T1")
+    _install(served, fake_slack, "T2")
+    fake_slack.clear()
+    assert _event(served, "T2", {"type": "app_home_opened", "user": "U2", "channel": "DU2", "tab": "home",
+                                 "event_ts": "1700000000.000200"}).status == 200
+    served.settle()
+    assert [call.token for call in fake_slack.calls("views.publish")] == ["xoxb-T2-granted"]
+    assert [call.token for call in fake_slack.calls("auth.test")] == ["xoxb-T2-granted"]
+    assert fake_slack.home("U2")["type"] == "home"
