@@ -106,8 +106,10 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     clients = Clients(settings)
     identity = BotIdentity(user_id=settings.slack_bot_user_id)
     tokens: Tokens
-    if settings.installs:
-        tokens = InstalledTokens(installation_store(db.engine, client_id=settings.slack_client_id or ""))
+    installations = (installation_store(db.engine, client_id=settings.slack_client_id or "")
+                     if settings.installs else None)
+    if installations is not None:
+        tokens = InstalledTokens(installations)
         workspace_url = WorkspaceUrls(lambda workspace: _read_client(tokens, clients, workspace)).url
         identity.per_workspace()
     else:
@@ -124,8 +126,9 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                           insights=InsightsSender(figures=lambda **window: workspace_insights(service, **window)))
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     # LEAD_GROUP is one workspace's group: SLACK_BOT_TOKEN's (installs name theirs per workspace).
+    one_token = None if settings.installs else clients.of(settings.slack_bot_token or "").read
     leads = Leads(user_ids=settings.lead_user_ids, group=settings.lead_group, clock=clock,
-                  fetch=group_reader(lambda: None if settings.installs else clients.of(settings.slack_bot_token or "").read))
+                  fetch=group_reader(lambda: one_token))
     service = RecoveryService(db=db, settings=settings, playbook=playbook, clock=clock, after_commit=after_commit,
                               leads=leads)
 
@@ -136,11 +139,11 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
         on_installed(team_id)
 
     oauth_flow = None
-    if settings.installs:
+    if installations is not None:
         oauth_flow = make_oauth_flow(client_id=settings.slack_client_id or "",
                                      client_secret=settings.slack_client_secret or "",
-                                     installations=installation_store(db.engine, client_id=settings.slack_client_id or ""),
-                                     states=state_store(db.engine), client=client, on_installed=installed)
+                                     installations=installations, states=state_store(db.engine), client=client,
+                                     on_installed=installed)
     app = create_app(service=service, client=client, signing_secret=settings.slack_signing_secret or "",
                      tokens=tokens, oauth_flow=oauth_flow)
     return Runtime(settings=settings, db=db, service=service, sender=sender,
