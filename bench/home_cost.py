@@ -218,7 +218,7 @@ def cost(rig: Rig, config: Config) -> dict[str, Any]:
         service, db = runtime.service, runtime.db
         client = make_client(runtime.settings)
         sender = HomeSender(db=db, clock=clock, playbook=lambda: service.playbook, policy=lambda: service.policy,
-                            is_lead=service.leads.is_lead, workspace_url=lambda: runtime.identity.known.url)
+                            is_lead=service.leads.is_lead, workspace_url=lambda _workspace: runtime.identity.known.url)
         links = home.CardLinks(runtime.identity.known.url)
 
         def publish(**kwargs: Any) -> dict:

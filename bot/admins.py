@@ -24,7 +24,8 @@ TTL: Final = timedelta(minutes=10)
 WAIT_SECONDS: Final = 1.0
 RETRY_AFTER_FAILURE: Final = timedelta(seconds=30)
 
-Fetch = Callable[[str], dict]
+Fetch = Callable[[str, str], dict]
+"""(workspace, user) -> the person's users.info record, read with that workspace's token."""
 
 
 class Admins:
@@ -53,7 +54,7 @@ class Admins:
 
     def _read(self, key: tuple[str, str]) -> None:
         try:
-            user = self._fetch(key[1])
+            user = self._fetch(*key)
         # Any failure: not an admin until asked again, RETRY_AFTER_FAILURE later.
         except Exception as error:  # noqa: BLE001
             log.warning("could not read whether %s is a workspace admin: %s", key[1], error)
@@ -65,8 +66,11 @@ class Admins:
             self._known[key] = (admin, self._clock.now() + self._ttl)
 
 
-def user_reader(client: WebClient) -> Fetch:
-    """users.info through ``client``: the person's record."""
-    def fetch(user_id: str) -> dict:
+def user_reader(client_of: Callable[[str], WebClient | None]) -> Fetch:
+    """users.info through the workspace's client as it is at each read (rotated, reinstalled)."""
+    def fetch(workspace_id: str, user_id: str) -> dict:
+        client = client_of(workspace_id)
+        if client is None:
+            raise LookupError(f"no bot token for workspace {workspace_id}")
         return dict(client.users_info(user=user_id)["user"])
     return fetch

@@ -5,9 +5,10 @@ listeners touch nothing but the database (Slack calls go to the outbox, modals t
 listeners), so this costs little, skips Bolt's 10 ms ack poll, and means an event is
 stored before Slack gets its 200.
 
-Requests are authorized from the bot's identity as known (bot/identity.py), never by
-asking Slack: Bolt's own way calls auth.test when the App is built, which would keep the
-bot from starting while Slack's Web API is down.
+Requests are authorized from the workspace's token as known (bot/tokens.py: SLACK_BOT_TOKEN
+and the bot's identity, or the workspace's install), never by asking Slack: Bolt's own way
+calls auth.test when the App is built, which would keep the bot from starting while Slack's
+Web API is down. With installs, the App also serves the OAuth flow (bot/oauth.py).
 """
 from __future__ import annotations
 
@@ -17,33 +18,26 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from slack_bolt import App
-from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 
 import handlers
 from bot.admins import Admins
-from bot.identity import BotIdentity
 from bot.service import RecoveryService
+from bot.tokens import Tokens, TokensAuthorize
 from handlers.payload import workspace_of
 
 
-def create_app(*, service: RecoveryService, client: WebClient, signing_secret: str,
-               identity: BotIdentity, admins: Admins) -> App:
-    token = client.token
-
-    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        """The one bot token, and the bot's ids as far as they are known yet: Bolt uses them to
-        ignore the bot's own events."""
-        known = identity.known
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token,
-                               bot_user_id=known.user_id, bot_id=known.bot_id)
-
+def create_app(*, service: RecoveryService, client: WebClient, signing_secret: str, tokens: Tokens,
+               admins: Admins, oauth_flow: OAuthFlow | None = None) -> App:
+    """``client``: the Web API's address and retries; each request's token comes from ``tokens``."""
     app = App(
         # The same client but for the token, which Bolt takes from authorize (and warns about, given both).
         client=WebClient(base_url=client.base_url, timeout=client.timeout, retry_handlers=client.retry_handlers,
                          logger=client.logger),
         signing_secret=signing_secret,
-        authorize=authorize,
+        authorize=TokensAuthorize(tokens),
+        oauth_flow=oauth_flow,
         process_before_response=True,
         listener_executor=_ContextCopying(max_workers=5),
         logger=logging.getLogger("recovery.bolt"),

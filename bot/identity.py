@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 CONFIRMED = "ok"
 UNCONFIRMED = "unconfirmed"
+# Installed in many workspaces: each token is its workspace's, checked by its own calls.
+PER_WORKSPACE = "per_workspace"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,41 @@ class BotIdentity:
     def refuse(self, error: str) -> None:
         with self._lock:
             self._status = error
+
+    def per_workspace(self) -> None:
+        """Installs, no SLACK_BOT_TOKEN: nothing to confirm for the process as a whole."""
+        with self._lock:
+            self._status = PER_WORKSPACE
+
+
+class WorkspaceUrls:
+    """Each workspace's address (https://acme.slack.com/), asked of auth.test once with that
+    workspace's own token, from the outbox (the Home links cards with it). Slack not answering
+    leaves it unknown until the next ask: the Home goes without links meanwhile."""
+
+    def __init__(self, client_of: Callable[[str], WebClient | None]) -> None:
+        self._client_of = client_of
+        self._lock = threading.Lock()
+        self._known: dict[str, str] = {}
+
+    def url(self, workspace_id: str) -> str | None:
+        with self._lock:
+            known = self._known.get(workspace_id)
+        if known is not None:
+            return known
+        client = self._client_of(workspace_id)
+        if client is None:
+            return None
+        try:
+            url = client.auth_test().get("url")
+        except (SlackApiError, OSError, HTTPException) as error:
+            log.warning("auth.test for workspace %s failed (%s); its Home goes without card links for now",
+                        workspace_id, refusal(error) if isinstance(error, SlackApiError) else error.__class__.__name__)
+            return None
+        if url:
+            with self._lock:
+                self._known[workspace_id] = str(url)
+        return url
 
 
 class IdentityCheck:

@@ -98,8 +98,12 @@ def _reason(error: Exception) -> str:
     return str(code) if code else str(error)
 
 
-def group_reader(client: WebClient) -> Fetch:
-    """usergroups.users.list through ``client``."""
+def group_reader(client: Callable[[], WebClient | None]) -> Fetch:
+    """usergroups.users.list through the client ``client()`` gives at each read: that of the
+    group's workspace token as it is then (rotated, reinstalled); None when there is none."""
     def fetch(group: str) -> list[str]:
-        return list(client.usergroups_users_list(usergroup=group)["users"])
+        reader = client()
+        if reader is None:
+            raise LookupError("no bot token for the group's workspace")
+        return list(reader.usergroups_users_list(usergroup=group)["users"])
     return fetch

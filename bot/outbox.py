@@ -12,6 +12,10 @@ when Slack refuses it (not_in_channel, message_not_found) or fails it (429, 5xx,
 the card is posted at once without those details, and the reason is kept in the row's
 ``last_error``. What was fetched is stored in the same transaction that records the card's
 outcome, retry included, so a retried post (and the lookup before it) does not fetch again.
+
+Every call for a row is made with the bot token of the row's workspace (bot/tokens.py). A
+workspace with no install has no token: its rows park as ``not_authed`` and go once the bot
+is installed there (bot/parking.py ``installed``).
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
 from bot.outbox_pacing import RowPacing
 from bot.pacing import Limits, Pacer
+from bot.slack_api import Clients
+from bot.tokens import Tokens
 from bot.domain.text import excerpt as make_excerpt
 from bot.domain.types import IncidentState
 from bot.views import digest as digest_view
@@ -121,7 +127,7 @@ class _Details:
 
 
 class OutboxSender:
-    def __init__(self, *, db: Database, clock: Clock, client: WebClient, posting_client: WebClient,
+    def __init__(self, *, db: Database, clock: Clock, tokens: Tokens, clients: Clients,
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
                  limits: Limits = Limits(), home: outbox_home.HomeSender | None = None,
                  export: outbox_export.ExportSender | None = None,
@@ -131,8 +137,9 @@ class OutboxSender:
         its Home drawn with them; bot/workspace_scope.py)."""
         self._db = db
         self._clock = clock
-        self._client = client
-        self._poster = posting_client
+        self._tokens = tokens
+        self._clients = clients
+        self._row_clients = threading.local()
         self._render_card = render_card
         self._poll = poll_seconds
         self._wake = threading.Event()
@@ -151,6 +158,16 @@ class OutboxSender:
         self._export = export
         self._insights = insights
         self._scope = scope
+
+    @property
+    def _client(self) -> WebClient:
+        """The read client of the token of the row this thread is settling."""
+        return self._row_clients.current.read
+
+    @property
+    def _poster(self) -> WebClient:
+        """The posting client of the token of the row this thread is settling."""
+        return self._row_clients.current.post
 
     def wake(self) -> None:
         self._wake.set()
@@ -299,13 +316,20 @@ class OutboxSender:
 
     def _settle_leased(self, row: outbox_store.Leased, incident: IncidentState | None) -> None:
         """Enrich (never fails), send, then record the outcome and what enrichment fetched in
-        one transaction."""
+        one transaction. Without a token for the row's workspace, nothing is asked of Slack: the
+        row is refused as Slack refuses a call without one."""
         self._still_ours(row)
-        details = self._enrich(row, incident)
+        token = self._tokens.bot_token(row.workspace_id)
+        details = None
+        if token is not None:
+            self._row_clients.current = self._clients.of(token)
+            details = self._enrich(row, incident)
         if details is not None and incident is not None:
             incident = details.fill(incident)
         try:
             self._guard_token(row)
+            if token is None:
+                raise _Parked(refusals.NOT_INSTALLED)
             self._guard_shared(row)
             ts, note = self._send(row, incident)
         except _Retry as retry:
@@ -318,6 +342,14 @@ class OutboxSender:
                                         error=retry.error, uncertain=retry.uncertain or row.uncertain)
             return
         except _Dead as dead:
+            if dead.error in refusals.CREDENTIALS and token is not None and self._token_replaced(row, token):
+                log.warning("outbox %s (%s): %s with a token since replaced; trying again with the new one",
+                            row.id, row.kind, dead.error)
+                with self._db.transaction() as session:
+                    self._store(session, row, details)
+                    outbox_store.mark_retry(session, row.id, at=self._clock.now(), error=dead.error,
+                                            uncertain=row.uncertain)
+                return
             if isinstance(dead, _Parked) and row.kind != "ephemeral":  # an ephemeral is stale by then
                 self._park(row, incident, details, reason=dead.error)
                 return
@@ -677,6 +709,12 @@ class OutboxSender:
 
     # Parking (issue 11): what Slack refuses until something changes -------------------------
 
+    def _token_replaced(self, row: outbox_store.Leased, used: str) -> bool:
+        """Whether the workspace's token, read afresh, is another than the one Slack refused:
+        a reinstall or a refresh (perhaps by another replica) came between the read and the call."""
+        self._tokens.forget(row.workspace_id)
+        return self._tokens.bot_token(row.workspace_id) not in (None, used)
+
     def _guard_token(self, row: outbox_store.Leased) -> None:
         """A workspace whose token Slack refused to refresh has none that works: its rows park
         (as ``token_expired``) instead of each meeting the refusal, until a reinstall."""
@@ -711,6 +749,8 @@ class OutboxSender:
         ephemeral cannot reach a channel the bot is not in), how to fix it: once per incident
         and cause, however many of its messages meet it. Credentials are the admin's to fix:
         the log line says so, and a DM would meet the same refusal."""
+        if reason in refusals.CREDENTIALS:
+            self._tokens.forget(row.workspace_id)  # a replaced token is read again at once
         tell = incident is not None and reason not in refusals.CREDENTIALS and row.kind in POST_KINDS - {"dm", lead_inbox.POST}
         text = health.parked_dm_text(incident.ref, channel=row.channel or "", reason=reason,
                                      bot_name=self._name()) if tell else None

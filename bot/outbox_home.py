@@ -49,7 +49,7 @@ class HomeSender:
     """Renders and publishes one person's Home for the outbox sender."""
 
     def __init__(self, *, db: Database, clock: Clock, playbook: Callable[[], Playbook], policy: Callable[[], Policy],
-                 is_lead: Callable[[str], bool], workspace_url: Callable[[], str | None],
+                 is_lead: Callable[[str], bool], workspace_url: Callable[[str], str | None],
                  edits_settings: Callable[[str], bool] | None = None) -> None:
         """``playbook`` and ``policy`` are asked at each render: the row's workspace's (bot/outbox.py
         scopes each row). ``edits_settings``: whether the person gets the Settings button."""
@@ -88,4 +88,5 @@ class HomeSender:
         user = row.user_id or ""
         return home.home_view(self._db, workspace_id=row.workspace_id, user_id=user, is_lead=self._is_lead(user),
                               now=self._clock.now(), playbook=self._playbook(), policy=self._policy(),
-                              links=home.CardLinks(self._workspace_url()), settings_button=self._edits_settings(user))
+                              links=home.CardLinks(self._workspace_url(row.workspace_id)),
+                              settings_button=self._edits_settings(user))

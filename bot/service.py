@@ -100,7 +100,8 @@ class RecoveryService:
         default_leads = leads if leads is not None else Leads(user_ids=settings.lead_user_ids, clock=clock)
         self.workspaces = WorkspaceConfigs(
             db=db, defaults=settings, playbook=playbook, leads=default_leads,
-            make_leads=make_leads or (lambda user_ids, _group: Leads(user_ids=user_ids, clock=clock)), now=clock.now)
+            make_leads=make_leads or (lambda _workspace, user_ids, _group: Leads(user_ids=user_ids, clock=clock)),
+            now=clock.now)
         self._defaults = (settings, playbook, default_leads)
         self._after_commit = after_commit
 

@@ -209,10 +209,12 @@ class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
-    slack_api_url: str = "https://slack.com/api/"
-    # The app's OAuth credentials: rotating bot tokens are refreshed with them (bot/token_rotation.py).
+    # Both set: installs in many workspaces through OAuth (bot/oauth.py), a token per workspace
+    # from the installation store, instead of SLACK_BOT_TOKEN's one workspace; rotating bot
+    # tokens are refreshed with them (bot/token_rotation.py).
     slack_client_id: str | None = None
     slack_client_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
     # Known up front, the bot starts without asking Slack who it is (auth.test confirms it later).
     slack_bot_user_id: str | None = None
     database_url: str = "sqlite:///recovery.db"
@@ -273,12 +275,13 @@ class Settings:
                 # Never echo a secret into logs; its first characters are enough to spot a mix-up.
                 shown = f"a value starting with {raw[:5]!r}" if secret else _shown(raw)
                 raise SettingsError(variable, f"{exc}, got {shown}") from None
+        _check_slack_mode(values)
         return cls(**values)  # type: ignore[arg-type]  # each parser returns its field's type
 
     def missing_for_slack(self, *, socket_mode: bool) -> list[str]:
         """Names of the variables a real Slack connection still needs, for one start-up message."""
         missing: list[str] = []
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not self.installs:
             missing.append("SLACK_BOT_TOKEN")
         if socket_mode and self.slack_app_token is None:
             missing.append("SLACK_APP_TOKEN")
@@ -287,10 +290,39 @@ class Settings:
         return missing
 
     @property
+    def installs(self) -> bool:
+        """Installed through OAuth in any number of workspaces (SLACK_CLIENT_ID and SECRET)."""
+        return self.slack_client_id is not None and self.slack_client_secret is not None
+
+    @property
     def names_leads(self) -> bool:
         """Whether anyone can approve and be escalated to: without a lead, a remedy over the
         limit waits forever and escalations ping nobody, so `run` and `serve` refuse to start."""
         return bool(self.lead_user_ids) or self.lead_group is not None
+
+
+def _check_slack_mode(values: Mapping[str, object]) -> None:
+    """One way to reach Slack: SLACK_BOT_TOKEN for one workspace, or SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET for installs in many, over HTTP only (Slack does not allow Socket Mode
+    for apps distributed to other workspaces)."""
+    has_id, has_secret = "slack_client_id" in values, "slack_client_secret" in values
+    if has_id != has_secret:
+        # Named: the one that is set, the line an admin finds in .env.
+        present, absent = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET") if has_id else ("SLACK_CLIENT_SECRET",
+                                                                                     "SLACK_CLIENT_ID")
+        raise SettingsError(present, f"is set without {absent}; installs in several workspaces need both "
+                                     "(the app's Basic Information page shows them)")
+    if not has_id:
+        return
+    if "slack_bot_token" in values:
+        raise SettingsError("SLACK_BOT_TOKEN", "is set together with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET; "
+                                               "keep the bot token for one workspace or the client id and secret "
+                                               "for installs in several, not both")
+    if "slack_app_token" in values:
+        raise SettingsError("SLACK_APP_TOKEN", "is set together with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET; "
+                                               "Slack allows Socket Mode for internal apps only, so installs in "
+                                               "several workspaces run over HTTP: unset SLACK_APP_TOKEN and use "
+                                               "`serve`")
 
 
 def load_settings(env_file: str | None = ".env") -> Settings:
@@ -322,9 +354,9 @@ _VARIABLES: Final[dict[str, tuple[str, Callable[[str], object], bool]]] = {
     "slack_bot_token": ("SLACK_BOT_TOKEN", _token("xoxb-", "a bot token"), True),
     "slack_app_token": ("SLACK_APP_TOKEN", _token("xapp-", "an app-level token"), True),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET", str, True),
-    "slack_api_url": ("SLACK_API_URL", _api_url, False),
     "slack_client_id": ("SLACK_CLIENT_ID", str, False),
     "slack_client_secret": ("SLACK_CLIENT_SECRET", str, True),
+    "slack_api_url": ("SLACK_API_URL", _api_url, False),
     "slack_bot_user_id": ("SLACK_BOT_USER_ID", _user_id, False),
     "database_url": ("DATABASE_URL", _database_url, False),
     "recovery_channel": ("RECOVERY_CHANNEL", _channel_id, False),

@@ -35,7 +35,8 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-MakeLeads = Callable[[frozenset[str], str | None], Leads]
+MakeLeads = Callable[[str, frozenset[str], str | None], Leads]
+"""(workspace, lead user ids, lead group) -> that workspace's Leads."""
 FRESH_SECONDS = 5
 
 
@@ -150,5 +151,6 @@ class WorkspaceConfigs:
             if leads is None:
                 for stale in [known for known in self._leads if known[0] == workspace_id]:
                     del self._leads[stale]
-                leads = self._leads[key] = self._make_leads(settings.lead_user_ids, settings.lead_group)
+                leads = self._leads[key] = self._make_leads(workspace_id, settings.lead_user_ids,
+                                                                   settings.lead_group)
         return leads

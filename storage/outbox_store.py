@@ -296,8 +296,8 @@ def unpark_reasons(session: Session, *, reasons: Iterable[str], now: datetime) -
 
 
 def unpark_workspace(session: Session, *, workspace_id: str, reasons: Iterable[str], now: datetime) -> int:
-    """The workspace was installed again: its rows parked for one of ``reasons`` (its old
-    token) go again."""
+    """The bot was installed in the workspace (again, or at last): its rows parked for one of
+    ``reasons`` (no token, or its old one) go again."""
     return _unpark(session, _OUTBOX.c.workspace_id == bindparam("in_workspace"), _REASON_IN, now=now,
                    in_workspace=workspace_id, reasons=list(reasons))
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from storage.models import (
     ChannelCheck, DigestRun, HomeViewer, Incident, LeadMessage, Notification, OutboxMessage, StepRecord,
-    SurveyBaseline, TimelineEvent, UTCDateTime, WorkspaceCounter, WorkspaceRow,
+    SurveyBaseline, TimelineEvent, UTCDateTime, WorkspaceCounter, WorkspaceRow, WorkspaceSetting, WorkspaceSettingChange,
 )
 
 INSTALLED, UNINSTALLED = "installed", "uninstalled"
@@ -139,8 +139,6 @@ def erase_batch(session: Session, workspace_id: str, *, limit: int) -> int:
             table = model.__table__
             connection.execute(delete(table).where(table.c.incident_id.in_(bindparam("ids", expanding=True))),
                                {"ids": ids})
-        digests = DigestRun.__table__
-        connection.execute(delete(digests).where(digests.c.channel.in_(sorted({row.card_channel for row in picked}))))
         connection.execute(delete(incident).where(incident.c.id.in_(bindparam("ids", expanding=True))), {"ids": ids})
     if len(ids) < limit:
         _erase_the_rest(session, workspace_id)
@@ -149,10 +147,9 @@ def erase_batch(session: Session, workspace_id: str, *, limit: int) -> int:
 
 def _erase_the_rest(session: Session, workspace_id: str) -> None:
     connection = session.connection()
-    for model in (OutboxMessage, HomeViewer, ChannelCheck, WorkspaceCounter, SurveyBaseline):
+    # Digest claims go by workspace: a channel shared with another workspace keeps its claims there.
+    for model in (OutboxMessage, HomeViewer, ChannelCheck, WorkspaceCounter, SurveyBaseline, DigestRun,
+                  WorkspaceSetting, WorkspaceSettingChange):
         table = model.__table__
         connection.execute(delete(table).where(table.c.workspace_id == workspace_id))
-    digests = DigestRun.__table__
-    connection.execute(delete(digests).where(digests.c.channel.in_([f"leads:{workspace_id}",
-                                                                     f"insights:{workspace_id}"])))
     connection.execute(update(_WORKSPACE).where(_WORKSPACE.c.workspace_id == workspace_id).values(erase_due=False))

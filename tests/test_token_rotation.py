@@ -151,6 +151,9 @@ def test_three_replicas_refresh_once(make_bot, rotating):
 
 def test_a_refused_refresh_parks_the_workspaces_messages_until_a_reinstall(make_bot, rotating, caplog):
     bot = make_bot(rotating)
+    _store(bot).save(Installation(app_id="A1", enterprise_id=None, team_id=A, team_name="Alpha", bot_token="xoxb-a-static",
+                                  bot_id=f"B{A}", bot_user_id=f"UBOT{A}", user_id="U1",
+                                  installed_at=bot.clock.now().timestamp()))  # A's token does not rotate
     first = _install(bot, B)
     # Someone else spent the single-use refresh token (a copy of the database, say).
     WebClient(base_url=bot.fake.api_url).oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,

@@ -147,9 +147,13 @@ def test_a_revoked_bot_token_stops_the_workspace_like_an_uninstall(served):
     with bot.runtime.db.read() as session:
         assert workspace_store.find(session, B).status == "uninstalled"
         assert workspace_store.installed_count(session) == 1
+    bot.fake.add_workspace(B, token="xoxb-b-2")
+    _store_install(bot, B, "xoxb-b-2")
     installed(bot.runtime.db, B, now=bot.clock.now())
     bot.settle()
     assert _cards(bot, B_CHANNEL) == ["Recovery #1: Wrong size"]
+    assert {call.token for call in bot.fake.calls("chat.postMessage") if call.params.get("channel") == B_CHANNEL} == {
+        "xoxb-b-2"}, "sent with the new install's token"
 
 
 def test_the_double_refuses_a_dead_token_as_slack_does(served):
@@ -179,6 +183,8 @@ def test_uninstall_erase_deletes_only_that_workspaces_data(make_bot, settings):
     bot = make_bot(replace(settings, slack_client_id=CLIENT_ID, slack_client_secret="client-secret",
                            uninstall_erase=True))
     bot.fake.add_workspace(B, token="xoxb-b-1")
+    _store_install(bot, B, "xoxb-b-1")
+    _store_install(bot, A, "xoxb-a-1")
     for summary in ("Wrong size", "Broken zip", "No refund"):
         _flag(bot, B, B_CHANNEL, summary)
         _flag(bot, A, A_CHANNEL, summary)
@@ -196,6 +202,8 @@ def test_uninstall_erase_deletes_only_that_workspaces_data(make_bot, settings):
     assert {model.__name__: _rows(bot, model, A) for model in models} == a_before
     assert bot.runtime.ticker.tick().workspaces_erased == 0, "done once"
 
+    bot.fake.add_workspace(B, token="xoxb-b-2")
+    _store_install(bot, B, "xoxb-b-2")
     installed(bot.runtime.db, B, now=bot.clock.now())
     _flag(bot, B, B_CHANNEL, "Back again")
     bot.settle()
@@ -223,6 +231,8 @@ def test_the_pause_counts_from_the_first_of_slacks_two_events(served):
     bot.clock.advance(timedelta(minutes=5))
     assert bot.slack.uninstall(B).status == 200
     bot.clock.advance(timedelta(minutes=5))
+    bot.fake.add_workspace(B, token="xoxb-b-2")
+    _store_install(bot, B, "xoxb-b-2")
     installed(bot.runtime.db, B, now=bot.clock.now())
     bot.clock.advance(timedelta(minutes=9, seconds=59))
     assert bot.runtime.ticker.tick().alerts == 0, "10 minutes away: the claim's 10 minutes start again"

@@ -47,6 +47,9 @@ each is a constructor keyword and a keyword of ``strict(...)`` on a running doub
 - ``unlisted_app``: the 2025 limits of commercially distributed apps outside the Marketplace:
   conversations.history/replies pages hold at most 15 messages (also the default) and each
   method takes 1 request per minute.
+- ``register_oauth_app(client_id=, client_secret=, redirect_uri=)``: oauth.v2.access checks the
+  app's credentials and redirect URL as Slack does; ``approve_install(authorize_url, team_id=)``
+  plays Slack's consent page (Allow) and gives the URL back with a one-time code and the state.
 - ``home_tab_off`` (``strict`` only): the app's Home tab is not enabled; views.publish answers
   ``not_enabled``.
 Always, as Slack: files.completeUploadExternal takes only a conversation id (``C…``, ``G…``,
@@ -73,9 +76,9 @@ from bot.devkit.slack_limits import POSTS_PER_CHANNEL, POSTS_PER_WORKSPACE, UNLI
 from bot.devkit.slack_methods import AppHandler, Strictness, WebApi
 from bot.devkit.slack_protocol import JsonDict, conversation_id, decode_params
 from bot.devkit.slack_views import type_into
-from bot.devkit.slack_workspaces import Channel, Workspace
+from bot.devkit.slack_workspaces import Channel, ConsentRefused, OAuthApp, Workspace
 
-__all__ = ["Call", "Channel", "FakeSlack", "Message", "Strictness", "Workspace"]
+__all__ = ["Call", "Channel", "ConsentRefused", "FakeSlack", "Message", "Strictness", "Workspace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +86,14 @@ class Call:
     """One Web API request: its method, decoded params, and a monotonic time.
 
     ``at`` is when it arrived (attempts) or was answered (calls); monotonic, so that tests can
-    measure gaps, such as how long a retry waited.
+    measure gaps, such as how long a retry waited. ``token``: the credential it came with (a
+    bot token, or an app's ``Basic …`` header), so that tests can say whose token spoke.
     """
 
     method: str
     params: JsonDict
     at: float
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +388,21 @@ class FakeSlack:
         with self._cond:
             self._directory.add_oauth_code(code, team_id=team_id or self.team_id, token_rotation=token_rotation)
 
+    def register_oauth_app(self, *, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        """The app's credentials and redirect URL: from now on oauth.v2.access checks them as
+        Slack does (``invalid_client_id``, ``bad_client_secret``, ``bad_redirect_uri``)."""
+        with self._cond:
+            self._directory.oauth_app = OAuthApp(client_id, client_secret, redirect_uri)
+
+    def approve_install(self, authorize_url: str, *, team_id: str, org_wide: bool = False,
+                        token_rotation: bool = False) -> str:
+        """Someone of ``team_id`` presses Allow on the consent page ``authorize_url`` opens (an
+        organization's admin for ``org_wide``): the URL the browser goes back to, with a one-time
+        code and the state. Raises ConsentRefused where Slack's page shows an error instead."""
+        with self._cond:
+            return self._directory.approve(authorize_url, team_id=team_id, org_wide=org_wide,
+                                           token_rotation=token_rotation)
+
     # Inspection
 
     def attempts(self, method: str | None = None) -> list[Call]:
@@ -505,7 +525,7 @@ class FakeSlack:
             return
         token = _token(request, params)
         with self._cond:
-            self._attempts.append(Call(method, params, time.monotonic()))
+            self._attempts.append(Call(method, params, time.monotonic(), token))
             fault = self._fault(method, params, token)
             dropped_after = self._take_drop_after(method) if fault is None else False
         if fault is _DROP:
@@ -554,7 +574,7 @@ class FakeSlack:
                 self._cond.wait_for(lambda: not self._is_stalled(method), timeout=seconds)
             body = self._api.answer(method, params, token=token)
             if body["ok"]:
-                self._calls.append(Call(method, params, time.monotonic()))
+                self._calls.append(Call(method, params, time.monotonic(), token))
             return body
 
     def _is_stalled(self, method: str) -> bool:

@@ -96,7 +96,6 @@ class WebApi:
             "file_upload": self._file_upload,
             "files.completeUploadExternal": self._files_complete_upload,
             "usergroups.users.list": self._usergroups_users_list,
-            "oauth.v2.access": lambda params, _: self.directory.exchange(params, now=self._clock()),
             "response_url": self._respond,
         }
         # Attached by the Socket Mode double (apps.connections.open) while it runs.
@@ -118,6 +117,11 @@ class WebApi:
 
     def answer(self, method: str, params: JsonDict, *, token: str | None) -> JsonDict:
         """The body of a call: ``ok`` and its fields, or ``ok: false`` and Slack's error code."""
+        if method == "oauth.v2.access":
+            try:
+                return {"ok": True, **self.directory.exchange(params, now=self._clock(), credentials=token)}
+            except ApiError as e:
+                return {"ok": False, "error": str(e)}
         handler = self._handlers.get(method)
         app_handler = self.app_handlers.get(method)
         if handler is None and app_handler is None:

@@ -8,9 +8,12 @@ workspace owns, ``channel_not_found`` for a channel the token's workspace cannot
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from dataclasses import dataclass, field
 from itertools import count as counter
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bot.devkit.slack_protocol import ApiError, JsonDict, is_dm
 
@@ -74,6 +77,22 @@ class Channel:
 class _Grant:
     team_id: str
     token_rotation: bool
+    # The redirect_uri the authorize request named, which the exchange must repeat.
+    redirect_uri: str | None = None
+    org_wide: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthApp:
+    """The app's credentials and its one registered redirect URL, as its settings page holds them."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+class ConsentRefused(Exception):
+    """Slack's consent page would show an error instead of sending the browser back (its code)."""
 
 
 class Directory:
@@ -92,6 +111,8 @@ class Directory:
         # User id -> "admin" or "owner": the workspace's admins and owners among them.
         self._roles: dict[str, str] = {}
         self._codes: dict[str, _Grant] = {}
+        # Set: oauth.v2.access checks the app's credentials and redirect URL, as Slack does.
+        self.oauth_app: OAuthApp | None = None
         self._refresh_tokens: dict[str, str] = {}
         # Token -> what Slack answers it since the workspace revoked it or removed the app.
         self._revoked: dict[str, str] = {}
@@ -227,8 +248,48 @@ class Directory:
 
     # OAuth
 
-    def exchange(self, params: JsonDict, *, now: float) -> JsonDict:
-        """oauth.v2.access: a one-time code, or with rotation a one-time refresh token, for a bot token."""
+    def approve(self, authorize_url: str, *, team_id: str, org_wide: bool = False,
+                token_rotation: bool = False) -> str:
+        """Someone pressed Allow on Slack's consent page reached by ``authorize_url``: the URL Slack
+        sends the browser back to, with a one-time code and the state it was given."""
+        app = self.oauth_app
+        if app is None:
+            raise ValueError("No app registered: register_oauth_app() first.")
+        if team_id not in self._workspaces:
+            raise ValueError(f"Unknown workspace {team_id}: add_workspace() it first.")
+        query = {name: values[0] for name, values in parse_qs(urlsplit(authorize_url).query).items()}
+        if query.get("client_id") != app.client_id:
+            raise ConsentRefused("invalid_client_id")
+        redirect = query.get("redirect_uri")
+        if redirect is not None and redirect != app.redirect_uri:
+            raise ConsentRefused("bad_redirect_uri")
+        code = f"code-{next(self._serial)}"
+        self._codes[code] = _Grant(team_id, token_rotation, redirect_uri=redirect, org_wide=org_wide)
+        back = {"code": code, **({"state": query["state"]} if "state" in query else {})}
+        return f"{redirect or app.redirect_uri}?{urlencode(back)}"
+
+    def _check_app(self, params: JsonDict, credentials: str | None, grant: _Grant | None) -> None:
+        """Slack's checks of an exchange, in its order: who the app is, then where it sent the browser."""
+        app = self.oauth_app
+        if app is None:
+            return
+        client_id, client_secret = _basic(credentials)
+        client_id = client_id or str(params.get("client_id") or "")
+        client_secret = client_secret or str(params.get("client_secret") or "")
+        if client_id != app.client_id:
+            raise ApiError("invalid_client_id")
+        if client_secret != app.client_secret:
+            raise ApiError("bad_client_secret")
+        given = params.get("redirect_uri") or None
+        if (given is not None and given != app.redirect_uri) or (grant is not None and grant.redirect_uri != given
+                                                                  and grant.redirect_uri is not None):
+            raise ApiError("bad_redirect_uri")
+
+    def exchange(self, params: JsonDict, *, now: float, credentials: str | None = None) -> JsonDict:
+        """oauth.v2.access: a one-time code, or with rotation a one-time refresh token, for a bot token.
+        ``credentials``: the request's Authorization header (the app's client id and secret)."""
+        grant = self._codes.get(str(params.get("code") or ""))
+        self._check_app(params, credentials, grant)
         if params.get("grant_type") == "refresh_token":
             team_id = self._refresh_tokens.pop(str(params.get("refresh_token") or ""), None)
             if team_id is None:
@@ -237,7 +298,12 @@ class Directory:
         grant = self._codes.pop(str(params.get("code") or ""), None)
         if grant is None:
             raise ApiError("invalid_code")
-        return self._grant(self._workspaces[grant.team_id], rotation=grant.token_rotation, now=now)
+        answer = self._grant(self._workspaces[grant.team_id], rotation=grant.token_rotation, now=now)
+        if grant.org_wide:
+            # An Enterprise Grid org-wide install: the organization, no one workspace.
+            answer |= {"team": None, "enterprise": {"id": f"E{grant.team_id}", "name": "Fake Grid"},
+                       "is_enterprise_install": True}
+        return answer
 
     def _grant(self, workspace: Workspace, *, rotation: bool, now: float) -> JsonDict:
         answer: JsonDict = {
@@ -310,3 +376,15 @@ class Directory:
             "event_id": f"EvJOIN{serial}",
             "event_time": int(now),
         }
+
+
+def _basic(credentials: str | None) -> tuple[str, str]:
+    """(client id, client secret) of an ``Authorization: Basic`` header; empty when there is none."""
+    if not credentials or not credentials.startswith("Basic "):
+        return "", ""
+    try:
+        decoded = base64.b64decode(credentials.removeprefix("Basic ").strip()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    client_id, _, client_secret = decoded.partition(":")
+    return client_id, client_secret
