@@ -55,3 +55,48 @@ def schema_differences(connection) -> list:  # noqa: ANN001 - a SQLAlchemy Conne
             "include_object": lambda obj, name, type_, *_: type_ != "table" or name in names})
         differences += compare_metadata(context, expected)
     return differences
+
+
+# The OAuth install, as a browser goes through it: our /slack/install, Slack's consent page
+# (the double's approve_install), back to our /slack/oauth_redirect with the state cookie.
+
+
+def base_url(bot) -> str:  # noqa: ANN001 - a ServedBot
+    return bot.url.removesuffix("/slack/events")
+
+
+def http_get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
+    """(status, headers in lower case, body) of a GET, redirects not followed."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
+                           headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    finally:
+        connection.close()
+
+
+def start_install(bot) -> tuple[str, str]:  # noqa: ANN001 - a ServedBot
+    """GET /slack/install: Slack's consent page URL and the state cookie."""
+    status, headers, _ = http_get(base_url(bot) + "/slack/install")
+    assert status == 302
+    return headers["location"], headers["set-cookie"].split(";")[0]
+
+
+def page_text(page: str) -> str:
+    """What an install page says, its one paragraph."""
+    import re
+
+    return re.search(r"<p>(.*)</p>", page, re.S).group(1)
+
+
+def oauth_install(bot, fake, team_id: str, **consent) -> tuple[int, str]:  # noqa: ANN001, ANN003
+    """Install the bot in ``team_id`` through the whole flow: (status, what the last page says)."""
+    consent_page, cookie = start_install(bot)
+    status, _, page = http_get(fake.approve_install(consent_page, team_id=team_id, **consent), cookie)
+    return status, page_text(page)

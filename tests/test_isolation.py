@@ -1,9 +1,9 @@
 """Two workspaces on one bot: nothing of one is ever seen, counted or changed from the other.
 
 Everything goes through signed requests into the real Bolt app, each from the workspace it
-says it is from (`SlackDriver(..., team=)`), on both databases. The two workspaces are set up
-in one fixture, `two_workspaces`, so that it can become two OAuth installs with tokens of
-their own; today the bot has one token, and T2's channels are not registered in the double.
+says it is from (`SlackDriver(..., team=)`), on both databases. The bot is installed in both
+through the OAuth flow, each install with a token of its own, and the double refuses a token
+on the other workspace's channel: whatever the bot sends, it sends as the right workspace.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ from bot.views import ids, modals
 from storage.models import DigestRun, Incident, OutboxMessage, StepRecord, TimelineEvent
 from storage.repository import to_state
 from tests.conftest import LEAD, ServedBot
+from tests.helpers import base_url, oauth_install
 
 NOT_HERE = "That incident was not found in this workspace. `/recovery list` shows the open ones."
 SUNDAY_0900 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
@@ -64,6 +65,23 @@ class TwoWorkspaces:
         with self.bot.runtime.db.read() as session:
             return session.exec(select(Incident).where(Incident.workspace_id == ws.team,
                                                        Incident.number == number)).one()
+
+
+@pytest.fixture
+def bot(make_bot, settings, fake_slack) -> ServedBot:  # noqa: ANN001
+    """The bot with no SLACK_BOT_TOKEN, installed in T1 and T2 through the OAuth flow; each
+    workspace's channel registered, so the double refuses the other workspace's token there."""
+    fake_slack.strict(tokens=True)
+    fake_slack.add_workspace(T2.team, token="xoxb-T2-granted", bot_user_id="UBOT2", name="Globex")
+    for ws in (T1, T2):
+        fake_slack.add_channel(ws.channel, team_id=ws.team, members=[ws.agent, ws.colleague, LEAD])
+    served = make_bot(replace(settings, slack_bot_token=None, slack_client_id="111.222",
+                              slack_client_secret="client-secret"))
+    fake_slack.register_oauth_app(client_id="111.222", client_secret="client-secret",
+                                  redirect_uri=base_url(served) + "/slack/oauth_redirect")
+    for ws in (T1, T2):
+        assert oauth_install(served, fake_slack, ws.team)[0] == 200
+    return served
 
 
 @pytest.fixture
@@ -131,6 +149,13 @@ class Unchanged:
 # --------------------------------------------------------------------------
 # Numbers, lists, show, stats, insights, export, Home
 # --------------------------------------------------------------------------
+
+def test_each_workspaces_messages_go_with_its_own_token(two_workspaces):
+    bot = two_workspaces.bot
+    tokens = {(call.params.get("channel"), call.token) for call in bot.fake.calls()
+              if call.params.get("channel") in (T1.channel, T2.channel)}
+    assert tokens == {(T1.channel, "xoxb-T1-2"), (T2.channel, "xoxb-T2-granted")}, "as granted by each install"
+
 
 def test_incident_numbers_start_at_1_in_each_workspace(two_workspaces):
     assert sorted(two_workspaces.ids) == [("T1", 1), ("T1", 2), ("T2", 1)]

@@ -2,7 +2,6 @@
 and every Slack call made with the token of the workspace it is for."""
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import subprocess
@@ -10,8 +9,8 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import count
-from pathlib import Path
 from urllib.parse import urlsplit
+from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -22,6 +21,11 @@ from bot.devkit.slack_double import FakeSlack
 from bot.settings import Settings, SettingsError
 from storage import outbox_store
 from storage.slack_oauth import STATES_TABLE, store_metadata
+from tests.helpers import base_url as _base
+from tests.helpers import http_get as _get
+from tests.helpers import oauth_install as _install
+from tests.helpers import page_text as _paragraph
+from tests.helpers import start_install as _start
 
 _IDS = count(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,39 +57,6 @@ def served(make_bot, installs: Settings, fake_slack: FakeSlack):  # noqa: ANN001
     fake_slack.register_oauth_app(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                   redirect_uri=_base(bot) + "/slack/oauth_redirect")
     return bot
-
-
-def _base(bot) -> str:  # noqa: ANN001
-    return bot.url.removesuffix("/slack/events")
-
-
-def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""),
-                           headers={"Cookie": cookie} if cookie else {})
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
-    finally:
-        connection.close()
-
-
-def _start(bot) -> tuple[str, str]:  # noqa: ANN001
-    """GET /slack/install: Slack's consent page URL and the state cookie."""
-    status, headers, _ = _get(_base(bot) + "/slack/install")
-    assert status == 302
-    return headers["location"], headers["set-cookie"].split(";")[0]
-
-
-def _paragraph(page: str) -> str:
-    return re.search(r"<p>(.*)</p>", page, re.S).group(1)
-
-
-def _install(bot, fake: FakeSlack, team_id: str, **consent) -> tuple[int, str]:  # noqa: ANN001, ANN003
-    consent_page, cookie = _start(bot)
-    status, _, page = _get(fake.approve_install(consent_page, team_id=team_id, **consent), cookie)
-    return status, _paragraph(page)
 
 
 def _command(bot, text: str, *, team: str, user: str, channel: str):  # noqa: ANN001, ANN202
