@@ -111,6 +111,8 @@ def _agents_home(agent: str, *, step: str, within_sla: str, republished: bool = 
 def _leads_home(approvals: tuple[str, ...], *, within_sla: str, republished: bool = False) -> str:
     return _framed(
         f"  [Home of lee (lead)] recovery-bot{' ✎ republished' if republished else ''}:",
+        "[⚙️ Settings]",
+        "---",
         *approvals,
         "---",
         "🚨 Escalated",
