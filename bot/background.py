@@ -121,6 +121,7 @@ def run_background(settings: Settings, playbook: Playbook, *, wake_fd: int) -> i
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us in order
     runtime = build(settings, playbook=playbook, migrate=False)
+    runtime.db.yield_writes()  # on SQLite the acks write first (storage/db.py)
     runtime.confirm_identity(quiet=True)
     runtime.start_background()
 

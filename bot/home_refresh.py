@@ -69,7 +69,9 @@ def after_decision(session: Session, decision: Decision, *, before: IncidentStat
 
 def after_flag(session: Session, state: IncidentState, now: datetime) -> None:
     """A new unclaimed incident: the flagger's Home, and every Home whose channels include its card's."""
-    queue(session, state.workspace_id, [state.flagged_by, *_watching(session, state, now)], now)
+    viewers = viewer_store.flag_viewers(session, workspace_id=state.workspace_id, flagger=state.flagged_by,
+                                        channel=state.card_channel, since=now - MY_CHANNELS)
+    _queue(session, state.workspace_id, viewers, due=now + DEBOUNCE, now=now)
 
 
 def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,
@@ -87,6 +89,8 @@ def _watching(session: Session, state: IncidentState, now: datetime) -> list[str
 
 
 def _queue(session: Session, workspace_id: str, users: list[str], *, due: datetime, now: datetime) -> None:
+    if not users:
+        return
     keys = {ordering_key(workspace_id, user): user for user in users}
     waiting = outbox_store.pending_keys(session, kind=KIND, keys=keys)
     for key, user in keys.items():

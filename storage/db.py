@@ -71,48 +71,108 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
         time.sleep(0.01)
 
 
+# The longest a yielding process (`serve`'s background) lets waiting acks write first, per write.
+YIELD_SECONDS = 0.02
+
+
 class _WriterQueue:
     """SQLite has one writer at a time, and its busy handler makes the others sleep-poll (up to
     100 ms a nap, first come not first served): under load some acks waited most of a second.
     Writers queue here instead, on a thread lock within the process and an flock on a file
     beside the database across processes (`serve`'s server and background share the file);
     both hand over at once when the holder finishes. busy_timeout stays for anything else
-    that opens the file."""
+    that opens the file.
+
+    Acks first: a process that ``yields`` (the background: the outbox's leases and outcomes,
+    the tick) lets writers of the others go first, for up to YIELD_SECONDS per write. The
+    others hold a shared flock on a second file while any of their threads waits for the
+    writer or holds it; the yielding one writes once it can take that file's lock itself.
+    Measured (bench/ack_profile.py), an ack's writer wait was mostly the background's writes
+    queued in front of it; the outbox only sends later under load, never less."""
 
     def __init__(self, database: str | None) -> None:
         self._threads = threading.Lock()
         self._path = f"{database}-writer.lock" if database and database != ":memory:" else None
-        self._fd: int | None = None
-        self._pid = 0
+        self._fd = _PerProcessFile(self._path)
+        self._ahead = _PerProcessFile(f"{database}-writers-ahead.lock" if self._path else None)
+        self._counting = threading.Lock()
+        self._writing = 0  # this process's threads waiting for the writer or holding it
+        self.yields = False
 
     def __enter__(self) -> None:
+        if self._path is not None:
+            self._let_others_first() if self.yields else self._arrive()
         self._threads.acquire()
         try:
             if self._path is not None:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
+                fcntl.flock(self._fd.open(), fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()
+            if self._path is not None and not self.yields:
+                self._leave()
             raise
 
     def __exit__(self, *_exc: object) -> None:
         try:
-            if self._path is not None and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if self._path is not None and self._fd.fd is not None:
+                fcntl.flock(self._fd.fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+            if self._path is not None and not self.yields:
+                self._leave()
+
+    def _arrive(self) -> None:
+        with self._counting:
+            self._writing += 1
+            if self._writing == 1:
+                fcntl.flock(self._ahead.open(), fcntl.LOCK_SH)
+
+    def _leave(self) -> None:
+        with self._counting:
+            self._writing -= 1
+            if self._writing == 0:
+                fcntl.flock(self._ahead.open(), fcntl.LOCK_UN)
+
+    def _let_others_first(self) -> None:
+        """Wait until no other process has a writer waiting or writing, or YIELD_SECONDS."""
+        deadline = time.monotonic() + YIELD_SECONDS
+        fd = self._ahead.open()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.001)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        self._fd.close()
+        self._ahead.close()
 
-    def _file(self) -> int:
-        """Opened per process: a forked child sharing its parent's open file would share its lock."""
-        if self._fd is None or self._pid != os.getpid():
+
+class _PerProcessFile:
+    """A lock file opened per process: a forked child sharing its parent's open file would
+    share its locks."""
+
+    def __init__(self, path: str | None) -> None:
+        self._path = path
+        self.fd: int | None = None
+        self._pid = 0
+
+    def open(self) -> int:
+        if self.fd is None or self._pid != os.getpid():
             assert self._path is not None
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._pid = os.getpid()
-        return self._fd
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd is not None and self._pid == os.getpid():
+            os.close(self.fd)
+        self.fd = None
 
 
 class Database:
@@ -148,6 +208,12 @@ class Database:
             return True
         except Exception:  # noqa: BLE001 - any failure means "not answering"
             return False
+
+    def yield_writes(self) -> None:
+        """On SQLite, let other processes' waiting writers go first (see _WriterQueue): for
+        `serve`'s background, so that acks do not queue behind the outbox."""
+        if isinstance(self._writer, _WriterQueue):
+            self._writer.yields = True
 
     @property
     def dialect(self) -> str:

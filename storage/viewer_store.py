@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -38,15 +38,34 @@ def among(session: Session, *, workspace_id: str, users: Iterable[str]) -> list[
         .order_by(_VIEWER.c.user_id)).scalars())
 
 
+_MINE = or_(_INCIDENT.c.flagged_by == _VIEWER.c.user_id, _INCIDENT.c.owner_id == _VIEWER.c.user_id)
+# Built once: a statement costs more CPU to build than to run on SQLite, and every flag runs it.
+_FLAG_VIEWERS = (
+    select(_VIEWER.c.user_id).where(
+        _VIEWER.c.workspace_id == bindparam("workspace_id"),
+        or_(_VIEWER.c.user_id == bindparam("flagger"),
+            exists().where(_INCIDENT.c.card_channel == bindparam("channel"),
+                           _INCIDENT.c.created_at >= bindparam("since"),
+                           _INCIDENT.c.workspace_id == _VIEWER.c.workspace_id, _MINE)))
+    .order_by(_VIEWER.c.user_id))
+
+
+def flag_viewers(session: Session, *, workspace_id: str, flagger: str, channel: str, since: datetime) -> list[str]:
+    """Whose Home a new unclaimed incident changes, among those who opened theirs: the flagger,
+    and everyone for whom ``channel`` is one of "my channels" (see ``watching_channel``). One
+    read: in a workspace where nobody opened the Home, one probe of its primary key."""
+    return list(session.connection().execute(_FLAG_VIEWERS, {"workspace_id": workspace_id, "flagger": flagger,
+                                                             "channel": channel, "since": since}).scalars())
+
+
 def watching_channel(session: Session, *, workspace_id: str, channel: str, since: datetime) -> list[str]:
     """Viewers for whom ``channel`` is one of "my channels": the card channel of an incident they
     flagged or owned, created since ``since``. Walks ix_incident_card_channel (channel, created_at)."""
     incident = _INCIDENT
-    mine = or_(incident.c.flagged_by == _VIEWER.c.user_id, incident.c.owner_id == _VIEWER.c.user_id)
     return list(session.connection().execute(
         select(_VIEWER.c.user_id).distinct()
         .join(incident, and_(incident.c.card_channel == channel, incident.c.created_at >= since,
-                             incident.c.workspace_id == _VIEWER.c.workspace_id, mine))
+                             incident.c.workspace_id == _VIEWER.c.workspace_id, _MINE))
         .where(_VIEWER.c.workspace_id == workspace_id).order_by(_VIEWER.c.user_id)).scalars())
 
 
