@@ -12,7 +12,6 @@ more per flag on the benchmark machine's disk (bench/sqlite_sync.py, README "Dur
 from __future__ import annotations
 
 import fcntl
-import os
 import sqlite3
 import threading
 import time
@@ -21,6 +20,8 @@ from contextlib import contextmanager, nullcontext
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import Session
+
+from storage.lockfile import Crowd, PerProcessFile, wait_while_crowded
 
 
 def make_engine(url: str) -> Engine:
@@ -84,95 +85,48 @@ class _WriterQueue:
     that opens the file.
 
     Acks first: a process that ``yields`` (the background: the outbox's leases and outcomes,
-    the tick) lets writers of the others go first, for up to YIELD_SECONDS per write. The
-    others hold a shared flock on a second file while any of their threads waits for the
-    writer or holds it; the yielding one writes once it can take that file's lock itself.
-    Measured (bench/ack_profile.py), an ack's writer wait was mostly the background's writes
-    queued in front of it; the outbox only sends later under load, never less."""
+    the tick) lets the others' writers go first, for up to YIELD_SECONDS per write; they are
+    a Crowd (storage/lockfile.py) while any of their threads waits for the writer or holds
+    it. Measured (bench/ack_profile.py), an ack's wait for the writer was mostly the
+    background's writes queued in front of it; the outbox only sends later under load."""
 
     def __init__(self, database: str | None) -> None:
         self._threads = threading.Lock()
         self._path = f"{database}-writer.lock" if database and database != ":memory:" else None
-        self._fd = _PerProcessFile(self._path)
-        self._ahead = _PerProcessFile(f"{database}-writers-ahead.lock" if self._path else None)
-        self._counting = threading.Lock()
-        self._writing = 0  # this process's threads waiting for the writer or holding it
+        self._file = PerProcessFile(self._path) if self._path else None
+        self._ahead = Crowd(f"{database}-writers-ahead.lock") if self._path else None
         self.yields = False
 
     def __enter__(self) -> None:
-        if self._path is not None:
-            self._let_others_first() if self.yields else self._arrive()
+        ahead = self._ahead
+        if ahead is not None and self.yields:
+            wait_while_crowded(ahead.file, YIELD_SECONDS)
+        elif ahead is not None:
+            ahead.__enter__()
         self._threads.acquire()
         try:
-            if self._path is not None:
-                fcntl.flock(self._fd.open(), fcntl.LOCK_EX)
+            if self._file is not None:
+                fcntl.flock(self._file.open(), fcntl.LOCK_EX)
         except BaseException:
-            self._threads.release()
-            if self._path is not None and not self.yields:
-                self._leave()
+            self._release()
             raise
 
     def __exit__(self, *_exc: object) -> None:
         try:
-            if self._path is not None and self._fd.fd is not None:
-                fcntl.flock(self._fd.fd, fcntl.LOCK_UN)
+            if self._file is not None and self._file.fd is not None:
+                fcntl.flock(self._file.fd, fcntl.LOCK_UN)
         finally:
-            self._threads.release()
-            if self._path is not None and not self.yields:
-                self._leave()
+            self._release()
 
-    def _arrive(self) -> None:
-        with self._counting:
-            self._writing += 1
-            if self._writing == 1:
-                fcntl.flock(self._ahead.open(), fcntl.LOCK_SH)
-
-    def _leave(self) -> None:
-        with self._counting:
-            self._writing -= 1
-            if self._writing == 0:
-                fcntl.flock(self._ahead.open(), fcntl.LOCK_UN)
-
-    def _let_others_first(self) -> None:
-        """Wait until no other process has a writer waiting or writing, or YIELD_SECONDS."""
-        deadline = time.monotonic() + YIELD_SECONDS
-        fd = self._ahead.open()
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return
-                time.sleep(0.001)
-                continue
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return
+    def _release(self) -> None:
+        self._threads.release()
+        if self._ahead is not None and not self.yields:
+            self._ahead.__exit__()
 
     def close(self) -> None:
-        self._fd.close()
-        self._ahead.close()
-
-
-class _PerProcessFile:
-    """A lock file opened per process: a forked child sharing its parent's open file would
-    share its locks."""
-
-    def __init__(self, path: str | None) -> None:
-        self._path = path
-        self.fd: int | None = None
-        self._pid = 0
-
-    def open(self) -> int:
-        if self.fd is None or self._pid != os.getpid():
-            assert self._path is not None
-            self.fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            self._pid = os.getpid()
-        return self.fd
-
-    def close(self) -> None:
-        if self.fd is not None and self._pid == os.getpid():
-            os.close(self.fd)
-        self.fd = None
+        for file in (self._file, self._ahead.file if self._ahead else None):
+            if file is not None:
+                file.close()
 
 
 class Database:
