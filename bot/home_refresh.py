@@ -62,30 +62,30 @@ def after_decision(session: Session, decision: Decision, *, before: IncidentStat
         users.add(before.owner_id)
     if kinds & _CALLS_LEADS or decision.approval_requested or decision.escalate_now:
         users.update(leads)
-    if before is not None and before.is_unclaimed and not state.is_unclaimed:
-        users.update(_watching(session, state, now))
-    queue(session, state.workspace_id, (user for user in users if user and user != "system"), now)
+    watched = before is not None and before.is_unclaimed and not state.is_unclaimed
+    _queue_concerned(session, state, (user for user in users if user and user != "system"), now,
+                     watched=watched)
 
 
 def after_flag(session: Session, state: IncidentState, now: datetime) -> None:
     """A new unclaimed incident: the flagger's Home, and every Home whose channels include its card's."""
-    viewers = viewer_store.flag_viewers(session, workspace_id=state.workspace_id, flagger=state.flagged_by,
-                                        channel=state.card_channel, since=now - MY_CHANNELS)
-    _queue(session, state.workspace_id, viewers, due=now + DEBOUNCE, now=now)
+    _queue_concerned(session, state, [state.flagged_by], now, watched=True)
 
 
 def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,
                    now: datetime) -> None:
     """A nudge makes the step late, an escalation makes it Escalated (the leads' too)."""
     users = [state.owner_id or "", state.flagged_by, *(leads if escalated else ())]
-    if state.is_unclaimed:
-        users += _watching(session, state, now)
-    queue(session, state.workspace_id, users, now)
+    _queue_concerned(session, state, users, now, watched=state.is_unclaimed)
 
 
-def _watching(session: Session, state: IncidentState, now: datetime) -> list[str]:
-    return viewer_store.watching_channel(session, workspace_id=state.workspace_id, channel=state.card_channel,
-                                         since=now - MY_CHANNELS)
+def _queue_concerned(session: Session, state: IncidentState, users: Iterable[str], now: datetime, *,
+                     watched: bool) -> None:
+    """``users``' Homes, and with ``watched`` those whose channels include the card's (its
+    Unclaimed section changes): one read of who opened theirs, then the rows."""
+    viewers = viewer_store.concerned(session, workspace_id=state.workspace_id, users=users,
+                                     channel=state.card_channel if watched else None, since=now - MY_CHANNELS)
+    _queue(session, state.workspace_id, viewers, due=now + DEBOUNCE, now=now)
 
 
 def _queue(session: Session, workspace_id: str, users: list[str], *, due: datetime, now: datetime) -> None:

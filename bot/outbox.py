@@ -126,6 +126,17 @@ class _Details:
             repository.update_origin_details(session, incident_id, excerpt=self.excerpt, permalink=self.permalink)
 
 
+def _rendered(payload: dict, incident: IncidentState | None) -> dict:
+    """A payload that names what to say about its incident (``{"offer": "details"}``) gets its
+    words now, from the incident as it is (bot/receipts.py queues it so)."""
+    if payload.get("offer") != receipts.DETAILS_OFFER:
+        return payload
+    if incident is None:
+        raise _Dead("incident gone")
+    return {"text": flagged.details_offer_text(incident),
+            "blocks": [block.to_dict() for block in flagged.details_offer_blocks(incident)]}
+
+
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, tokens: Tokens, clients: Clients,
                  render_card: CardRenderer, poll_seconds: float = 1.0, workers: int = 4,
@@ -395,7 +406,7 @@ class OutboxSender:
         if row.kind in ("update_step", "update_approval"):
             return self._update_step(row, approval=row.kind == "update_approval")
         if row.kind == "ephemeral":
-            return self._ephemeral(row)
+            return self._ephemeral(row, incident)
         if row.kind in receipts.REACTIONS:
             return self._react(row)
         if row.kind == receipts.ANSWER:
@@ -441,6 +452,7 @@ class OutboxSender:
                                          name_of=lambda user: self._person_name(row, user))
         if row.kind == lead_inbox.POST:
             payload = {**payload, "blocks": self._with_card_link(row, incident, payload.get("blocks") or [])}
+        payload = _rendered(payload, incident)
         args = {"channel": row.channel, "text": payload.get("text", ""), "blocks": payload.get("blocks")}
         if payload.get("broadcast"):
             args["reply_broadcast"] = True
@@ -572,12 +584,13 @@ class OutboxSender:
                 gone.append(f"{target}: {dead.error}")
         return None, "; ".join(gone) or None
 
-    def _ephemeral(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:
+    def _ephemeral(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if row.uncertain:
             return None, "ephemeral not repeated: an earlier attempt may have shown it"
+        payload = _rendered(row.payload, incident)
         self._still_ours(row)
         self._call(self._poster.chat_postEphemeral, creates=True, channel=row.channel, user=row.user_id,
-                   text=row.payload.get("text", ""), blocks=row.payload.get("blocks"))
+                   text=payload.get("text", ""), blocks=payload.get("blocks"))
         return None, None
 
     def _react(self, row: outbox_store.Leased) -> tuple[str | None, str | None]:

@@ -17,7 +17,6 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.domain.types import Decision, EventKind, IncidentState
-from bot.views import flagged
 from storage import outbox_store
 
 OPENED = "eyes"
@@ -25,6 +24,7 @@ CLOSED = "white_check_mark"
 ADD, REMOVE = "reaction_add", "reaction_remove"
 REACTIONS = frozenset({ADD, REMOVE})
 ANSWER = "flag_answer"
+DETAILS_OFFER = "details"  # a payload {"offer": DETAILS_OFFER}: the form offered after a reaction flag
 # A Slack message ts; a `/recovery new` incident's origin is a key of our own instead.
 _MESSAGE_TS = re.compile(r"\d+\.\d+")
 
@@ -61,8 +61,7 @@ def queue_details_offer(session: Session, state: IncidentState, *, now: datetime
     channel is not shared with another organization (where the card parks, the offer waits
     with it, so an outside member never sees it). A card sent to RECOVERY_CHANNEL leaves the
     flagged channel unchecked, so there the offer goes as a DM instead."""
-    payload = {"text": flagged.details_offer_text(state),
-               "blocks": [block.to_dict() for block in flagged.details_offer_blocks(state)]}
+    payload = {"offer": DETAILS_OFFER}  # its words are the sender's, from the incident (bot/outbox.py)
     checked = state.card_channel == state.origin_channel
     outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="ephemeral" if checked else "dm", now=now,
                          incident_id=state.id, channel=state.origin_channel if checked else state.flagged_by,

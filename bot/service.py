@@ -170,11 +170,11 @@ class RecoveryService:
                                                            internal_only=not self.settings.recovery_channel))
                 receipts.queue_opened(session, state, now=now)
                 home_refresh.after_flag(session, state, now)
-                state = repository.number_incident(session, state)
                 if answer:
                     receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
                 if offer_details:
                     receipts.queue_details_offer(session, state, now=now)
+                state = repository.number_incident(session, state)  # last: see its docstring
         except _AlreadyFlagged:
             with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -39,34 +39,31 @@ def among(session: Session, *, workspace_id: str, users: Iterable[str]) -> list[
 
 
 _MINE = or_(_INCIDENT.c.flagged_by == _VIEWER.c.user_id, _INCIDENT.c.owner_id == _VIEWER.c.user_id)
-# Built once: a statement costs more CPU to build than to run on SQLite, and every flag runs it.
-_FLAG_VIEWERS = (
-    select(_VIEWER.c.user_id).where(
-        _VIEWER.c.workspace_id == bindparam("workspace_id"),
-        or_(_VIEWER.c.user_id == bindparam("flagger"),
-            exists().where(_INCIDENT.c.card_channel == bindparam("channel"),
-                           _INCIDENT.c.created_at >= bindparam("since"),
-                           _INCIDENT.c.workspace_id == _VIEWER.c.workspace_id, _MINE)))
-    .order_by(_VIEWER.c.user_id))
+_AMONG = _VIEWER.c.user_id.in_(bindparam("users", expanding=True))
+_WATCHING = exists().where(_INCIDENT.c.card_channel == bindparam("channel"), _INCIDENT.c.created_at >= bindparam("since"),
+                           _INCIDENT.c.workspace_id == _VIEWER.c.workspace_id, _MINE)
+# Built once: a statement costs more CPU to build than to run on SQLite, and every flag and
+# click runs one of these.
+_CONCERNED = {
+    watching: select(_VIEWER.c.user_id).where(_VIEWER.c.workspace_id == bindparam("workspace_id"),
+                                              or_(_AMONG, _WATCHING) if watching else _AMONG)
+    .order_by(_VIEWER.c.user_id)
+    for watching in (False, True)}
 
 
-def flag_viewers(session: Session, *, workspace_id: str, flagger: str, channel: str, since: datetime) -> list[str]:
-    """Whose Home a new unclaimed incident changes, among those who opened theirs: the flagger,
-    and everyone for whom ``channel`` is one of "my channels" (see ``watching_channel``). One
-    read: in a workspace where nobody opened the Home, one probe of its primary key."""
-    return list(session.connection().execute(_FLAG_VIEWERS, {"workspace_id": workspace_id, "flagger": flagger,
-                                                             "channel": channel, "since": since}).scalars())
-
-
-def watching_channel(session: Session, *, workspace_id: str, channel: str, since: datetime) -> list[str]:
-    """Viewers for whom ``channel`` is one of "my channels": the card channel of an incident they
-    flagged or owned, created since ``since``. Walks ix_incident_card_channel (channel, created_at)."""
-    incident = _INCIDENT
-    return list(session.connection().execute(
-        select(_VIEWER.c.user_id).distinct()
-        .join(incident, and_(incident.c.card_channel == channel, incident.c.created_at >= since,
-                             incident.c.workspace_id == _VIEWER.c.workspace_id, _MINE))
-        .where(_VIEWER.c.workspace_id == workspace_id).order_by(_VIEWER.c.user_id)).scalars())
+def concerned(session: Session, *, workspace_id: str, users: Iterable[str], channel: str | None = None,
+              since: datetime | None = None) -> list[str]:
+    """Whose Home a change alters, among those who opened theirs: those of ``users``, and with
+    ``channel``, everyone for whom it is one of "my channels": the card channel of an incident
+    they flagged or owned, created since ``since`` (ix_incident_card_channel). One read: where
+    nobody opened the Home, one probe of its key."""
+    wanted = sorted({user for user in users if user})
+    params: dict[str, object] = {"workspace_id": workspace_id, "users": wanted}
+    if channel is not None:
+        params |= {"channel": channel, "since": since}
+    elif not wanted:
+        return []
+    return list(session.connection().execute(_CONCERNED[channel is not None], params).scalars())
 
 
 def last_hash(session: Session, *, workspace_id: str, user_id: str) -> str | None:
