@@ -20,7 +20,7 @@ from bot.web import MAX_BODY_BYTES, make_wsgi
 from storage import outbox_store
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
-from storage.models import Incident, Notification, OutboxMessage
+from storage.models import Notification, OutboxMessage
 from tests.conftest import ServedBot
 from tests.helpers import schema_differences
 
