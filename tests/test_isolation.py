@@ -26,6 +26,8 @@ from storage.repository import to_state
 from tests.conftest import LEAD, ServedBot
 from tests.helpers import base_url, oauth_install
 
+pytestmark = pytest.mark.workspaces  # their own CI step (pyproject.toml)
+
 NOT_HERE = "That incident was not found in this workspace. `/recovery list` shows the open ones."
 SUNDAY_0900 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 MONDAY_0901 = datetime(2026, 11, 2, 9, 1, tzinfo=timezone.utc)

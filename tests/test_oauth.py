@@ -27,6 +27,8 @@ from tests.helpers import oauth_install as _install
 from tests.helpers import page_text as _paragraph
 from tests.helpers import start_install as _start
 
+pytestmark = pytest.mark.workspaces  # their own CI step (pyproject.toml)
+
 _IDS = count(1)
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "111.222"
