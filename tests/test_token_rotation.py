@@ -28,6 +28,8 @@ from storage.models import OutboxMessage
 from storage.slack_oauth import installation_store
 from tests.conftest import ServedBot
 
+pytestmark = pytest.mark.workspaces  # their own CI step (pyproject.toml)
+
 A, B = "T1", "T2"
 A_CHANNEL, B_CHANNEL = "CA", "CB"
 CLIENT_ID, CLIENT_SECRET = "111.222", "client-secret"

@@ -25,6 +25,8 @@ from storage.models import DigestRun, Incident, Notification, OutboxMessage, Ste
 from storage.slack_oauth import installation_store
 from tests.conftest import ServedBot
 
+pytestmark = pytest.mark.workspaces  # their own CI step (pyproject.toml)
+
 A, B = "T1", "T2"
 A_CHANNEL, B_CHANNEL = "CA", "CB"
 CLIENT_ID = "111.222"

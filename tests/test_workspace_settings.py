@@ -1,11 +1,12 @@
 """Settings per workspace: the environment's values by default, a lead's own values from the
-App Home's Settings modal, in force at once on every replica and in that workspace only."""
+App Home's Settings modal, in force on every replica within seconds and in that workspace only."""
 from __future__ import annotations
 
 import json
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from bot.views import ids
@@ -14,6 +15,8 @@ from storage import repository
 from storage.models import Incident, WorkspaceSetting, WorkspaceSettingChange
 from tests.conftest import LEAD, ServedBot
 from tests.helpers import dms
+
+pytestmark = pytest.mark.workspaces  # their own CI step (pyproject.toml)
 
 NEW_LEAD = "UNEW"
 MONDAY_0659 = datetime(2026, 11, 2, 6, 59, tzinfo=timezone.utc)
