@@ -226,7 +226,8 @@ def cost(rig: Rig, config: Config) -> dict[str, Any]:
 
         def build_home(user: str, lead: bool) -> dict:
             return home.home_view(db, workspace_id=WORKSPACE, user_id=user, is_lead=lead, now=clock.now(),
-                                  playbook=service.playbook, policy=service.policy, links=links)
+                                  playbook=service.playbook, policy=service.policy, links=links,
+                                  settings_button=lead)  # a lead may edit the workspace's Settings
 
         def read_floor() -> object:
             now = clock.now()
