@@ -60,13 +60,7 @@ def _bot_token(bot: ServedBot, team: str) -> str | None:
 
 def _flag(bot: ServedBot, team: str, channel: str, summary: str) -> None:
     """`/recovery new` typed in ``channel`` of ``team``."""
-    assert bot.slack.send_form({
-        "token": "legacy", "team_id": team, "team_domain": team.lower(), "channel_id": channel,
-        "channel_name": "support", "user_id": "U1", "user_name": "u1", "command": "/recovery",
-        "text": f"new {summary}", "api_app_id": "A1", "is_enterprise_install": "false",
-        "response_url": bot.fake.response_url(f"life{next(_ids)}", user="U1", channel=channel),
-        "trigger_id": f"{next(_ids)}.trigger",
-    }).status == 200
+    assert bot.slack.command(f"/recovery new {summary}", channel=channel, team=team).status == 200
 
 
 def _cards(bot: ServedBot, channel: str) -> list[str]:
