@@ -174,6 +174,7 @@ class RecoveryService:
                     receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
                 if offer_details:
                     receipts.queue_details_offer(session, state, now=now)
+                outbox_store.write_queued(session)
                 state = repository.number_incident(session, state)  # last: see its docstring
         except _AlreadyFlagged:
             with self.db.read() as session:
@@ -311,11 +312,11 @@ class RecoveryService:
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
-                loaded = repository.load(session, workspace_id=where.workspace_id,
-                                         incident_id=where.incident_id, number=where.number)
+                loaded = repository.load_to_decide(session, workspace_id=where.workspace_id,
+                                                   incident_id=where.incident_id, number=where.number)
                 if loaded is None:
                     return Outcome(False, where.missing())
-                state, version = loaded
+                state, version, escalated_before = loaded
                 decision = recovery.decide(state, actor, action, now=now, playbook=self.playbook,
                                            policy=self.policy)
                 if isinstance(decision, Refusal):
@@ -329,7 +330,8 @@ class RecoveryService:
                     repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
                                                   kind=alerts.ESCALATION, now=now)
                 sent = frozenset() if decision.new_step and not decision.escalate_now else None
-                escalated = None
+                # An escalation this decision claims is looked up with the others, after it.
+                escalated = None if decision.escalate_now else escalated_before
                 if decision.handed_over:
                     before = repository.sent_notifications(session, incident_id=state.id, seq=state.step_seq)
                     escalated = alerts.ESCALATION in before

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.domain.types import (
     Decision, Event, IncidentState, NewIncident, Severity, Status, StepKey,
 )
+from bot.domain import alerts
 from bot.domain.digest import UNCOUNTED_APPROVALS, IncidentFacts
 from storage.workspace_store import PAUSED
 from bot.domain.stats import ENDED_RESULTS, Middles, StatsTotals, StatsWindow, StepEnds
@@ -250,10 +251,25 @@ def load(session: Session, *, workspace_id: str, incident_id: int | None = None,
     return (to_state(row), row.version) if row else None
 
 
+def load_to_decide(session: Session, *, workspace_id: str, incident_id: int | None = None,
+                   number: int | None = None) -> tuple[IncidentState, int, bool] | None:
+    """``load``, and whether the leads were called for the current step: what a decision
+    settles once someone acts (bot/announce.py), read in the same query, since every click
+    needs it."""
+    statement = _DECIDE_BY_ID if incident_id is not None else _DECIDE_BY_NUMBER
+    row = session.connection().execute(statement, {"workspace_id": workspace_id,
+                                                   "key": incident_id if incident_id is not None else number}).first()
+    return (to_state(row), row.version, row.escalated) if row else None
+
+
 _LOAD_BY_ID = select(*Incident.__table__.columns).where(
     Incident.workspace_id == bindparam("workspace_id"), Incident.id == bindparam("key"))
 _LOAD_BY_NUMBER = select(*Incident.__table__.columns).where(
     Incident.workspace_id == bindparam("workspace_id"), Incident.number == bindparam("key"))
+_ESCALATED = exists().where(Notification.incident_id == Incident.id, Notification.step_seq == Incident.step_seq,
+                            Notification.kind == alerts.ESCALATION).label("escalated")
+_DECIDE_BY_ID = _LOAD_BY_ID.add_columns(_ESCALATED)
+_DECIDE_BY_NUMBER = _LOAD_BY_NUMBER.add_columns(_ESCALATED)
 
 
 _STATEMENTS: dict[tuple[str, str], object] = {}
