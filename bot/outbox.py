@@ -165,6 +165,8 @@ class OutboxSender:
         self._bot_name: str | None = None
         # Workspace: what Slack said when it refused to refresh its token, as last read.
         self._refused_tokens: dict[str, str] = {}
+        # Leased row: whether its channel is shared, as read with its lease (None: ask Slack).
+        self._verdicts: dict[int, bool | None] = {}
         self._home = home
         self._export = export
         self._insights = insights
@@ -242,10 +244,14 @@ class OutboxSender:
             incidents = repository.get_many(session, {row.incident_id for row in rows if row.incident_id is not None})
             workspaces = {row.workspace_id for row in rows}
             refused = workspace_store.token_errors(session, workspaces)
+            guarded = {row.id: row.channel for row in rows if _guarded(row)}
+            verdicts = channel_store.verdicts(session, set(guarded.values()),
+                                              checked_since=self._clock.now() - CHANNEL_RECHECK) if guarded else {}
         with self._held_lock:
             for workspace_id in workspaces:
                 self._refused_tokens.pop(workspace_id, None)
             self._refused_tokens.update(refused)
+            self._verdicts.update({row_id: verdicts.get(channel) for row_id, channel in guarded.items()})
         self._pacing.forget(set(ids) - {row.id for row in rows})
         return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
 
@@ -276,6 +282,7 @@ class OutboxSender:
             with self._held_lock:
                 for row, _ in batch:
                     self._held.pop(row.id, None)
+                    self._verdicts.pop(row.id, None)
         return settled
 
     def _ensure_keeper(self) -> None:
@@ -741,12 +748,11 @@ class OutboxSender:
         if that channel is shared with another organization: the customer would read it.
         conversations.info is asked once per channel, its answer kept for CHANNEL_RECHECK. Nor
         is anything for the leads posted in a LEAD_CHANNEL shared with another organization."""
-        to_lead_channel = row.kind in (lead_inbox.POST, outbox_insights.KIND) and not row.user_id
-        if not (to_lead_channel or (row.kind == "card" and row.payload.get("internal_only"))) or not row.channel:
+        if not _guarded(row):
             return
         now = self._clock.now()
-        with self._db.read() as session:
-            shared = channel_store.is_shared(session, row.channel, checked_since=now - CHANNEL_RECHECK)
+        with self._held_lock:
+            shared = self._verdicts.pop(row.id, None)
         if shared is None:
             info = self._call(self._client.conversations_info, channel=row.channel).get("channel") or {}
             shared = any(bool(info.get(flag)) for flag in ("is_ext_shared", "is_shared", "is_pending_ext_shared"))
@@ -794,3 +800,9 @@ class OutboxSender:
                             health.DEFAULT_BOT_NAME)
                 return health.DEFAULT_BOT_NAME
         return self._bot_name
+
+
+def _guarded(row: outbox_store.Leased) -> bool:
+    """Whether the row is posted only where no other organization reads (see _guard_shared)."""
+    to_lead_channel = row.kind in (lead_inbox.POST, outbox_insights.KIND) and not row.user_id
+    return bool(row.channel) and (to_lead_channel or (row.kind == "card" and bool(row.payload.get("internal_only"))))

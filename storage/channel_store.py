@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import ChannelCheck
 from storage.repository import _insert
 
 
-def is_shared(session: Session, channel: str, *, checked_since: datetime) -> bool | None:
-    """The verdict if one was reached since ``checked_since``; None: ask Slack again."""
-    row = session.get(ChannelCheck, channel)
-    if row is None or row.checked_at < checked_since:
-        return None
-    return row.shared
+def verdicts(session: Session, channels: set[str], *, checked_since: datetime) -> dict[str, bool]:
+    """Shared or not, for the channels with a verdict reached since ``checked_since``; a channel
+    left out is one to ask Slack about again."""
+    rows = session.exec(select(ChannelCheck.channel, ChannelCheck.shared).where(
+        col(ChannelCheck.channel).in_(channels), ChannelCheck.checked_at >= checked_since)).all()
+    return {channel: shared for channel, shared in rows}
 
 
 def remember(session: Session, *, workspace_id: str, channel: str, shared: bool, now: datetime) -> None:
