@@ -165,8 +165,8 @@ class OutboxSender:
         self._bot_name: str | None = None
         # Workspace: what Slack said when it refused to refresh its token, as last read.
         self._refused_tokens: dict[str, str] = {}
-        # Leased row: whether its channel is shared, as read with its lease (None: ask Slack).
-        self._verdicts: dict[int, bool | None] = {}
+        # Leased row: its channel and whether it is shared, as read with its lease (None: ask Slack).
+        self._verdicts: dict[int, tuple[str | None, bool | None]] = {}
         self._home = home
         self._export = export
         self._insights = insights
@@ -251,7 +251,7 @@ class OutboxSender:
             for workspace_id in workspaces:
                 self._refused_tokens.pop(workspace_id, None)
             self._refused_tokens.update(refused)
-            self._verdicts.update({row_id: verdicts.get(channel) for row_id, channel in guarded.items()})
+            self._verdicts.update({row_id: (channel, verdicts.get(channel)) for row_id, channel in guarded.items()})
         self._pacing.forget(set(ids) - {row.id for row in rows})
         return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
 
@@ -752,13 +752,17 @@ class OutboxSender:
             return
         now = self._clock.now()
         with self._held_lock:
-            shared = self._verdicts.pop(row.id, None)
+            shared = self._verdicts.pop(row.id, (row.channel, None))[1]
         if shared is None:
             info = self._call(self._client.conversations_info, channel=row.channel).get("channel") or {}
             shared = any(bool(info.get(flag)) for flag in ("is_ext_shared", "is_shared", "is_pending_ext_shared"))
             with self._db.transaction() as session:
                 channel_store.remember(session, workspace_id=row.workspace_id, channel=row.channel, shared=shared,
                                        now=now)
+            with self._held_lock:  # the rows leased with this one, for the same channel, know it now
+                for row_id, (channel, verdict) in self._verdicts.items():
+                    if channel == row.channel and verdict is None:
+                        self._verdicts[row_id] = (channel, shared)
         if shared:
             raise _Parked(refusals.SHARED_CHANNEL)
 
