@@ -78,7 +78,22 @@ CHANNEL_RECHECK = timedelta(hours=24)
 # Where an ephemeral cannot reach the person in that channel, but a DM can.
 _EPHEMERAL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "user_not_in_channel"})
 
-CardRenderer = Callable[[IncidentState], tuple[str, list[dict]]]
+CardRenderer = Callable[[IncidentState, bool], tuple[str, list[dict]]]
+"""The card of an incident, and whether the leads were called to its current step."""
+
+
+@dataclass(slots=True)
+class _LeaseFacts:
+    """What the lease read about a row besides the row: whether its channel is shared with
+    another organization (None: not known, ask Slack), whether the leads were called to its
+    incident's current step, and whether a newer card update makes it pointless. Read then,
+    in the lease's own query, as the incident is: a change committed later queued its own
+    row behind this one."""
+
+    channel: str | None
+    shared: bool | None
+    escalated: bool
+    superseded: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +180,8 @@ class OutboxSender:
         self._bot_name: str | None = None
         # Workspace: what Slack said when it refused to refresh its token, as last read.
         self._refused_tokens: dict[str, str] = {}
-        # Leased row: its channel and whether it is shared, as read with its lease (None: ask Slack).
-        self._verdicts: dict[int, tuple[str | None, bool | None]] = {}
+        # Leased row: what was read with its lease.
+        self._facts: dict[int, _LeaseFacts] = {}
         self._home = home
         self._export = export
         self._insights = insights
@@ -241,17 +256,22 @@ class OutboxSender:
         queued its own card update behind this row, so the card still ends up current."""
         with self._db.transaction() as session:
             rows = outbox_store.lease_many(session, ids, now=self._clock.now(), lease_for=LEASE)
-            incidents = repository.get_many(session, {row.incident_id for row in rows if row.incident_id is not None})
+            incidents, escalated = repository.get_many_to_draw(
+                session, {row.incident_id for row in rows if row.incident_id is not None})
             workspaces = {row.workspace_id for row in rows}
             refused = workspace_store.token_errors(session, workspaces)
-            guarded = {row.id: row.channel for row in rows if _guarded(row)}
-            verdicts = channel_store.verdicts(session, set(guarded.values()),
-                                              checked_since=self._clock.now() - CHANNEL_RECHECK) if guarded else {}
+            guarded = {row.channel for row in rows if _guarded(row)}
+            verdicts = channel_store.verdicts(session, guarded, checked_since=self._clock.now() - CHANNEL_RECHECK) \
+                if guarded else {}
+            superseded = outbox_store.superseded_card_updates(
+                session, {row.id for row in rows if row.kind == "update_card"})
         with self._held_lock:
             for workspace_id in workspaces:
                 self._refused_tokens.pop(workspace_id, None)
             self._refused_tokens.update(refused)
-            self._verdicts.update({row_id: (channel, verdicts.get(channel)) for row_id, channel in guarded.items()})
+            self._facts.update({row.id: _LeaseFacts(
+                channel=row.channel, shared=verdicts.get(row.channel or ""), escalated=row.incident_id in escalated,
+                superseded=row.id in superseded) for row in rows})
         self._pacing.forget(set(ids) - {row.id for row in rows})
         return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
 
@@ -282,7 +302,7 @@ class OutboxSender:
             with self._held_lock:
                 for row, _ in batch:
                     self._held.pop(row.id, None)
-                    self._verdicts.pop(row.id, None)
+                    self._facts.pop(row.id, None)
         return settled
 
     def _ensure_keeper(self) -> None:
@@ -317,6 +337,10 @@ class OutboxSender:
                     else:
                         del self._held[row_id]
         return ours
+
+    def _fact(self, row: outbox_store.Leased) -> _LeaseFacts:
+        with self._held_lock:
+            return self._facts[row.id]
 
     def _still_ours(self, row: outbox_store.Leased) -> None:
         """Before starting on a row, and before a call that creates a message: raise _Lost
@@ -451,7 +475,7 @@ class OutboxSender:
         if row.kind == "card":
             if incident is None:
                 raise _Dead("incident gone")
-            text, blocks = self._render_card(incident)
+            text, blocks = self._render_card(incident, self._fact(row).escalated)
             return {"channel": row.channel, "text": text, "blocks": blocks}
         payload = row.payload
         if digest_view.needs_filling(payload):
@@ -508,10 +532,10 @@ class OutboxSender:
     def _update_card(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if incident is None or incident.card_ts is None:
             raise _Dead("no card to update")
-        with self._db.read() as session:
-            if outbox_store.has_later_card_update(session, row.id, incident.id):
-                return None, "superseded by a later card update"
-        text, blocks = self._render_card(incident)
+        facts = self._fact(row)
+        if facts.superseded:
+            return None, "superseded by a later card update"
+        text, blocks = self._render_card(incident, facts.escalated)
         self._call(self._client.chat_update, channel=incident.card_channel, ts=incident.card_ts,
                    text=text, blocks=blocks)
         return incident.card_ts, None
@@ -751,8 +775,7 @@ class OutboxSender:
         if not _guarded(row):
             return
         now = self._clock.now()
-        with self._held_lock:
-            shared = self._verdicts.pop(row.id, (row.channel, None))[1]
+        shared = self._fact(row).shared
         if shared is None:
             info = self._call(self._client.conversations_info, channel=row.channel).get("channel") or {}
             shared = any(bool(info.get(flag)) for flag in ("is_ext_shared", "is_shared", "is_pending_ext_shared"))
@@ -760,9 +783,9 @@ class OutboxSender:
                 channel_store.remember(session, workspace_id=row.workspace_id, channel=row.channel, shared=shared,
                                        now=now)
             with self._held_lock:  # the rows leased with this one, for the same channel, know it now
-                for row_id, (channel, verdict) in self._verdicts.items():
-                    if channel == row.channel and verdict is None:
-                        self._verdicts[row_id] = (channel, shared)
+                for facts in self._facts.values():
+                    if facts.channel == row.channel:
+                        facts.shared = shared
         if shared:
             raise _Parked(refusals.SHARED_CHANNEL)
 

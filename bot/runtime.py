@@ -123,7 +123,7 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                       is_lead=lambda user: service.leads.is_lead(user), workspace_url=workspace_url,
                       edits_settings=lambda user: service.leads.is_lead(user) or _admin_here(admins, user))
     sender = OutboxSender(db=db, clock=clock, tokens=tokens, clients=clients,
-                          render_card=card_renderer(db, playbook=lambda: service.playbook, policy=lambda: service.policy,
+                          render_card=card_renderer(playbook=lambda: service.playbook, policy=lambda: service.policy,
                                                     clock=clock),
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
                                         history_per_minute=settings.slack_history_per_minute), home=home,

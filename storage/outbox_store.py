@@ -229,11 +229,17 @@ def mark_dead(session: Session, row_id: int, *, now: datetime, error: str) -> No
     session.connection().execute(_MARK_DEAD, {"row_id": row_id, "now": now, "error": error[:500]})
 
 
-def has_later_card_update(session: Session, row_id: int, incident_id: int) -> bool:
-    """A newer card update makes this one pointless: the card is rendered when sent."""
-    return session.exec(model_select(OutboxMessage.id).where(
-        OutboxMessage.incident_id == incident_id, OutboxMessage.kind == "update_card",
-        OutboxMessage.id > row_id, OutboxMessage.state == PENDING).limit(1)).first() is not None
+def superseded_card_updates(session: Session, row_ids: set[int]) -> set[int]:
+    """Of these card updates, those with a newer one pending: pointless, since the card is
+    rendered when sent."""
+    if not row_ids:
+        return set()
+    earlier = _OUTBOX.alias("earlier")
+    newer = exists().where(_OUTBOX.c.incident_id == earlier.c.incident_id, _OUTBOX.c.kind == "update_card",
+                           _OUTBOX.c.id > earlier.c.id, _OUTBOX.c.state == PENDING)
+    found = session.connection().execute(select(earlier.c.id).where(
+        earlier.c.id.in_(row_ids), newer))
+    return {row_id for (row_id,) in found}
 
 
 def pending_keys(session: Session, *, kind: str, keys: Iterable[str]) -> set[str]:
