@@ -66,6 +66,8 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
     kinds = {event.kind for event in decision.events}
     actor = decision.events[0].actor if decision.events else None
     rows = _Queue(session, state, now, actor)
+    # First: it reads (who opened their Home), so the rows below are then written together.
+    home_refresh.after_decision(session, decision, before=before, leads=policy.leads, now=now)
 
     outbox_store.enqueue(session, workspace_id=state.workspace_id, incident_id=state.id, now=now,
                          channel=state.card_channel, kind="update_card")
@@ -105,7 +107,6 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
     if EventKind.FOLLOW_UP_PROMPTED in kinds and state.owner_id:
         rows.reply(notices.follow_up_dm_text(state), notices.follow_up_dm_blocks(state),
                    kind="dm", **{"channel": state.owner_id, "user_id": state.owner_id})
-    home_refresh.after_decision(session, decision, before=before, leads=policy.leads, now=now)
 
 
 def _unping(payload: dict, user: str | None) -> dict:

@@ -404,8 +404,13 @@ class OutboxSender:
             return
         notes = ([note] if note else []) + list(details.failures if details is not None else ())
         with self._db.transaction() as session:
-            self._store(session, row, details)
-            self._record_ts(session, row, ts)
+            if row.kind == "card" and ts is not None and row.incident_id is not None:
+                repository.set_card(session, row.incident_id, channel=row.channel or "", ts=ts,
+                                    excerpt=details.excerpt if details else None,
+                                    permalink=details.permalink if details else None)
+            else:
+                self._store(session, row, details)
+                self._record_ts(session, row, ts)
             if details is not None and details.later is not None and row.kind == "card":
                 outbox_details.queue(session, card=row, now=self._clock.now())
             outbox_store.mark_sent(session, row.id, now=self._clock.now(), ts=ts, note="; ".join(notes) or None)
@@ -419,9 +424,7 @@ class OutboxSender:
     def _record_ts(session: Session, row: outbox_store.Leased, ts: str | None) -> None:
         if ts is None or row.incident_id is None:
             return
-        if row.kind == "card":
-            repository.set_card(session, row.incident_id, channel=row.channel or "", ts=ts)
-        elif row.kind == "step" and row.step_seq is not None:
+        if row.kind == "step" and row.step_seq is not None:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts)
         elif row.kind == "approval" and row.step_seq is not None:
             repository.set_step_message_ts(session, row.incident_id, row.step_seq, ts, approval=True)

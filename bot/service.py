@@ -164,17 +164,17 @@ class RecoveryService:
                 if state is None:
                     raise _AlreadyFlagged
                 repository.add_events(session, state.id, [Event(EventKind.CREATED, now, new.flagged_by)])
+                # Before the rows below, which are then written together (outbox_store.enqueue).
+                home_refresh.after_flag(session, state, now)
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
                                      incident_id=state.id, channel=card_channel,
                                      payload=_card_payload(new, fetch_details=fetch_details,
                                                            internal_only=not self.settings.recovery_channel))
                 receipts.queue_opened(session, state, now=now)
-                home_refresh.after_flag(session, state, now)
                 if answer:
                     receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
                 if offer_details:
                     receipts.queue_details_offer(session, state, now=now)
-                outbox_store.write_queued(session)
                 state = repository.number_incident(session, state)  # last: see its docstring
         except _AlreadyFlagged:
             with self.db.read() as session:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, event, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as SqlSession
-from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
@@ -56,12 +56,12 @@ def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, pa
     A row that must not wait behind them, nor hold them back, names a key of its own.
     ``due``: not before then (a debounced row); now when not given.
 
-    The row is written with the transaction's other queued rows in one statement, by
-    ``write_queued`` or at the latest just before the commit (a flag queues three or four:
-    one round trip instead of one each, measured in bench/ack_profile.py)."""
+    Rows queued one after another are written together, in one statement, before the
+    transaction's next statement or its commit (a flag queues three or four: one round trip
+    instead of one each). Whatever runs next in the transaction sees them."""
     ordering_key = ordering_key or (f"incident:{incident_id}" if incident_id is not None
                                     else f"solo:{uuid.uuid4().hex}")
-    session.info.setdefault(_QUEUED, []).append({
+    session.connection().info.setdefault(_QUEUED, []).append({
         "workspace_id": workspace_id, "incident_id": incident_id, "step_seq": step_seq, "kind": kind,
         "channel": channel, "user_id": user_id, "payload": json.dumps(payload or {}), "dedupe_key": dedupe_key,
         "ordering_key": ordering_key, "state": PENDING, "attempts": 0, "uncertain": False,
@@ -69,24 +69,28 @@ def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, pa
     })
 
 
-def write_queued(session: Session) -> None:
-    """Write the rows ``enqueue`` holds for this transaction, in the order queued (their ids,
-    and so the order they are sent in, follow it)."""
-    queued = session.info.pop(_QUEUED, None)
+def _write_queued(connection: Connection) -> None:
+    queued = connection.info.pop(_QUEUED, None)
     if queued:
-        session.connection().execute(_INSERT, queued)
+        connection.execute(_INSERT, queued)
+
+
+@event.listens_for(Engine, "before_execute")
+def _before_next_statement(connection: Connection, *_statement: object) -> None:
+    if connection.info.get(_QUEUED):
+        _write_queued(connection)
 
 
 @event.listens_for(SqlSession, "before_commit")
-def _write_before_commit(session: SqlSession) -> None:
-    write_queued(session)  # type: ignore[arg-type] - any Session holds them the same way
+def _before_commit(session: SqlSession) -> None:
+    transaction = session.get_transaction()
+    for connection in transaction.connections if transaction is not None else ():
+        _write_queued(connection)
 
 
-@event.listens_for(SqlSession, "after_transaction_end")
-def _forget_unwritten(session: SqlSession, transaction: SessionTransaction) -> None:
-    """A transaction rolled back (or ended with nothing written) takes its queued rows with it."""
-    if transaction.parent is None:
-        session.info.pop(_QUEUED, None)
+@event.listens_for(Engine, "rollback")
+def _forget_on_rollback(connection: Connection) -> None:
+    connection.info.pop(_QUEUED, None)
 
 
 _OUTBOX = OutboxMessage.__table__

@@ -487,12 +487,15 @@ def set_step_message_ts(session: Session, incident_id: int, seq: int, ts: str, *
                  .values(**values))
 
 
-_SET_CARD = update(Incident).where(Incident.id == bindparam("b_id")).values(
-    card_channel=bindparam("b_channel"), card_ts=bindparam("b_ts"))
+_SET_CARD = _FILL_ORIGIN.values(card_channel=bindparam("b_channel"), card_ts=bindparam("b_ts"))
 
 
-def set_card(session: Session, incident_id: int, *, channel: str, ts: str) -> None:
-    session.connection().execute(_SET_CARD, {"b_id": incident_id, "b_channel": channel, "b_ts": ts})
+def set_card(session: Session, incident_id: int, *, channel: str, ts: str, excerpt: str | None = None,
+             permalink: str | None = None) -> None:
+    """Where the card is, with what its sender fetched of the flagged message
+    (``update_origin_details``) in the same UPDATE."""
+    session.connection().execute(_SET_CARD, {"b_id": incident_id, "b_channel": channel, "b_ts": ts,
+                                             "b_excerpt": excerpt or None, "b_permalink": permalink or None})
 
 
 def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: str,
