@@ -26,7 +26,6 @@ from bot.domain.timing import next_working_day, step_due
 from bot.domain.types import (
     Actor,
     Event,
-    EventKind,
     IncidentState,
     NewIncident,
     Policy,
@@ -163,7 +162,6 @@ class RecoveryService:
                                                                 policy=self.policy, sent=frozenset()))
                 if state is None:
                     raise _AlreadyFlagged
-                repository.add_events(session, state.id, [Event(EventKind.CREATED, now, new.flagged_by)])
                 # Before the rows below, which are then written together (outbox_store.enqueue).
                 home_refresh.after_flag(session, state, now)
                 outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,

@@ -5,6 +5,7 @@ version = the version we read) and reports whether it won, so the database decid
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.domain.types import (
-    Decision, Event, IncidentState, NewIncident, Severity, Status, StepKey,
+    Decision, Event, EventKind, IncidentState, NewIncident, Severity, Status, StepKey,
 )
 from bot.domain import alerts
 from bot.domain.digest import UNCOUNTED_APPROVALS, IncidentFacts
@@ -297,13 +298,37 @@ def _statement(session: Session, name: str):  # noqa: ANN202 - a dialect's inser
             _STATEMENTS[key] = upsert.on_conflict_do_update(
                 index_elements=["workspace_id"], set_={"last_number": WorkspaceCounter.last_number + 1},
             ).returning(WorkspaceCounter.last_number)
-        elif name in ("incident", "incident_numbered_last"):
-            statement = insert_for(Incident)
-            if name == "incident_numbered_last":
-                statement = statement.values(number=_PLACEHOLDER_NUMBER)
-            _STATEMENTS[key] = statement.on_conflict_do_nothing(
+        elif name == "incident":
+            _STATEMENTS[key] = insert_for(Incident).on_conflict_do_nothing(
                 index_elements=["workspace_id", "origin_channel", "origin_ts"]).returning(Incident.id)
     return _STATEMENTS[key]
+
+
+@functools.cache
+def _flag_in_one_statement(names: tuple[str, ...]):  # noqa: ANN202 - a select with data-modifying CTEs
+    """PostgreSQL: the incident (``names``: its columns given; numbered last, see
+    ``_numbers_last``), its first step and its creation event in one statement, each insert
+    taking the incident's id from the one before it: one round trip instead of three for
+    every flag. Nothing is inserted, and no id returned, when the message was flagged already."""
+    columns = Incident.__table__.c
+    incident = (postgresql.insert(Incident)
+                .values({name: bindparam(name, type_=columns[name].type) for name in names}
+                        | {"number": _PLACEHOLDER_NUMBER})
+                .on_conflict_do_nothing(index_elements=["workspace_id", "origin_channel", "origin_ts"])
+                .returning(Incident.id).cte("flagged"))
+    steps = StepRecord.__table__.c
+    first_step = insert(StepRecord).from_select(
+        ["incident_id", "seq", "step", "status", "started_at", "due_at"],
+        select(incident.c.id, literal(0), literal(StepKey.CLAIM.value), literal("current"),
+               bindparam("step_started_at", type_=steps.started_at.type),
+               bindparam("step_due_at", type_=steps.due_at.type))).cte("first_step")
+    events = TimelineEvent.__table__.c
+    created = insert(TimelineEvent).from_select(
+        ["incident_id", "at", "actor", "kind", "data"],
+        select(incident.c.id, bindparam("created_at", type_=events.at.type),
+               bindparam("flagged_by", type_=events.actor.type), literal(EventKind.CREATED.value),
+               literal({}, type_=events.data.type))).cte("created")
+    return select(incident.c.id).add_cte(first_step).add_cte(created)
 
 
 _INSERT_STEP = insert(StepRecord)
@@ -360,10 +385,10 @@ def number_incident(session: Session, state: IncidentState) -> IncidentState:
 def insert_incident(session: Session, new: NewIncident, *, card_channel: str, now: datetime,
                     claim_due: datetime, next_alert: Callable[[IncidentState], tuple[datetime | None, str | None]],
                     ) -> IncidentState | None:
-    """Insert unless this message was flagged already; None means someone got there first,
-    and the caller must roll back so the number it drew is not lost. ``next_alert`` gives the
-    new incident's first alert, stored by the insert itself. Where numbers come last the
-    state's number is 0 until ``number_incident``."""
+    """Insert, with its first step and its creation event, unless this message was flagged
+    already; None means someone got there first, and the caller must roll back so the number
+    it drew is not lost. ``next_alert`` gives the new incident's first alert, stored by the
+    insert itself. Where numbers come last the state's number is 0 until ``number_incident``."""
     last = _numbers_last(session)
     number = 0 if last else _next_number(session, new.workspace_id)
     state = IncidentState(
@@ -383,15 +408,16 @@ def insert_incident(session: Session, new: NewIncident, *, card_channel: str, no
         current_step=StepKey.CLAIM.value, step_seq=0, step_started_at=now, step_due_at=claim_due,
         card_channel=card_channel, created_at=now, updated_at=now, next_alert_at=alert_at, next_alert_kind=alert_kind,
     )
-    if not last:
-        values["number"] = number
     connection = session.connection()
-    incident_id = connection.execute(_statement(session, "incident_numbered_last" if last else "incident"),
-                                     values).scalar_one_or_none()
+    if last:
+        incident_id = connection.execute(_flag_in_one_statement(tuple(values)), values).scalar_one_or_none()
+        return replace(state, id=incident_id) if incident_id is not None else None
+    incident_id = connection.execute(_statement(session, "incident"), values | {"number": number}).scalar_one_or_none()
     if incident_id is None:
         return None
     connection.execute(_INSERT_STEP, {"incident_id": incident_id, "seq": 0, "step": StepKey.CLAIM.value,
                                       "status": "current", "started_at": now, "due_at": claim_due})
+    add_events(session, incident_id, [Event(EventKind.CREATED, now, new.flagged_by)])
     return replace(state, id=incident_id)
 
 
