@@ -54,9 +54,12 @@ log = logging.getLogger(__name__)
 # A leased row is renewed every RENEW_SECONDS while its sender works on it (a call may take
 # longer than the lease: timeouts, Retry-After sleeps in the read client), so the lease only
 # runs out when its holder is gone: a process killed mid-send holds its rows back from the
-# other senders (or from itself, restarted) for at most LEASE.
+# other senders (or from itself, restarted) for at most LEASE. Both are read on the sender's
+# clock, which the keeper looks at every KEEPER_POLL_SECONDS of wall time: a clock that runs
+# faster than the wall (the fault suite's time lapse) must not outrun the renewals.
 LEASE = timedelta(seconds=15)
 RENEW_SECONDS = 5.0
+KEEPER_POLL_SECONDS = 0.1
 # Rows leased per transaction, at most: fewer round trips per row, while a batch stuck behind
 # one slow Slack call stays small (its other rows wait, leased, until that call ends).
 LEASE_BATCH = 8
@@ -172,7 +175,10 @@ class OutboxSender:
         self._stop = threading.Event()
         self._workers = workers
         self._threads: list[threading.Thread] = []
-        self._held: dict[int, tuple[int, datetime]] = {}  # row id: (attempts, lease last confirmed)
+        # (row id, attempts): when that lease was last confirmed. A lease is a row *and* its
+        # attempt: a row whose lease ran out may be leased again by another sender thread of
+        # this same process, and each thread must go on seeing only its own lease.
+        self._held: dict[tuple[int, int], datetime] = {}
         self._held_lock = threading.Lock()
         self._keeper: threading.Thread | None = None
         self._pacing = RowPacing(Pacer(limits, clock), post_kinds=POST_KINDS)
@@ -180,8 +186,8 @@ class OutboxSender:
         self._bot_name: str | None = None
         # Workspace: what Slack said when it refused to refresh its token, as last read.
         self._refused_tokens: dict[str, str] = {}
-        # Leased row: what was read with its lease.
-        self._facts: dict[int, _LeaseFacts] = {}
+        # Lease (row id, attempts): what was read with it.
+        self._facts: dict[tuple[int, int], _LeaseFacts] = {}
         self._home = home
         self._export = export
         self._insights = insights
@@ -269,7 +275,7 @@ class OutboxSender:
             for workspace_id in workspaces:
                 self._refused_tokens.pop(workspace_id, None)
             self._refused_tokens.update(refused)
-            self._facts.update({row.id: _LeaseFacts(
+            self._facts.update({(row.id, row.attempts): _LeaseFacts(
                 channel=row.channel, shared=verdicts.get(row.channel or ""), escalated=row.incident_id in escalated,
                 superseded=row.id in superseded) for row in rows})
         self._pacing.forget(set(ids) - {row.id for row in rows})
@@ -279,7 +285,7 @@ class OutboxSender:
         """Settle a leased batch in order; if told to stop, give back the rows not yet tried."""
         now = self._clock.now()
         with self._held_lock:
-            self._held.update({row.id: (row.attempts, now) for row, _ in batch})
+            self._held.update({(row.id, row.attempts): now for row, _ in batch})
         self._ensure_keeper()
         settled = 0
         try:
@@ -296,13 +302,13 @@ class OutboxSender:
                     log.warning("outbox %s (%s): its lease ran out and another sender took it over", row.id,
                                 row.kind)
                 with self._held_lock:
-                    self._held.pop(row.id, None)
+                    self._held.pop((row.id, row.attempts), None)
         finally:
             self._pacing.forget(row.id for row, _ in batch)
             with self._held_lock:
                 for row, _ in batch:
-                    self._held.pop(row.id, None)
-                    self._facts.pop(row.id, None)
+                    self._held.pop((row.id, row.attempts), None)
+                    self._facts.pop((row.id, row.attempts), None)
         return settled
 
     def _ensure_keeper(self) -> None:
@@ -313,34 +319,37 @@ class OutboxSender:
                 self._keeper.start()
 
     def _keep_leases(self) -> None:
-        """One thread renews every lease this sender holds, every RENEW_SECONDS."""
-        while not self._stop.wait(RENEW_SECONDS):
+        """One thread renews every lease this sender holds once it was last confirmed
+        RENEW_SECONDS ago on the sender's clock (looked at every KEEPER_POLL_SECONDS)."""
+        while not self._stop.wait(KEEPER_POLL_SECONDS):
+            now = self._clock.now()
             with self._held_lock:
-                held = {row_id: attempts for row_id, (attempts, _) in self._held.items()}
-            if not held:
+                aged = [lease for lease, confirmed in self._held.items()
+                        if now - confirmed >= timedelta(seconds=RENEW_SECONDS)]
+            if not aged:
                 continue
             try:
-                self._renew(held)
+                self._renew(aged)
             except Exception:  # noqa: BLE001 - e.g. the database is down; the next round tries again
                 log.warning("outbox: leases not renewed", exc_info=True)
 
-    def _renew(self, held: dict[int, int]) -> set[int]:
-        """Renew the leases (row id: attempts) still ours; forget those another sender took over."""
+    def _renew(self, held: list[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Renew the leases (row id, attempts) still ours; forget those another sender took over."""
         now = self._clock.now()
         with self._db.transaction() as session:
-            ours = outbox_store.confirm(session, held.items(), now=now, lease_for=LEASE)
+            ours = outbox_store.confirm(session, held, now=now, lease_for=LEASE)
         with self._held_lock:
-            for row_id, attempts in held.items():
-                if row_id in self._held:
-                    if row_id in ours:
-                        self._held[row_id] = (attempts, now)
+            for lease in held:
+                if lease in self._held:
+                    if lease in ours:
+                        self._held[lease] = now
                     else:
-                        del self._held[row_id]
+                        del self._held[lease]
         return ours
 
     def _fact(self, row: outbox_store.Leased) -> _LeaseFacts:
         with self._held_lock:
-            return self._facts[row.id]
+            return self._facts[(row.id, row.attempts)]
 
     def _still_ours(self, row: outbox_store.Leased) -> None:
         """Before starting on a row, and before a call that creates a message: raise _Lost
@@ -348,12 +357,12 @@ class OutboxSender:
         RENEW_SECONDS ago. A row may wait in its batch, and a settle may make several slow
         calls; should the keeper have failed to renew meanwhile, another sender may have
         taken the row over, and both would post it."""
+        lease = (row.id, row.attempts)
         with self._held_lock:
-            hold = self._held.get(row.id)
-        if hold is None:
+            confirmed = self._held.get(lease)
+        if confirmed is None:
             raise _Lost
-        if self._clock.now() - hold[1] >= timedelta(seconds=RENEW_SECONDS) and row.id not in self._renew(
-                {row.id: row.attempts}):
+        if self._clock.now() - confirmed >= timedelta(seconds=RENEW_SECONDS) and lease not in self._renew([lease]):
             raise _Lost
 
     def _settle_leased(self, row: outbox_store.Leased, incident: IncidentState | None) -> None:

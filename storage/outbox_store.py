@@ -124,7 +124,7 @@ _LEASE = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True
 ).returning(*_LEASED_COLUMNS))
 _CONFIRM = (update(_OUTBOX).where(tuple_(_OUTBOX.c.id, _OUTBOX.c.attempts).in_(bindparam("held", expanding=True)),
                                   _OUTBOX.c.state == IN_FLIGHT)
-            .values(lease_until=bindparam("until")).returning(_OUTBOX.c.id))
+            .values(lease_until=bindparam("until")).returning(_OUTBOX.c.id, _OUTBOX.c.attempts))
 _SETTLE = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
 _MARK_SENT = _SETTLE.values(state=SENT, sent_at=bindparam("now"), result_ts=bindparam("ts"), lease_until=None,
                             last_error=bindparam("note"), uncertain=False)
@@ -201,14 +201,17 @@ def lease_many(session: Session, row_ids: list[int], *, now: datetime, lease_for
                           created_at=row.created_at) for row in rows), key=lambda leased: leased.id)
 
 
-def confirm(session: Session, held: Iterable[tuple[int, int]], *, now: datetime, lease_for: timedelta) -> set[int]:
+def confirm(session: Session, held: Iterable[tuple[int, int]], *, now: datetime,
+            lease_for: timedelta) -> set[tuple[int, int]]:
     """Renew the leases on the rows held (id, attempts) that are still this sender's, and say
-    which those are. A row is still ours while it is in flight with the attempt count our
-    lease gave it: a sender that took it over after our lease ran out counted another attempt."""
+    which those are, as (id, attempts). A row is still ours while it is in flight with the
+    attempt count our lease gave it: a sender that took it over after our lease ran out (another
+    process, or another sender thread of this one) counted another attempt."""
     held = list(held)
     if not held:
         return set()
-    return set(session.connection().execute(_CONFIRM, {"held": held, "until": now + lease_for}).scalars())
+    return {(row_id, attempts) for row_id, attempts in
+            session.connection().execute(_CONFIRM, {"held": held, "until": now + lease_for})}
 
 
 def release(session: Session, rows: list[Leased]) -> None:
