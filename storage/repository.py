@@ -425,10 +425,12 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
                    now: datetime, next_alert: tuple[datetime | None, str | None]) -> bool:
     """Write the decided state, and its next alert, if nobody changed the incident since we read it."""
     connection = session.connection()
-    result = connection.execute(_APPLY, {**_column_values(decision.state), "b_id": before.id,
-                                 "b_version": expected_version, "new_version": expected_version + 1, "now": now,
-                                 "next_alert_at": next_alert[0], "next_alert_kind": next_alert[1]})
-    if result.rowcount != 1:
+    applied = {**_column_values(decision.state), "b_id": before.id, "b_version": expected_version,
+               "new_version": expected_version + 1, "now": now, "next_alert_at": next_alert[0],
+               "next_alert_kind": next_alert[1]}
+    if _numbers_last(session):
+        return _apply_in_one_statement(session, before, decision, applied)
+    if connection.execute(_APPLY, applied).rowcount != 1:
         return False
     ended = decision.ended_step
     if ended is not None:
@@ -442,6 +444,61 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
     _store_details(session, before, decision.state)
     add_events(session, before.id, decision.events)
     return True
+
+
+def _apply_in_one_statement(session: Session, before: IncidentState, decision: Decision, applied: dict) -> bool:
+    """PostgreSQL: ``apply_decision``'s writes in one round trip where they can be: the
+    conditional UPDATE, and, only if it won, the step it ended, the step it started and a
+    lone event. Two or more events follow in a statement of their own, since the parts of one
+    statement run in no set order and a timeline is read in the order its events were written."""
+    ended, state = decision.ended_step, decision.state
+    params = dict(applied)
+    if ended is not None:
+        params |= {"end_seq": ended.seq, "end_status": ended.result, "end_at": ended.at, "end_by": ended.by,
+                   "end_note": ended.note or None}
+    if decision.new_step:
+        params |= {"new_seq": state.step_seq, "new_step": state.current_step.value,
+                   "new_started_at": state.step_started_at, "new_due_at": state.step_due_at}
+    lone = decision.events[0] if len(decision.events) == 1 else None
+    if lone is not None:
+        params |= {"event_at": lone.at, "event_actor": lone.actor, "event_kind": lone.kind.value,
+                   "event_data": lone.to_data()}
+    statement = _decision_statement(ended is not None, decision.new_step, lone is not None)
+    if session.connection().execute(statement, params).scalar_one() != 1:
+        return False
+    _store_details(session, before, state)
+    if lone is None:
+        add_events(session, before.id, decision.events)
+    return True
+
+
+@functools.cache
+def _decision_statement(ends_step: bool, starts_step: bool, one_event: bool):  # noqa: ANN202 - select with CTEs
+    applied = _APPLY.returning(Incident.id).cte("applied")
+    won = select(applied.c.id)
+    steps, events = StepRecord.__table__.c, TimelineEvent.__table__.c
+    parts = []
+    if ends_step:
+        parts.append(update(StepRecord).where(col(StepRecord.incident_id).in_(won),
+                                              StepRecord.seq == bindparam("end_seq")).values(
+            status=bindparam("end_status"), ended_at=bindparam("end_at", type_=steps.ended_at.type),
+            ended_by=bindparam("end_by"), note=bindparam("end_note")).cte("ended"))
+    if starts_step:
+        parts.append(insert(StepRecord).from_select(
+            ["incident_id", "seq", "step", "status", "started_at", "due_at"],
+            select(applied.c.id, bindparam("new_seq", type_=steps.seq.type), bindparam("new_step", type_=steps.step.type),
+                   literal("current"), bindparam("new_started_at", type_=steps.started_at.type),
+                   bindparam("new_due_at", type_=steps.due_at.type))).cte("started"))
+    if one_event:
+        parts.append(insert(TimelineEvent).from_select(
+            ["incident_id", "at", "actor", "kind", "data"],
+            select(applied.c.id, bindparam("event_at", type_=events.at.type),
+                   bindparam("event_actor", type_=events.actor.type), bindparam("event_kind", type_=events.kind.type),
+                   bindparam("event_data", type_=events.data.type))).cte("event"))
+    statement = select(func.count()).select_from(applied)
+    for part in parts:
+        statement = statement.add_cte(part)
+    return statement
 
 
 _DETAIL_FIELDS = ("summary", "customer_name", "contact_channel", "severity", "category")

@@ -52,7 +52,8 @@ def _rival_between_load_and_update(bot: ServedBot, rival: _Rival) -> Iterator[No
     fired = threading.Lock()
 
     def before_execute(_conn, _cursor, statement: str, *_args: object) -> None:  # noqa: ANN001
-        if statement.startswith("UPDATE incident SET") and " version=" in statement \
+        # A decision's write, alone or (PostgreSQL) at the head of the statement that writes its steps too.
+        if "UPDATE incident SET" in statement and " version=" in statement \
                 and fired.acquire(blocking=False):
             rival.start_and_give_a_chance()
 
