@@ -105,7 +105,10 @@ def _main_row(phases: list[Phase], c: int) -> dict[str, Any]:
     ratios = {q: round_ratios(bot, bare, q) for q in ("p50", "p99")}
     durable_ratios = {q: round_ratios(bot, durable, q) for q in ("p50", "p99")}
     return {
-        "recovery": figures(bot) | {"cpu_ms": median(p.ms_per_request("recovery", "background") for p in bot)},
+        "recovery": figures(bot) | {"cpu_ms": median(p.ms_per_request("recovery", "background") for p in bot),
+                                    "server_cpu_ms": median(p.ms_per_request("recovery") for p in bot),
+                                    "background_cpu_ms": median(p.ms_per_request("background") for p in bot),
+                                    "double_cpu_ms": median(p.ms_per_request("slack_double") for p in bot)},
         "bare": figures(bare) | {"cpu_ms": median(p.ms_per_request("bare") for p in bare)},
         "durable": figures(durable) | {"cpu_ms": median(p.ms_per_request("durable") for p in durable)},
         "p99_ratio": median(ratios["p99"]), "p50_ratio": median(ratios["p50"]), "p99_ratios": ratios["p99"],

@@ -105,13 +105,18 @@ def ack(result: dict[str, Any]) -> str:
                     for k, v in result["kinds_at_stress"].items()]),
              "",
              "CPU per request (ms of the server process's CPU and its background process's, which sends the outbox "
-             "meanwhile; PostgreSQL: the whole cluster; the load generator's own), what other processes on the machine "
+             "meanwhile, and of each alone; the Slack double's while the bot ran; PostgreSQL: the whole cluster; the "
+             "load generator's own), what other processes on the machine "
              "used meanwhile (cores; not ours: the machine is shared), and the bot's outbox after a phase (median time "
              "from the end of the phase until the outbox owed nothing, and rows it sent):", "",
-             table(["concurrency", "bot CPU ms/req", "durable CPU ms/req", "bare CPU ms/req", "PostgreSQL CPU ms/req",
+             table(["concurrency", "bot CPU ms/req", "bot server / background", "Slack double (bot)",
+                    "durable CPU ms/req", "bare CPU ms/req", "PostgreSQL CPU ms/req",
                     "PostgreSQL CPU ms/req (durable)", "load generator CPU ms/req", "other processes (cores)",
                     "outbox drain s", "outbox rows", "always drained"],
-                   [[c, number(row["recovery"]["cpu_ms"]), number(row["durable"]["cpu_ms"]), number(row["bare"]["cpu_ms"]),
+                   [[c, number(row["recovery"]["cpu_ms"]),
+                     f'{number(row["recovery"]["server_cpu_ms"])} / {number(row["recovery"]["background_cpu_ms"])}',
+                     number(row["recovery"]["double_cpu_ms"]),
+                     number(row["durable"]["cpu_ms"]), number(row["bare"]["cpu_ms"]),
                      number(row["postgres_cpu_ms"]), number(row["durable_postgres_cpu_ms"]),
                      number(row["client_cpu_ms"]), number(row["others_cores"], 2), number(row["drain_seconds"]),
                      number(row["outbox_rows"], 0), "yes" if row["all_drained"] else "NO"] for c, row in main.items()]),

@@ -114,7 +114,7 @@ def fork_background(settings: Settings, playbook: Playbook) -> Background:
 
 
 def run_background(settings: Settings, playbook: Playbook, *, wake_fd: int) -> int:
-    from bot.runtime import build
+    from bot.runtime import build, freeze_startup_heap
 
     os.nice(BACKGROUND_NICENESS)
     stopping = threading.Event()
@@ -139,6 +139,7 @@ def run_background(settings: Settings, playbook: Playbook, *, wake_fd: int) -> i
             os._exit(_ORPHANED_EXIT)
 
     threading.Thread(target=listen, name="background-wake", daemon=True).start()
+    freeze_startup_heap()
     log.info("background process %s: outbox sender and scheduler running", os.getpid())
     while not stopping.wait(1.0):
         pass

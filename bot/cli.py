@@ -146,7 +146,7 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     import waitress
 
     from bot.background import fork_background
-    from bot.runtime import build, load_playbook_file, migrate_database
+    from bot.runtime import build, freeze_startup_heap, load_playbook_file, migrate_database
     from bot.web import make_wsgi
 
     _require_slack(settings, socket_mode=False)
@@ -168,6 +168,7 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
                                                   identity=runtime.identity),
                                         host=host, port=port, threads=threads, ident="recovery-bot")
         server.print_listen("Serving on http://{}:{}")
+        freeze_startup_heap()
         try:
             server.run()  # returns on SIGTERM once the requests in hand are answered
         finally:
@@ -192,12 +193,13 @@ def _run(settings: Settings) -> int:
     import threading
 
     from bot import socket_mode
-    from bot.runtime import build
+    from bot.runtime import build, freeze_startup_heap
 
     _require_slack(settings, socket_mode=True)
     runtime = build(settings)
     runtime.confirm_identity()
     runtime.start_background()
+    freeze_startup_heap()
     stop = threading.Event()
     link = socket_mode.SocketLink(runtime.app, settings.slack_app_token,
                                   ping_seconds=settings.socket_mode_ping.total_seconds(), stop=stop)
