@@ -83,7 +83,7 @@ class Requests:
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 
-def _headers(prepared: Prepared) -> dict[str, str]:
+def signed_headers(prepared: Prepared) -> dict[str, str]:
     headers = {"Content-Type": prepared.content_type, **dict(prepared.headers)}
     if prepared.mode == "unsigned":
         return headers
@@ -126,7 +126,7 @@ class Connection:
         try:
             if self._conn is None:
                 self.open()
-            self._conn.request("POST", EVENTS_PATH, body=prepared.body.encode(), headers=_headers(prepared))
+            self._conn.request("POST", EVENTS_PATH, body=prepared.body.encode(), headers=signed_headers(prepared))
             response = self._conn.getresponse()
             status, data = response.status, response.read()
             body = data.decode(errors="replace") if keep_body else ""

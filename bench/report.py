@@ -393,9 +393,22 @@ def ack_profile(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def ack_cpu(result: dict[str, Any]) -> str:
+    """Per kind: the server's CPU and SQL statements for one request, the bot beside the durable floor."""
+    lines = [f"{NAMES[result['database']]}: {result['requests']} requests of each kind, each alone, the WSGI app called "
+             "in-process (thread CPU per request; SQL statements per request):", "",
+             table(["kind", "bot CPU ms", "floor CPU ms", "bot / floor", "bot statements", "floor statements"],
+                   [[kind, number(t["bot"]["cpu_ms"], 2), number(t["floor"]["cpu_ms"], 2),
+                     ratio(t["bot"]["cpu_ms"] / t["floor"]["cpu_ms"]), number(t["bot"]["statements"]),
+                     number(t["floor"]["statements"])] for kind, t in result["kinds"].items()]), ""]
+    if result["profile"]:
+        lines += ["```", result["profile"].rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
 _SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ack_latency": ack, "intake_throughput": intake, "digest_acks": digest, "memory": memory, "diagnose": outbox,
-    "storm": storm_section, "ack_profile": ack_profile}
+    "storm": storm_section, "ack_profile": ack_profile, "ack_cpu": ack_cpu}
 
 
 def section(name: str, results: list[dict[str, Any]]) -> str:

@@ -585,16 +585,27 @@ def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: 
                    now: datetime) -> list[IncidentState]:
     """Open incidents of a scope, newest first; "overdue" is `timing.is_overdue` in SQL: past
     the due time and not snoozed, a snooze whose end has passed counting as none."""
-    query = select(Incident).where(Incident.workspace_id == workspace_id, Incident.status == Status.OPEN.value)
-    if scope == "mine":
-        query = query.where(Incident.owner_id == user_id)
-    elif scope == "unclaimed":
-        query = query.where(col(Incident.owner_id).is_(None))
-    elif scope == "overdue":
-        query = query.where(col(Incident.step_due_at) < now, or_(
-            col(Incident.snoozed_until).is_(None), col(Incident.snoozed_until) <= now))
-    rows = session.exec(query.order_by(col(Incident.number).desc()).limit(LIST_LIMIT)).all()
+    rows = session.connection().execute(_LIST[scope],
+                                        {"workspace_id": workspace_id, "user_id": user_id, "now": now}).all()
     return [to_state(row) for row in rows]
+
+
+def _listed(*conditions: ColumnElement[bool]) -> Select:
+    """Built once per scope, and read as plain columns: `/recovery list` is a quarter of what
+    the ack benchmark sends, and the ORM's objects cost more than the query."""
+    return (select(*Incident.__table__.columns)
+            .where(Incident.workspace_id == bindparam("workspace_id"), Incident.status == Status.OPEN.value, *conditions)
+            .order_by(col(Incident.number).desc()).limit(LIST_LIMIT))
+
+
+_NOW = bindparam("now", type_=Incident.__table__.c.step_due_at.type)
+_LIST = {
+    "open": _listed(),
+    "mine": _listed(Incident.owner_id == bindparam("user_id")),
+    "unclaimed": _listed(col(Incident.owner_id).is_(None)),
+    "overdue": _listed(col(Incident.step_due_at) < _NOW,
+                       or_(col(Incident.snoozed_until).is_(None), col(Incident.snoozed_until) <= _NOW)),
+}
 
 
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench import (ack_latency, diagnose, digest_acks, home_cost, insights_cost, intake_throughput, memory, report,
-                   stats_cost, storm, timers_cost)
+from bench import (ack_cpu, ack_latency, diagnose, digest_acks, home_cost, insights_cost, intake_throughput, memory,
+                   report, stats_cost, storm, timers_cost)
 from bench.cli import configure
 
 pytestmark = pytest.mark.bench
@@ -86,6 +86,21 @@ def test_quick_digest_acks_runs_a_digest_in_phase_b_and_answers_every_preview() 
     assert previews["n"] > 0 and previews["met"], previews
 
     assert "| acks unaffected" in report.digest(result)
+
+
+def test_quick_ack_cpu_counts_each_kinds_statements_for_the_bot_and_the_floor() -> None:
+    result = ack_cpu.run(configure(ack_cpu.Config, quick=True, database="sqlite", profile="claim"))
+
+    kinds = result["kinds"]
+    assert list(kinds) == ["list", "new", "react", "claim"] and result["requests"] == 20
+    # SQLite counts each transaction's BEGIN: the floor's INSERT is two; the bot's flag takes the
+    # number first (the counter), then the incident, its step, its event, whose Home changes, the outbox.
+    assert {kind: t["floor"]["statements"] for kind, t in kinds.items()} == dict.fromkeys(kinds, 2.0)
+    assert {kind: t["bot"]["statements"] for kind, t in kinds.items()} == {
+        "list": 2.0, "new": 7.0, "react": 7.0, "claim": 8.0}
+    assert all(_figure(t["bot"]["cpu_ms"]) and _figure(t["floor"]["cpu_ms"]) for t in kinds.values())
+    assert "handlers/claim.py" in result["profile"]
+    assert "| claim |" in report.ack_cpu(result)
 
 
 def test_quick_tick_digest_memory_and_outbox_figures_are_all_there() -> None:
