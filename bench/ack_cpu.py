@@ -9,6 +9,7 @@ costliest functions, by thread CPU.
 """
 from __future__ import annotations
 
+import contextvars
 import cProfile
 import io
 import logging
@@ -16,7 +17,8 @@ import os
 import pstats
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -57,6 +59,22 @@ class _Statements:
         self.count += 1
 
 
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """These variables set, and afterwards as they were: whatever runs next in this process
+    (the other benchmarks' smoke runs) must not meet this run's Slack double."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _call(wsgi: Wsgi, prepared: Prepared) -> str:
     body = prepared.body.encode()
     environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "QUERY_STRING": "", "SERVER_NAME": "bench",
@@ -66,7 +84,10 @@ def _call(wsgi: Wsgi, prepared: Prepared) -> str:
         if name.lower() != "content-type":
             environ["HTTP_" + name.upper().replace("-", "_")] = value
     status: list[str] = []
-    b"".join(wsgi(environ, lambda answer, _headers, _exc=None: status.append(answer)))
+    # In a copy of this thread's context, as a server thread of its own would: the bot's middleware
+    # sets the request's workspace for the rest of its context (bot/app.py), which must end with it.
+    contextvars.copy_context().run(
+        lambda: b"".join(wsgi(environ, lambda answer, _headers, _exc=None: status.append(answer))))
     return status[0]
 
 
@@ -100,14 +121,14 @@ def run(config: Config) -> dict[str, Any]:
         settings = replace(Settings(), slack_bot_token="xoxb-ack-cpu", slack_signing_secret=SIGNING_SECRET,
                            slack_api_url=double.api_url, database_url=rig.database("ack_cpu"), slack_pacing=False)
         runtime = build(settings)
-        os.environ.update(SLACK_BOT_TOKEN="xoxb-ack-cpu", SLACK_API_URL=double.api_url,
-                          SLACK_SIGNING_SECRET=SIGNING_SECRET)  # what bench.bare_app reads
         store = make_engine(rig.database("ack_cpu_floor"))
         RECEIVED.metadata.create_all(store)
         try:
             requests = Requests(double.response_url_base)
             bot = make_wsgi(runtime.app, runtime.db, signing_secret=SIGNING_SECRET)
-            floor = SlackRequestHandler(make_app(store), path="/slack/events")
+            with _environment(SLACK_BOT_TOKEN="xoxb-ack-cpu", SLACK_API_URL=double.api_url,
+                              SLACK_SIGNING_SECRET=SIGNING_SECRET):  # what bench.bare_app reads
+                floor = SlackRequestHandler(make_app(store), path="/slack/events")
             for i in range(2 * n):  # incidents whose cards the Claims press: the bot's, and the floor's copies
                 _call(bot, requests.command(f"/recovery new seed {i}: refund never arrived", kind="new"))
             runtime.sender.drain()

@@ -194,6 +194,16 @@ def _sent(runtime: Runtime, row: Leased, note: str | None) -> None:
         outbox_store.mark_sent(session, row.id, now=runtime.service.clock.now(), ts=None, note=note)
 
 
+def _first_difference(built: list[dict], published: list[dict] | None) -> str:
+    """Where two Homes part, for the error that says they do."""
+    if published is None:
+        return "nothing was published"
+    for index, (one, other) in enumerate(zip(built, published)):
+        if one != other:
+            return f"block {index}: built {json.dumps(one)[:400]} published {json.dumps(other)[:400]}"
+    return f"{len(built)} blocks built, {len(published)} published"
+
+
 def _timed(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
@@ -259,7 +269,8 @@ def cost(rig: Rig, config: Config) -> dict[str, Any]:
         published = {name: fake.home(user) for name, user in (("agent", AGENT), ("lead", LEAD))}
         for name, view in published.items():
             if view is None or view["blocks"] != views[name]["blocks"]:
-                raise RuntimeError(f"the {name}'s published Home is not the one built")
+                raise RuntimeError(f"the {name}'s published Home is not the one built: "
+                                   f"{_first_difference(views[name]['blocks'], view['blocks'] if view else None)}")
     median = {name: statistics.median(values) for name, values in timings.items()}
     result: dict[str, Any] = {f"{name}_s": value for name, value in median.items()}
     result.update(shown=shown, sizes={name: _view_size(view) for name, view in views.items()})
