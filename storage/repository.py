@@ -23,7 +23,7 @@ from bot.domain.types import (
 )
 from bot.domain import alerts
 from bot.domain.digest import UNCOUNTED_APPROVALS, IncidentFacts
-from storage.workspace_store import PAUSED
+from storage.workspace_store import paused
 from bot.domain.stats import ENDED_RESULTS, Middles, StatsTotals, StatsWindow, StepEnds
 from storage.models import (
     DigestRun, Incident, Notification, StepRecord, TimelineEvent, UTCDateTime, WorkspaceCounter,
@@ -38,7 +38,7 @@ def _insert(session: Session, table):  # noqa: ANN001, ANN202 - dialect-specific
 
 
 # Timers of an uninstalled workspace stay due, unfired, until it is installed again (bot/workspaces.py).
-_NOT_PAUSED = col(Incident.workspace_id).not_in(PAUSED)
+_NOT_PAUSED = ~paused(col(Incident.workspace_id))
 
 
 def to_state(row: Incident | Row) -> IncidentState:

@@ -1,13 +1,13 @@
 """The workspace table's queries: installed or not, the token-refresh lease, and erasure.
 
-An uninstalled workspace is paused, not gone: ``PAUSED`` is the subquery the outbox and the
+An uninstalled workspace is paused, not gone: ``paused`` is the condition the outbox and the
 timers leave out, so a row of such a workspace waits (never fails) and a timer stays due.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Interval, bindparam, case, delete, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Interval, bindparam, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -19,8 +19,13 @@ from storage.models import (
 INSTALLED, UNINSTALLED = "installed", "uninstalled"
 
 _WORKSPACE = WorkspaceRow.__table__
-PAUSED = select(_WORKSPACE.c.workspace_id).where(_WORKSPACE.c.status == UNINSTALLED)
-"""Workspaces whose sends and timers are stopped: for ``column.not_in(PAUSED)``."""
+
+
+def paused(workspace_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether the workspace in ``workspace_id`` has its sends and timers stopped: for
+    ``~paused(column)``. A lookup by the workspace's key for each row, never a read of the
+    whole workspace table: the outbox's due query forbids those (storage/outbox_store.py)."""
+    return exists().where(_WORKSPACE.c.workspace_id == workspace_id, _WORKSPACE.c.status == UNINSTALLED)
 
 
 def _insert(session: Session, table):  # noqa: ANN001, ANN202 - dialect-specific insert
