@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -69,6 +70,8 @@ LEASE_BATCH = 8
 # 8.8 s with four); SQLite writes one transaction at a time, and eight there only queue for
 # its writer (9.2 s with eight, 0.8 s with four).
 SENDERS = {"postgresql": 8, "sqlite": 4}
+# A batch's rows sent are recorded together at its end, or once the first has waited this long.
+FLUSH_AFTER_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 300
 # A quote or link missed because Slack failed (5xx, network) is asked again this much later.
 DETAILS_RETRY_SECONDS = 60
@@ -300,6 +303,7 @@ class OutboxSender:
             self._held.update({(row.id, row.attempts): now for row, _ in batch})
         self._ensure_keeper()
         settled = 0
+        sent = _Settles(self._db)
         try:
             for index, (row, incident) in enumerate(batch):
                 if self._stop.is_set():
@@ -308,14 +312,16 @@ class OutboxSender:
                     break
                 try:
                     with self._pacing.sending(row), self._scope(row.workspace_id):
-                        self._settle_leased(row, incident)
+                        sent.add(self._settle_leased(row, incident))
                     settled += 1
                 except _Lost:
                     log.warning("outbox %s (%s): its lease ran out and another sender took it over", row.id,
                                 row.kind)
-                with self._held_lock:
-                    self._held.pop((row.id, row.attempts), None)
+                if sent.waited(FLUSH_AFTER_SECONDS):
+                    sent.write()
+            sent.write()
         finally:
+            sent.write_after_failure()
             self._pacing.forget(row.id for row, _ in batch)
             with self._held_lock:
                 for row, _ in batch:
@@ -377,10 +383,14 @@ class OutboxSender:
         if self._clock.now() - confirmed >= timedelta(seconds=RENEW_SECONDS) and lease not in self._renew([lease]):
             raise _Lost
 
-    def _settle_leased(self, row: outbox_store.Leased, incident: IncidentState | None) -> None:
+    def _settle_leased(self, row: outbox_store.Leased,
+                       incident: IncidentState | None) -> Callable[[Session], None] | None:
         """Enrich (never fails), send, then record the outcome and what enrichment fetched in
         one transaction. Without a token for the row's workspace, nothing is asked of Slack: the
-        row is refused as Slack refuses a call without one."""
+        row is refused as Slack refuses a call without one.
+
+        A row sent is recorded by what this returns, written with its batch's (_Settles); a
+        row refused, retried or parked is recorded here, at once."""
         self._still_ours(row)
         token = self._tokens.bot_token(row.workspace_id)
         details = None
@@ -423,8 +433,10 @@ class OutboxSender:
             log.error("outbox %s (%s) dropped by Slack: %s (outbox: %s)", row.id, row.kind, dead.error,
                       parking.counts_line(figures))
             return
-        notes = ([note] if note else []) + list(details.failures if details is not None else ())
-        with self._db.transaction() as session:
+        notes = "; ".join(([note] if note else []) + list(details.failures if details is not None else ())) or None
+        sent_at = self._clock.now()
+
+        def record(session: Session) -> None:
             if row.kind == "card" and ts is not None and row.incident_id is not None:
                 repository.set_card(session, row.incident_id, channel=row.channel or "", ts=ts,
                                     excerpt=details.excerpt if details else None,
@@ -433,8 +445,9 @@ class OutboxSender:
                 self._store(session, row, details)
                 self._record_ts(session, row, ts)
             if details is not None and details.later is not None and row.kind == "card":
-                outbox_details.queue(session, card=row, now=self._clock.now())
-            outbox_store.mark_sent(session, row.id, now=self._clock.now(), ts=ts, note="; ".join(notes) or None)
+                outbox_details.queue(session, card=row, now=sent_at)
+            outbox_store.mark_sent(session, row.id, now=sent_at, ts=ts, note=notes)
+        return record
 
     @staticmethod
     def _store(session: Session, row: outbox_store.Leased, details: _Details | None) -> None:
@@ -851,6 +864,42 @@ class OutboxSender:
                             health.DEFAULT_BOT_NAME)
                 return health.DEFAULT_BOT_NAME
         return self._bot_name
+
+
+class _Settles:
+    """The records of a batch's rows sent, written together in one transaction: a transaction
+    per row cost the sender more than a third of its database time. A row stays leased (and
+    renewed) until written, and waits at most FLUSH_AFTER_SECONDS, so a slow batch does not
+    hold back the next message of an incident it sent."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._records: list[Callable[[Session], None]] = []
+        self._since = 0.0
+
+    def add(self, record: Callable[[Session], None] | None) -> None:
+        if record is not None:
+            if not self._records:
+                self._since = time.monotonic()
+            self._records.append(record)
+
+    def waited(self, seconds: float) -> bool:
+        return bool(self._records) and time.monotonic() - self._since >= seconds
+
+    def write(self) -> None:
+        if self._records:
+            with self._db.transaction() as session:
+                for record in self._records:
+                    record(session)
+            self._records.clear()
+
+    def write_after_failure(self) -> None:
+        """A later row of the batch failed unexpectedly: the rows sent before it are still
+        recorded (else they would be sent again, as uncertain, once their leases ran out)."""
+        try:
+            self.write()
+        except Exception:  # noqa: BLE001 - the failure on its way out says more; these rows go as uncertain
+            log.exception("outbox: %d rows sent but not recorded", len(self._records))
 
 
 def _guarded(row: outbox_store.Leased) -> bool:
