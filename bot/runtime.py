@@ -160,7 +160,7 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     identity_check = IdentityCheck(identity, clients.of(settings.slack_bot_token or "").read,
                                    on_confirmed=_env_token_confirmed(settings, db, clock))
     return Runtime(settings=settings, db=db, service=service, sender=sender,
-                   ticker=Ticker(timers=Timers(service), sender=sender, rotator=_rotator(settings, db, clock)),
+                   ticker=Ticker(timers=Timers(service), sender=sender, db=db, rotator=_rotator(settings, db, clock)),
                    app=app, identity=identity, identity_check=identity_check, tokens=tokens)
 
 
