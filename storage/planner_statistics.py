@@ -5,7 +5,7 @@ PostgreSQL plans with statistics that autovacuum gathers, at most once a minute 
 filled in seconds (a new install's first storm of flags, a replica catching up) is planned as
 if it were still empty, and a plan psycopg prepared then stays on the connection until the
 statistics change: measured in the ack benchmark, `/recovery list` read every open incident
-of the workspace through the wrong index and sorted them (2.4 to 3 ms of the server's CPU
+of the workspace through the wrong index and sorted them (2.4 to 3 ms of PostgreSQL's time
 per list, against 0.13 ms once analysed), and a Claim's read of its incident took 0.9 ms.
 
 So the background looks every few seconds at the same counter autovacuum reads, and
