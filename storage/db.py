@@ -21,7 +21,7 @@ from contextlib import contextmanager, nullcontext
 
 import psycopg
 from psycopg import pq
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlmodel import Session
 
 from storage.lockfile import Crowd, PerProcessFile, wait_while_crowded
@@ -218,6 +218,13 @@ class Database:
         with Session(self._reader, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+    @contextmanager
+    def one_statement(self) -> Iterator[Connection]:
+        """A connection outside any transaction, for a read that needs no snapshot beyond its
+        own statement: one round trip on PostgreSQL, where a transaction costs three."""
+        with self._reader.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def ping(self) -> bool:
         try:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
-    CTE, BigInteger, ColumnElement, Row, Select, Subquery, Text, and_, bindparam, case, cast, delete, exists,
+    CTE, BigInteger, ColumnElement, Connection, Row, Select, Subquery, Text, and_, bindparam, case, cast, delete, exists,
     extract, func, insert, join, literal, or_, outerjoin, text, type_coerce, union_all, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -306,7 +306,7 @@ def _statement(session: Session, name: str):  # noqa: ANN202 - a dialect's inser
 
 @functools.cache
 def _flag_in_one_statement(names: tuple[str, ...]):  # noqa: ANN202 - a select with data-modifying CTEs
-    """PostgreSQL: the incident (``names``: its columns given; numbered last, see
+    """PostgreSQL: the incident (``names``: its columns given; numbered at commit, see
     ``_numbers_last``), its first step and its creation event in one statement, each insert
     taking the incident's id from the one before it: one round trip instead of three for
     every flag. Nothing is inserted, and no id returned, when the message was flagged already."""
@@ -352,34 +352,25 @@ def _next_number(session: Session, workspace_id: str) -> int:
 def _numbers_last(session: Session) -> bool:
     """On PostgreSQL flags in one workspace run side by side, and the counter row's lock, once
     taken, is held until the flag commits: drawn first, it made every flag wait for the whole
-    of the one before (on a 2-core machine, most of an ack under load). So there the number
-    is drawn last (``number_incident``), the incident inserted meanwhile under a placeholder
-    no other row can hold (minus a fresh value of the incident id sequence, never reused),
-    invisible to others until the commit, by which time it has its number. SQLite runs one
-    writer at a time anyway, and keeps the simpler order."""
+    of the one before (on a 2-core machine, most of an ack under load). So there the incident
+    is inserted under a placeholder no other row can hold (minus a fresh value of the incident
+    id sequence, never reused), invisible to others until the commit, and its number is drawn
+    inside the commit by a deferred trigger (migration 0015), which holds the lock for no round
+    trip. SQLite runs one writer at a time anyway, and keeps the simpler order."""
     return session.get_bind().dialect.name == "postgresql"
 
 
 _PLACEHOLDER_NUMBER = text("-nextval(pg_get_serial_sequence('incident', 'id'))")
-# The counter's next value and the incident's number in one round trip: the lock is held from
-# this statement to the commit, so the fewer trips after it the better.
-_DRAW_NUMBER = text(
-    "WITH drawn AS (INSERT INTO workspace_counter (workspace_id, last_number) VALUES (:workspace_id, 1) "
-    "ON CONFLICT (workspace_id) DO UPDATE SET last_number = workspace_counter.last_number + 1 "
-    "RETURNING last_number) "
-    "UPDATE incident SET number = (SELECT last_number FROM drawn) WHERE id = :incident_id RETURNING number")
+_NUMBER = select(Incident.number).where(Incident.id == bindparam("incident_id"))
 
 
-def number_incident(session: Session, state: IncidentState) -> IncidentState:
-    """The incident's number, drawn last in the transaction where ``_numbers_last``: call it
-    after every other write of the flag (the counter's lock is held from here to the commit),
-    and write nothing that shows the number in the same transaction (the outbox renders it
-    when it sends)."""
-    if not _numbers_last(session):
+def with_number(connection: Connection, state: IncidentState) -> IncidentState:
+    """``state`` with the number its commit drew, where ``_numbers_last`` (read after the
+    flag's commit: within it the number is not drawn yet, so the flag's transaction writes
+    nothing that shows it; the outbox renders it when it sends)."""
+    if state.number:
         return state
-    number = session.connection().execute(_DRAW_NUMBER, {"workspace_id": state.workspace_id,
-                                                         "incident_id": state.id}).scalar_one()
-    return replace(state, number=number)
+    return replace(state, number=connection.execute(_NUMBER, {"incident_id": state.id}).scalar_one())
 
 
 def insert_incident(session: Session, new: NewIncident, *, card_channel: str, now: datetime,
@@ -388,7 +379,7 @@ def insert_incident(session: Session, new: NewIncident, *, card_channel: str, no
     """Insert, with its first step and its creation event, unless this message was flagged
     already; None means someone got there first, and the caller must roll back so the number
     it drew is not lost. ``next_alert`` gives the new incident's first alert, stored by the
-    insert itself. Where numbers come last the state's number is 0 until ``number_incident``."""
+    insert itself. Where numbers come last the state's number is 0: see ``with_number``."""
     last = _numbers_last(session)
     number = 0 if last else _next_number(session, new.workspace_id)
     state = IncidentState(
