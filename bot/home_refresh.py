@@ -52,9 +52,9 @@ def queue(session: Session, workspace_id: str, users: Iterable[str], now: dateti
     _queue(session, workspace_id, viewers, due=now + DEBOUNCE, now=now)
 
 
-def after_decision(session: Session, decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
-                   now: datetime) -> None:
-    """After a decision on an incident (bot/announce.py): the Homes it changes."""
+def decision_concerns(decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
+                      now: datetime) -> viewer_store.Concerned:
+    """Whose Homes a decision on an incident changes (bot/announce.py)."""
     state = decision.state
     kinds = {event.kind for event in decision.events}
     users = {state.owner_id, state.flagged_by, *(event.actor for event in decision.events)}
@@ -63,29 +63,40 @@ def after_decision(session: Session, decision: Decision, *, before: IncidentStat
     if kinds & _CALLS_LEADS or decision.approval_requested or decision.escalate_now:
         users.update(leads)
     watched = before is not None and before.is_unclaimed and not state.is_unclaimed
-    _queue_concerned(session, state, (user for user in users if user and user != "system"), now,
-                     watched=watched)
+    return _concerns(state, (user for user in users if user and user != "system"), now, watched=watched)
+
+
+def flag_concerns(state: IncidentState, now: datetime) -> viewer_store.Concerned:
+    """A new unclaimed incident: the flagger's Home, and every Home whose channels include its card's."""
+    return _concerns(state, [state.flagged_by], now, watched=True)
+
+
+def after_decision(session: Session, decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
+                   now: datetime) -> None:
+    _queue_concerned(session, decision_concerns(decision, before=before, leads=leads, now=now), now)
 
 
 def after_flag(session: Session, state: IncidentState, now: datetime) -> None:
-    """A new unclaimed incident: the flagger's Home, and every Home whose channels include its card's."""
-    _queue_concerned(session, state, [state.flagged_by], now, watched=True)
+    _queue_concerned(session, flag_concerns(state, now), now)
 
 
 def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,
                    now: datetime) -> None:
     """A nudge makes the step late, an escalation makes it Escalated (the leads' too)."""
     users = [state.owner_id or "", state.flagged_by, *(leads if escalated else ())]
-    _queue_concerned(session, state, users, now, watched=state.is_unclaimed)
+    _queue_concerned(session, _concerns(state, users, now, watched=state.is_unclaimed), now)
 
 
-def _queue_concerned(session: Session, state: IncidentState, users: Iterable[str], now: datetime, *,
-                     watched: bool) -> None:
+def _concerns(state: IncidentState, users: Iterable[str], now: datetime, *, watched: bool) -> viewer_store.Concerned:
     """``users``' Homes, and with ``watched`` those whose channels include the card's (its
-    Unclaimed section changes): one read of who opened theirs, then the rows."""
-    viewers = viewer_store.concerned(session, workspace_id=state.workspace_id, users=users,
-                                     channel=state.card_channel if watched else None, since=now - MY_CHANNELS)
-    _queue(session, state.workspace_id, viewers, due=now + DEBOUNCE, now=now)
+    Unclaimed section changes)."""
+    return viewer_store.Concerned.of(state.workspace_id, users, channel=state.card_channel if watched else None,
+                                     since=now - MY_CHANNELS)
+
+
+def _queue_concerned(session: Session, wanted: viewer_store.Concerned, now: datetime) -> None:
+    """One read of who opened their Home (or the one its change's statement made), then the rows."""
+    _queue(session, wanted.workspace_id, viewer_store.concerned(session, wanted), due=now + DEBOUNCE, now=now)
 
 
 def _queue(session: Session, workspace_id: str, users: list[str], *, due: datetime, now: datetime) -> None:

@@ -162,7 +162,8 @@ class RecoveryService:
                 state = repository.insert_incident(
                     session, new, card_channel=card_channel, now=now, claim_due=claim_due,
                     next_alert=lambda fresh: next_alert_columns(session, fresh, playbook=self.playbook,
-                                                                policy=self.policy, sent=frozenset()))
+                                                                policy=self.policy, sent=frozenset()),
+                    concerns=lambda fresh: home_refresh.flag_concerns(fresh, now))
                 if state is None:
                     raise _AlreadyFlagged
                 # Before the rows below, which are then written together (outbox_store.enqueue).
@@ -343,8 +344,9 @@ class RecoveryService:
                     sent = before - set(alerts.LEVELS)
                 alert = next_alert_columns(session, decision.state, playbook=self.playbook, policy=self.policy,
                                            sent=sent)
+                concerned = home_refresh.decision_concerns(decision, before=state, leads=self.policy.leads, now=now)
                 if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
-                                                 next_alert=alert):
+                                                 next_alert=alert, concerned=concerned):
                     raise _LostRace
                 queue_decision(session, decision, playbook=self.playbook, settings=self.settings, policy=self.policy,
                                now=now, before=state, escalated=escalated)
