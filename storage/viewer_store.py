@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -72,17 +72,21 @@ class Concerned:
 
 
 _MINE = or_(_INCIDENT.c.flagged_by == _VIEWER.c.user_id, _INCIDENT.c.owner_id == _VIEWER.c.user_id)
-_AMONG = _VIEWER.c.user_id.in_(bindparam("v_users", expanding=True))
+# PostgreSQL takes the users as one array parameter: an expanding IN is rendered again at every
+# run (SQLAlchemy's post-compile step, 6 % of a flag's interpreter time), and its text changes
+# with the number of users, so each length is prepared apart.
+_AMONG = {False: _VIEWER.c.user_id.in_(bindparam("v_users", expanding=True)),
+          True: _VIEWER.c.user_id == any_(bindparam("v_users", type_=postgresql.ARRAY(String)))}
 _WATCHING = exists().where(_INCIDENT.c.card_channel == bindparam("v_channel"),
                            _INCIDENT.c.created_at >= bindparam("v_since", type_=_INCIDENT.c.created_at.type),
                            _INCIDENT.c.workspace_id == _VIEWER.c.workspace_id, _MINE)
 # Built once: a statement costs more CPU to build than to run on SQLite, and every flag and
-# click runs one of these.
+# click runs one of these. Keyed (on PostgreSQL, watching).
 _CONCERNED = {
-    watching: select(_VIEWER.c.user_id).where(_VIEWER.c.workspace_id == bindparam("v_workspace_id"),
-                                              or_(_AMONG, _WATCHING) if watching else _AMONG)
-    .order_by(_VIEWER.c.user_id)
-    for watching in (False, True)}
+    (on_postgresql, watching): select(_VIEWER.c.user_id).where(
+        _VIEWER.c.workspace_id == bindparam("v_workspace_id"),
+        or_(_AMONG[on_postgresql], _WATCHING) if watching else _AMONG[on_postgresql]).order_by(_VIEWER.c.user_id)
+    for on_postgresql in (False, True) for watching in (False, True)}
 _READ_AHEAD = "recovery_home_viewers"
 
 
@@ -91,7 +95,7 @@ def viewers_column(watching: bool) -> ColumnElement:
     that writes the change and reads this beside it: it sees the tables as they were before
     the statement, which is what the read would have seen, since everyone the change itself
     makes concerned is among ``users``."""
-    found = _CONCERNED[watching].subquery()
+    found = _CONCERNED[True, watching].subquery()
     return select(func.array_agg(found.c.user_id)).scalar_subquery().label("home_viewers")
 
 
@@ -109,7 +113,8 @@ def concerned(session: Session, wanted: Concerned) -> list[str]:
         return ahead.pop(wanted)
     if not wanted.anyone:
         return []
-    return list(session.connection().execute(_CONCERNED[wanted.watching], wanted.params()).scalars())
+    statement = _CONCERNED[session.get_bind().dialect.name == "postgresql", wanted.watching]
+    return list(session.connection().execute(statement, wanted.params()).scalars())
 
 
 def last_hash(session: Session, *, workspace_id: str, user_id: str) -> str | None:
