@@ -17,7 +17,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 
@@ -42,20 +43,26 @@ def create_app(*, service: RecoveryService, client: WebClient, signing_secret: s
         listener_executor=_ContextCopying(max_workers=5),
         logger=logging.getLogger("recovery.bolt"),
     )
-    app.use(_in_workspace(service))
+    app.use(_InWorkspace(service))
     handlers.register(app, service, admins)
     return app
 
 
-def _in_workspace(service: RecoveryService) -> Callable[..., None]:
-    """Middleware: the request's workspace's own settings in force while it is handled
+class _InWorkspace(Middleware):
+    """The request's workspace's own settings in force while it is handled
     (bot/workspace_scope.py); the lazy listeners it starts get them too (_ContextCopying).
     Bolt runs the listeners after the middleware returns, not inside next(), so the context
-    is set for the rest of the request rather than around a block."""
-    def middleware(body: dict, next_: Callable[[], None]) -> None:
-        service.workspaces.enter(workspace_of(body))
-        next_()
-    return middleware
+    is set for the rest of the request rather than around a block. A Middleware, not a
+    function: Bolt calls a function middleware through its argument injection, which builds
+    every argument a listener could ask for on each request."""
+
+    def __init__(self, service: RecoveryService) -> None:
+        self._service = service
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+        self._service.workspaces.enter(workspace_of(req.body))
+        return next()
 
 
 class _ContextCopying(ThreadPoolExecutor):
