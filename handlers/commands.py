@@ -47,18 +47,12 @@ def register(app: App, service: RecoveryService) -> None:
         else:
             ack()
 
-    def ack_only(ack: Ack) -> None:
-        ack()
-
     def open_new_modal(body: dict, client: WebClient) -> None:
         trigger, channel = token(body, "trigger_id"), slack_id(body, "channel_id")
         if trigger and channel:
             client.views_open(trigger_id=trigger, view=modals.flag_modal(
                 callback_id=ids.NEW_MODAL, metadata={"channel": channel}, excerpt=None, summary_required=True,
                 root_causes=service.playbook.root_causes))
-
-    def ack_working(ack: Ack) -> None:
-        ack(text=WORKING)
 
     def answer_figures(body: dict, respond: Respond, client: WebClient) -> None:
         """The digest preview or the stats, read and drawn off the ack's clock (a workspace's
@@ -75,34 +69,45 @@ def register(app: App, service: RecoveryService) -> None:
             log.warning("/recovery %s: the response URL refused the answer (%s %s)", _typed(body),
                         answer.status_code, answer.body)
 
-    # `/recovery new` with no summary opens a modal after the ack, and `digest` and `stats`
-    # answer after it: Bolt copies the request and starts a thread for a lazy listener, so no
-    # other command pays for it.
-    app.command("/recovery", matchers=[_wants_new_modal])(ack=ack_only, lazy=[open_new_modal])
-    app.command("/recovery", matchers=[_wants_figures])(ack=ack_working, lazy=[answer_figures])
+    def answered_later(body: dict) -> bool:
+        return _later(service, body) is not None
 
-    def wants_insights(body: dict) -> bool:
-        """A well-formed `insights` from a lead, answered after the ack; anyone else's is
-        refused in the ack (`_answer`)."""
-        user = slack_id(body, "user_id")
-        return (bool(workspace_of(body) and user and slack_id(body, "channel_id"))
-                and isinstance(parsing.parse_command(_typed(body)), parsing.Insights)
-                and service.leads.is_lead(user or ""))
+    def ack_later(ack: Ack, body: dict) -> None:
+        if _later(service, body) == "figures":
+            ack(text=WORKING)
+        else:
+            ack()
 
-    app.command("/recovery", matchers=[wants_insights])(ack=ack_working, lazy=[answer_figures])
+    def answer_later(body: dict, respond: Respond, client: WebClient) -> None:
+        if _later(service, body) == "modal":
+            open_new_modal(body, client)
+        else:
+            answer_figures(body, respond, client)
+
+    # `/recovery new` with no summary opens a modal after the ack, and `digest`, `stats` and a
+    # lead's `insights` answer after it: Bolt copies the request and starts a thread for a lazy
+    # listener, so no other command pays for it. One listener with one matcher for all three:
+    # Bolt calls each matcher through its argument injection, on every command.
+    app.command("/recovery", matchers=[answered_later])(ack=ack_later, lazy=[answer_later])
     app.command("/recovery")(on_command)
 
 
-def _wants_new_modal(body: dict) -> bool:
+def _later(service: RecoveryService, body: dict) -> str | None:
+    """What of the command is answered after the ack: "modal" for `new` without a summary,
+    "figures" for a well-formed `digest` or `stats` from a known place, or a lead's
+    `insights` (anyone else's is refused in the ack, `_answer`); None for the rest, answered
+    in the ack (a usage error included)."""
     command = parsing.parse_command(_typed(body))
-    return isinstance(command, parsing.New) and not command.summary
-
-
-def _wants_figures(body: dict) -> bool:
-    """A well-formed `digest` or `stats` from a known place; a usage error stays in the ack."""
-    if not (workspace_of(body) and slack_id(body, "user_id") and slack_id(body, "channel_id")):
-        return False
-    return isinstance(parsing.parse_command(_typed(body)), parsing.Digest | parsing.Stats)
+    if isinstance(command, parsing.New):
+        return None if command.summary else "modal"
+    if not isinstance(command, parsing.Digest | parsing.Stats | parsing.Insights):
+        return None
+    user = slack_id(body, "user_id")
+    if not (workspace_of(body) and user and slack_id(body, "channel_id")):
+        return None
+    if isinstance(command, parsing.Insights) and not service.leads.is_lead(user or ""):
+        return None
+    return "figures"
 
 
 def _figures(service: RecoveryService, command: parsing.Command | parsing.UsageError, *, workspace: str,
