@@ -227,8 +227,8 @@ class RecoveryService:
 
     def list_incidents(self, *, workspace_id: str, user_id: str, scope: str, now: datetime) -> list[IncidentState]:
         """`/recovery list`: newest first; ``now`` decides what counts as overdue."""
-        with self.db.read() as session:
-            return repository.list_incidents(session, workspace_id=workspace_id, scope=scope, user_id=user_id,
+        with self.db.one_statement() as connection:
+            return repository.list_incidents(connection, workspace_id=workspace_id, scope=scope, user_id=user_id,
                                              now=now)
 
     def timeline(self, where: Locator) -> tuple[IncidentState, list[Event]] | None:

@@ -608,11 +608,12 @@ def set_card(session: Session, incident_id: int, *, channel: str, ts: str, excer
                                              "b_excerpt": excerpt or None, "b_permalink": permalink or None})
 
 
-def list_incidents(session: Session, *, workspace_id: str, scope: str, user_id: str,
+def list_incidents(connection: Connection, *, workspace_id: str, scope: str, user_id: str,
                    now: datetime) -> list[IncidentState]:
     """Open incidents of a scope, newest first; "overdue" is `timing.is_overdue` in SQL: past
-    the due time and not snoozed, a snooze whose end has passed counting as none."""
-    rows = session.connection().execute(_LIST[scope],
+    the due time and not snoozed, a snooze whose end has passed counting as none. One
+    statement, so it needs no transaction around it (``Database.one_statement``)."""
+    rows = connection.execute(_LIST[scope],
                                         {"workspace_id": workspace_id, "user_id": user_id, "now": now}).all()
     return [to_state(row) for row in rows]
 

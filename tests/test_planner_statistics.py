@@ -57,8 +57,8 @@ def test_a_grown_table_is_analysed_once_and_its_list_reads_along_the_index(setti
         assert analysed_at is not None
         assert "ix_incident_workspace_status" in plan and "Sort" not in plan, plan
         assert "incident" not in planner_statistics.refresh(engine)  # nothing changed since
-        with runtime.db.read() as session:
-            listed = list_incidents(session, workspace_id="T1", scope="open", user_id="UAGENT",
+        with runtime.db.one_statement() as connection:
+            listed = list_incidents(connection, workspace_id="T1", scope="open", user_id="UAGENT",
                                     now=runtime.service.clock.now())
         assert [state.number for state in listed] == list(range(FLAGS, FLAGS - 20, -1))
     finally:
