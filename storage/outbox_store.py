@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement, TextClause, bindparam, case, delete, event, exists, func, insert, literal_column, or_, select, text,
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session as SqlSession
 from sqlmodel import Session, col
 from sqlmodel import select as model_select
 
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, UTCDateTime
 from storage.workspace_store import paused
 
 PENDING, IN_FLIGHT, SENT, DEAD = "pending", "in_flight", "sent", "dead"
@@ -87,7 +87,11 @@ def _write_queued(connection: Connection) -> None:
 
 
 def _naive_utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+    """A time as the column stores it (UTCDateTime: naive UTC; a naive time given is refused)."""
+    return _STORED_TIME.process_bind_param(value, None).isoformat()
+
+
+_STORED_TIME = UTCDateTime()
 
 
 def _insert_from_json() -> TextClause:
