@@ -5,6 +5,7 @@ conditional UPDATE so two senders (threads or replicas) never send the same row.
 """
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterable
@@ -50,8 +51,6 @@ class Leased:
 
 _INSERT = insert(OutboxMessage)
 _OUTBOX = OutboxMessage.__table__
-_QUEUED_COLUMNS = ("workspace_id", "incident_id", "step_seq", "kind", "channel", "user_id", "payload", "dedupe_key",
-                   "ordering_key", "state", "attempts", "uncertain", "next_attempt_at", "created_at")
 _QUEUED = "recovery_outbox_queued"
 
 
@@ -68,7 +67,7 @@ def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, pa
     instead of one each). Whatever runs next in the transaction sees them."""
     ordering_key = ordering_key or (f"incident:{incident_id}" if incident_id is not None
                                     else f"solo:{uuid.uuid4().hex}")
-    session.connection().info.setdefault(_QUEUED, []).append({  # _QUEUED_COLUMNS
+    session.connection().info.setdefault(_QUEUED, []).append({
         "workspace_id": workspace_id, "incident_id": incident_id, "step_seq": step_seq, "kind": kind,
         "channel": channel, "user_id": user_id, "payload": json.dumps(payload or {}), "dedupe_key": dedupe_key,
         "ordering_key": ordering_key, "state": PENDING, "attempts": 0, "uncertain": False,
@@ -81,7 +80,7 @@ def _write_queued(connection: Connection) -> None:
     if not queued:
         return
     if connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_FROM_JSON, {"rows": json.dumps(queued, default=_naive_utc)})
+        connection.execute(_insert_from_json(tuple(queued[0])), {"rows": json.dumps(queued, default=_naive_utc)})
     else:
         connection.execute(_INSERT, queued)
 
@@ -94,20 +93,18 @@ def _naive_utc(value: datetime) -> str:
 _STORED_TIME = UTCDateTime()
 
 
-def _insert_from_json() -> TextClause:
+@functools.cache
+def _insert_from_json(names: tuple[str, ...]) -> TextClause:
     """PostgreSQL: the queued rows as one JSON parameter, unpacked by the server in the order
     queued (so their ids, which order an incident's messages, follow it). As an executemany,
     SQLAlchemy and psycopg processed every row's fourteen parameters in Python: a tenth of
-    the ack path's CPU on PostgreSQL (py-spy --gil, issue 17)."""
-    columns = [_OUTBOX.c[name] for name in _QUEUED_COLUMNS]
-    names = ", ".join(column.name for column in columns)
-    types = ", ".join(f"{column.name} {column.type.compile(dialect=postgresql.dialect())}" for column in columns)
-    return text(f"INSERT INTO {_OUTBOX.name} ({names}) SELECT {names} FROM ROWS FROM "
-                f"(jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) WITH ORDINALITY AS queued({names}, n) "
+    the ack path's CPU on PostgreSQL (py-spy --gil, issue 17). ``names``: the columns
+    ``enqueue`` fills, in its order."""
+    columns = ", ".join(names)
+    types = ", ".join(f"{name} {_OUTBOX.c[name].type.compile(dialect=postgresql.dialect())}" for name in names)
+    return text(f"INSERT INTO {_OUTBOX.name} ({columns}) SELECT {columns} FROM ROWS FROM "
+                f"(jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) WITH ORDINALITY AS queued({columns}, n) "
                 "ORDER BY n")
-
-
-_INSERT_FROM_JSON = _insert_from_json()
 
 
 @event.listens_for(Engine, "before_execute")

@@ -613,8 +613,7 @@ def list_incidents(connection: Connection, *, workspace_id: str, scope: str, use
     """Open incidents of a scope, newest first; "overdue" is `timing.is_overdue` in SQL: past
     the due time and not snoozed, a snooze whose end has passed counting as none. One
     statement, so it needs no transaction around it (``Database.one_statement``)."""
-    rows = connection.execute(_LIST[scope],
-                                        {"workspace_id": workspace_id, "user_id": user_id, "now": now}).all()
+    rows = connection.execute(_LIST[scope], {"workspace_id": workspace_id, "user_id": user_id, "now": now}).all()
     return [to_state(row) for row in rows]
 
 
