@@ -37,7 +37,11 @@ def ordering_key(workspace_id: str, user_id: str) -> str:
     """One key per person and workspace: their Home rows leave one at a time, and a later one
     supersedes. The workspace is in it because one person (an Enterprise Grid user id) can have
     a Home in two workspaces, and one's refresh must neither wait for nor replace the other's."""
-    return f"{KIND}:{workspace_id}:{user_id}"
+    return _key_prefix(workspace_id) + user_id
+
+
+def _key_prefix(workspace_id: str) -> str:
+    return f"{KIND}:{workspace_id}:"
 
 
 def opened(session: Session, *, workspace_id: str, user_id: str, now: datetime) -> None:
@@ -76,8 +80,10 @@ def after_decision(session: Session, decision: Decision, *, before: IncidentStat
     _queue_concerned(session, decision_concerns(decision, before=before, leads=leads, now=now), now)
 
 
-def after_flag(session: Session, state: IncidentState, now: datetime) -> None:
-    _queue_concerned(session, flag_concerns(state, now), now)
+def flag_rows(workspace_id: str, now: datetime) -> outbox_store.Keyed:
+    """A flag's Home rows, for the viewers ``flag_concerns`` names: written by the flag's own
+    statements (storage/repository.py ``insert_incident``), with ``_queue``'s rule."""
+    return outbox_store.Keyed(workspace_id, KIND, _key_prefix(workspace_id), now + DEBOUNCE)
 
 
 def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,

@@ -154,29 +154,29 @@ class RecoveryService:
         without ``numbered`` a new incident's state there has number 0."""
         now = self.clock.now()
         card_channel = self.settings.recovery_channel or new.origin_channel
+        claim_due = step_due(StepKey.CLAIM, start=now, playbook=self.playbook, policy=self.policy)
+        fresh = repository.new_incident(new, card_channel=card_channel, now=now, claim_due=claim_due)
         try:
             # Insert first, look only on a conflict: a message is flagged once and retried
-            # seldom, so reading before every insert would cost every flag a query.
-            with self.db.transaction() as session:
-                claim_due = step_due(StepKey.CLAIM, start=now, playbook=self.playbook, policy=self.policy)
-                state = repository.insert_incident(
-                    session, new, card_channel=card_channel, now=now, claim_due=claim_due,
-                    next_alert=lambda fresh: next_alert_columns(session, fresh, playbook=self.playbook,
-                                                                policy=self.policy, sent=frozenset()),
-                    concerns=lambda fresh: home_refresh.flag_concerns(fresh, now))
-                if state is None:
-                    raise _AlreadyFlagged
-                # Before the rows below, which are then written together (outbox_store.enqueue).
-                home_refresh.after_flag(session, state, now)
-                outbox_store.enqueue(session, workspace_id=state.workspace_id, kind="card", now=now,
-                                     incident_id=state.id, channel=card_channel,
+            # seldom, so reading before every insert would cost every flag a query. Its rows are
+            # queued before it is written, and written with it (on PostgreSQL by its statement).
+            with self.db.single_statement() as session:
+                outbox_store.enqueue(session, workspace_id=fresh.workspace_id, kind="card", now=now,
+                                     incident_id=fresh.id, channel=card_channel,
                                      payload=_card_payload(new, fetch_details=fetch_details,
                                                            internal_only=not self.settings.recovery_channel))
-                receipts.queue_opened(session, state, now=now)
+                receipts.queue_opened(session, fresh, now=now)
                 if answer:
-                    receipts.queue_answer(session, state, user_id=new.flagged_by, again=False, now=now)
+                    receipts.queue_answer(session, fresh, user_id=new.flagged_by, again=False, now=now)
                 if offer_details:
-                    receipts.queue_details_offer(session, state, now=now)
+                    receipts.queue_details_offer(session, fresh, now=now)
+                state = repository.insert_incident(
+                    session, fresh, next_alert=next_alert_columns(session, fresh, playbook=self.playbook,
+                                                                  policy=self.policy, sent=frozenset()),
+                    concerned=home_refresh.flag_concerns(fresh, now),
+                    homes=home_refresh.flag_rows(fresh.workspace_id, now))
+                if state is None:
+                    raise _AlreadyFlagged
         except _AlreadyFlagged:
             with self.db.read() as session:
                 existing = repository.find_by_origin(session, workspace_id=new.workspace_id,

@@ -220,6 +220,21 @@ class Database:
                 yield session
 
     @contextmanager
+    def single_statement(self) -> Iterator[Session]:
+        """A session for a change its code writes as one statement: on PostgreSQL outside a
+        transaction, since the statement is one already (one round trip where a transaction
+        costs three); elsewhere ``transaction``. Every statement commits on its own there:
+        only code that runs exactly one may use this (a flag: repository.insert_incident)."""
+        if self.dialect != "postgresql":
+            with self.transaction() as session:
+                yield session
+            return
+        with self.engine.connect() as connection:
+            with Session(connection.execution_options(isolation_level="AUTOCOMMIT"),
+                         expire_on_commit=False) as session, session.begin():
+                yield session
+
+    @contextmanager
     def one_statement(self) -> Iterator[Connection]:
         """A connection outside any transaction, for a read that needs no snapshot beyond its
         own statement: one round trip on PostgreSQL, where a transaction costs three."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ColumnElement, TextClause, bindparam, case, delete, event, exists, func, insert, literal_column, or_, select, text,
-    tuple_, update,
+    ColumnElement, Insert, Text, TextClause, bindparam, case, cast, delete, event, exists, func, insert, literal,
+    literal_column, or_, select, text, tuple_, update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
@@ -52,6 +52,10 @@ class Leased:
 _INSERT = insert(OutboxMessage)
 _OUTBOX = OutboxMessage.__table__
 _QUEUED = "recovery_outbox_queued"
+# The incident id of rows queued for an incident a flag has not yet written (on PostgreSQL its
+# own statement writes them: ``take_unwritten``). No incident has it: ids start at 1.
+UNWRITTEN = 0
+_UNWRITTEN_KEY = f":{UNWRITTEN}"  # how an ordering key made from the incident's id ends meanwhile
 
 
 def enqueue(session: Session, *, workspace_id: str, kind: str, now: datetime, payload: dict | None = None,
@@ -79,10 +83,37 @@ def _write_queued(connection: Connection) -> None:
     queued = connection.info.pop(_QUEUED, None)
     if not queued:
         return
+    if any(row["incident_id"] == UNWRITTEN for row in queued):
+        raise RuntimeError("outbox rows of an incident not yet written: its own statement writes them (take_unwritten)")
     if connection.dialect.name == "postgresql":
-        connection.execute(_insert_from_json(tuple(queued[0])), {"rows": json.dumps(queued, default=_naive_utc)})
+        connection.execute(_insert_from_json(tuple(queued[0])), {"rows": json_rows(queued)})
     else:
         connection.execute(_INSERT, queued)
+
+
+def take_unwritten(session: Session) -> list[dict]:
+    """The rows queued for an incident not yet written (``incident_id=UNWRITTEN``), taken out
+    of the queue for the statement that writes the incident to write too, so that a flag on
+    PostgreSQL is one statement (storage/repository.py). Every row queued must be one of them."""
+    queued = session.connection().info.pop(_QUEUED, [])
+    if any(row["incident_id"] != UNWRITTEN for row in queued):
+        raise RuntimeError("only an unwritten incident's outbox rows can go with its statement")
+    return queued
+
+
+def queue_written(session: Session, queued: list[dict], incident_id: int) -> None:
+    """Queue again the rows ``take_unwritten`` took, their incident now written as
+    ``incident_id`` (where its statement could not write them: SQLite)."""
+    for row in queued:
+        row["incident_id"] = incident_id
+        if row["ordering_key"].endswith(_UNWRITTEN_KEY):
+            row["ordering_key"] = row["ordering_key"].removesuffix(_UNWRITTEN_KEY) + f":{incident_id}"
+    session.connection().info.setdefault(_QUEUED, []).extend(queued)
+
+
+def json_rows(queued: list[dict]) -> str:
+    """Queued rows as the one JSON parameter ``queued_rows`` unpacks."""
+    return json.dumps(queued, default=_naive_utc)
 
 
 def _naive_utc(value: datetime) -> str:
@@ -101,10 +132,66 @@ def _insert_from_json(names: tuple[str, ...]) -> TextClause:
     the ack path's CPU on PostgreSQL (py-spy --gil, issue 17). ``names``: the columns
     ``enqueue`` fills, in its order."""
     columns = ", ".join(names)
+    return text(f"INSERT INTO {_OUTBOX.name} ({columns}) SELECT {columns} FROM {_queued_rows(names).text} ORDER BY n")
+
+
+@functools.cache
+def _queued_rows(names: tuple[str, ...]) -> TextClause:
+    """The JSON parameter ``rows`` (``json_rows``) as a table ``queued``: ``names``, then
+    ``n``, each row's place in the queue."""
+    columns = ", ".join(names)
     types = ", ".join(f"{name} {_OUTBOX.c[name].type.compile(dialect=postgresql.dialect())}" for name in names)
-    return text(f"INSERT INTO {_OUTBOX.name} ({columns}) SELECT {columns} FROM ROWS FROM "
-                f"(jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) WITH ORDINALITY AS queued({columns}, n) "
-                "ORDER BY n")
+    return text(f"ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) "
+                f"WITH ORDINALITY AS queued({columns}, n)")
+
+
+def insert_unwritten(names: tuple[str, ...], incident_id: ColumnElement) -> Insert:
+    """PostgreSQL: the rows ``take_unwritten`` took (in the parameter ``rows``), for a
+    statement that writes their incident and gives its id as ``incident_id`` (from a CTE, so
+    this is one of its parts). In queue order; the id replaces UNWRITTEN in each row's
+    incident and in its ordering key (``incident:0`` becomes ``incident:<id>``), as
+    ``queue_written`` does."""
+    queued = {name: literal_column(f"queued.{name}") for name in names}
+    queued["incident_id"] = incident_id
+    queued["ordering_key"] = func.regexp_replace(queued["ordering_key"], f"{_UNWRITTEN_KEY}$",
+                                                 literal_column("':'") + cast(incident_id, Text))
+    rows = (select(*(queued[name] for name in names)).select_from(incident_id.table)
+            .select_from(_queued_rows(names)).order_by(literal_column("queued.n")))
+    return insert(_OUTBOX).from_select(list(names), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """Rows of ``kind``, one per person, keyed ``prefix`` + their user id and due at ``due``,
+    for a statement that finds the people itself (``insert_keyed``)."""
+
+    workspace_id: str
+    kind: str
+    prefix: str
+    due: datetime
+
+    def params(self) -> dict[str, object]:
+        return {"k_workspace_id": self.workspace_id, "k_kind": self.kind, "k_prefix": self.prefix,
+                "k_due": self.due}
+
+
+def insert_keyed(users: ColumnElement, *, when: ColumnElement, now: ColumnElement) -> Insert:
+    """``Keyed`` rows (its ``params``) for each of ``users`` (a subquery's column of user ids)
+    with none of their kind pending under their key yet, which is ``pending_keys``' rule in
+    SQL, if ``when`` holds."""
+    kind = bindparam("k_kind", type_=_OUTBOX.c.kind.type)
+    key = bindparam("k_prefix", type_=_OUTBOX.c.ordering_key.type) + users
+    rows = select(bindparam("k_workspace_id", type_=_OUTBOX.c.workspace_id.type), kind, users, key,
+                  literal("{}"), _written_in(PENDING), literal(0), literal(False),
+                  bindparam("k_due", type_=_OUTBOX.c.next_attempt_at.type), now
+                  ).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, *_pending(kind)))
+    return insert(_OUTBOX).from_select(["workspace_id", "kind", "user_id", "ordering_key", "payload", "state",
+                                        "attempts", "uncertain", "next_attempt_at", "created_at"], rows)
+
+
+def _pending(kind: str | ColumnElement) -> tuple[ColumnElement, ...]:
+    """A row of ``kind`` waiting, not yet leased: a later one under its key would add nothing."""
+    return _OUTBOX.c.kind == kind, _OUTBOX.c.state == _written_in(PENDING)
 
 
 @event.listens_for(Engine, "before_execute")
@@ -342,8 +429,7 @@ def pending_keys(session: Session, *, kind: str, keys: Iterable[str]) -> set[str
     if not keys:
         return set()
     return set(session.connection().execute(
-        select(_OUTBOX.c.ordering_key).where(_OUTBOX.c.ordering_key.in_(keys), _OUTBOX.c.kind == kind,
-                                             _OUTBOX.c.state == PENDING).distinct()).scalars())
+        select(_OUTBOX.c.ordering_key).where(_OUTBOX.c.ordering_key.in_(keys), *_pending(kind)).distinct()).scalars())
 
 
 def has_later(session: Session, row_id: int, *, kind: str, ordering_key: str) -> bool:

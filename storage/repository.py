@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
-    CTE, BigInteger, ColumnElement, Connection, Row, Select, Subquery, Text, and_, bindparam, case, cast, delete, exists,
-    extract, func, insert, join, literal, or_, outerjoin, text, type_coerce, union_all, update,
+    CTE, BigInteger, ColumnElement, Connection, Insert, Row, Select, Subquery, Text, and_, bindparam, case, cast, delete,
+    exists, extract, func, insert, join, literal, or_, outerjoin, text, true, type_coerce, union_all, update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -23,7 +23,7 @@ from bot.domain.types import (
 )
 from bot.domain import alerts
 from bot.domain.digest import UNCOUNTED_APPROVALS, IncidentFacts
-from storage import viewer_store
+from storage import outbox_store, viewer_store
 from storage.workspace_store import paused
 from bot.domain.stats import ENDED_RESULTS, Middles, StatsTotals, StatsWindow, StepEnds
 from storage.models import (
@@ -316,18 +316,22 @@ def _statement(session: Session, name: str):  # noqa: ANN202 - a dialect's inser
 
 
 @functools.cache
-def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None):  # noqa: ANN202 - select with CTEs
+def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
+                           queued: tuple[str, ...] | None):  # noqa: ANN202 - select with CTEs
     """PostgreSQL: the incident (``names``: its columns given; numbered at commit, see
-    ``_numbers_last``), its first step and its creation event in one statement, each insert
-    taking the incident's id from the one before it, and, unless ``watching`` is None, whose
-    Home it changes (viewer_store.viewers_column): one round trip instead of four for every
-    flag. Nothing is inserted, and no row returned, when the message was flagged already."""
+    ``_numbers_last``), its first step, its creation event, unless ``queued`` is None the
+    outbox rows queued for it (outbox_store.insert_unwritten: ``queued``, their columns) and,
+    unless ``watching`` is None, a Home republish for each viewer it concerns
+    (viewer_store.concerned_column, outbox_store.insert_keyed), in one statement, each part
+    taking the incident's id from the first: one round trip, and outside a transaction no
+    BEGIN and COMMIT either. Nothing is written, and no row returned, when the message was
+    flagged already."""
     columns = Incident.__table__.c
-    incident = (postgresql.insert(Incident)
+    incident = (postgresql.insert(Incident.__table__)
                 .values({name: bindparam(name, type_=columns[name].type) for name in names}
                         | {"number": _PLACEHOLDER_NUMBER})
                 .on_conflict_do_nothing(index_elements=["workspace_id", "origin_channel", "origin_ts"])
-                .returning(Incident.id).cte("flagged"))
+                .returning(Incident.__table__.c.id).cte("flagged"))
     steps = StepRecord.__table__.c
     first_step = insert(StepRecord).from_select(
         ["incident_id", "seq", "step", "status", "started_at", "due_at"],
@@ -340,8 +344,22 @@ def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None):  # no
         select(incident.c.id, bindparam("created_at", type_=events.at.type),
                bindparam("flagged_by", type_=events.actor.type), literal(EventKind.CREATED.value),
                literal({}, type_=events.data.type))).cte("created")
-    columns = (incident.c.id,) if watching is None else (incident.c.id, viewer_store.viewers_column(watching))
-    return select(*columns).add_cte(first_step).add_cte(created)
+    statement = select(incident.c.id).add_cte(first_step).add_cte(created)
+    if queued is not None:
+        statement = statement.add_cte(outbox_store.insert_unwritten(queued, incident.c.id).cte("queued_out"))
+    if watching is not None:
+        statement = statement.add_cte(_flag_homes(True, watching, when=select(incident.c.id).exists()).cte("homes"))
+    return statement
+
+
+def _flag_homes(on_postgresql: bool, watching: bool, *, when: ColumnElement) -> Insert:
+    """A flag's Home republishes: one for each viewer it concerns (viewer_store.Concerned)
+    with none pending (outbox_store.insert_keyed), if ``when`` holds."""
+    return outbox_store.insert_keyed(viewer_store.concerned_column(on_postgresql, watching), when=when,
+                                     now=bindparam("created_at", type_=Incident.__table__.c.created_at.type))
+
+
+_SQLITE_FLAG_HOMES = {watching: _flag_homes(False, watching, when=true()) for watching in (False, True)}
 
 
 _INSERT_STEP = insert(StepRecord)
@@ -386,52 +404,63 @@ def with_number(connection: Connection, state: IncidentState) -> IncidentState:
     return replace(state, number=connection.execute(_NUMBER, {"incident_id": state.id}).scalar_one())
 
 
-def insert_incident(session: Session, new: NewIncident, *, card_channel: str, now: datetime,
-                    claim_due: datetime, next_alert: Callable[[IncidentState], tuple[datetime | None, str | None]],
-                    concerns: Callable[[IncidentState], viewer_store.Concerned] | None = None,
-                    ) -> IncidentState | None:
-    """Insert, with its first step and its creation event, unless this message was flagged
-    already; None means someone got there first, and the caller must roll back so the number
-    it drew is not lost. ``next_alert`` gives the new incident's first alert, stored by the
-    insert itself; ``concerns``, whose Homes it changes, read by the insert itself where it
-    can (viewer_store.read_ahead). Where numbers come last the state's number is 0: see
-    ``with_number``."""
-    last = _numbers_last(session)
-    number = 0 if last else _next_number(session, new.workspace_id)
-    state = IncidentState(
-        id=0, workspace_id=new.workspace_id, number=number, status=Status.OPEN,
+def new_incident(new: NewIncident, *, card_channel: str, now: datetime, claim_due: datetime) -> IncidentState:
+    """A flag's incident before it is written (``insert_incident``): its id is
+    outbox_store.UNWRITTEN and its number 0 until then."""
+    return IncidentState(
+        id=outbox_store.UNWRITTEN, workspace_id=new.workspace_id, number=0, status=Status.OPEN,
         current_step=StepKey.CLAIM, step_seq=0, step_started_at=now, step_due_at=claim_due, created_at=now,
         flagged_by=new.flagged_by, summary=new.summary, origin_channel=new.origin_channel,
         origin_ts=new.origin_ts, card_channel=card_channel, excerpt=new.excerpt, permalink=new.permalink,
         customer_name=new.customer_name, contact_channel=new.contact_channel, severity=new.severity,
         category=new.category,
     )
-    alert_at, alert_kind = next_alert(state)
+
+
+def insert_incident(session: Session, state: IncidentState, *, next_alert: tuple[datetime | None, str | None],
+                    concerned: viewer_store.Concerned | None = None, homes: outbox_store.Keyed | None = None,
+                    ) -> IncidentState | None:
+    """Write ``state`` (``new_incident``) with its first step and its creation event, unless
+    this message was flagged already; None means someone got there first (and on SQLite the
+    caller must roll back, so the number it drew is not lost). ``next_alert``: its first
+    alert, stored by the insert itself.
+
+    Where numbers come last (PostgreSQL) this is one statement, and writes with the incident
+    the outbox rows queued for it (outbox_store.take_unwritten) and, with ``homes``, the Home
+    republishes of those ``concerned`` who opened theirs: so the caller may run it outside a
+    transaction (Database.single_statement). Its number is then 0: see ``with_number``.
+    Elsewhere the caller queues all that after, with the incident's id."""
+    now = state.created_at
     values = dict(
-        workspace_id=new.workspace_id, origin_channel=new.origin_channel,
-        origin_ts=new.origin_ts, permalink=new.permalink, excerpt=new.excerpt, summary=new.summary,
-        flagged_by=new.flagged_by, customer_name=new.customer_name, contact_channel=new.contact_channel,
-        severity=new.severity.value, category=new.category, status=Status.OPEN.value, version=0,
-        current_step=StepKey.CLAIM.value, step_seq=0, step_started_at=now, step_due_at=claim_due,
-        card_channel=card_channel, created_at=now, updated_at=now, next_alert_at=alert_at, next_alert_kind=alert_kind,
+        workspace_id=state.workspace_id, origin_channel=state.origin_channel,
+        origin_ts=state.origin_ts, permalink=state.permalink, excerpt=state.excerpt, summary=state.summary,
+        flagged_by=state.flagged_by, customer_name=state.customer_name, contact_channel=state.contact_channel,
+        severity=state.severity.value, category=state.category, status=Status.OPEN.value, version=0,
+        current_step=StepKey.CLAIM.value, step_seq=0, step_started_at=now, step_due_at=state.step_due_at,
+        card_channel=state.card_channel, created_at=now, updated_at=now, next_alert_at=next_alert[0],
+        next_alert_kind=next_alert[1],
     )
+    queued = outbox_store.take_unwritten(session)
+    wanted = concerned if homes is not None and concerned is not None and concerned.anyone else None
+    homes_params = wanted.params() | homes.params() if wanted is not None else {}
+    if _numbers_last(session):
+        params = values | homes_params | ({"rows": outbox_store.json_rows(queued)} if queued else {})
+        statement = _flag_in_one_statement(tuple(values), wanted and wanted.watching,
+                                           tuple(queued[0]) if queued else None)
+        row = session.connection().execute(statement, params).first()
+        return replace(state, id=row.id) if row is not None else None
+    number = _next_number(session, state.workspace_id)
     connection = session.connection()
-    if last:
-        wanted = concerns(state) if concerns is not None else None
-        params = values | (wanted.params() if wanted is not None else {})
-        row = connection.execute(_flag_in_one_statement(tuple(values), wanted and wanted.watching), params).first()
-        if row is None:
-            return None
-        if wanted is not None:
-            viewer_store.read_ahead(session, wanted, row.home_viewers)
-        return replace(state, id=row.id)
     incident_id = connection.execute(_statement(session, "incident"), values | {"number": number}).scalar_one_or_none()
     if incident_id is None:
         return None
     connection.execute(_INSERT_STEP, {"incident_id": incident_id, "seq": 0, "step": StepKey.CLAIM.value,
-                                      "status": "current", "started_at": now, "due_at": claim_due})
-    add_events(session, incident_id, [Event(EventKind.CREATED, now, new.flagged_by)])
-    return replace(state, id=incident_id)
+                                      "status": "current", "started_at": now, "due_at": state.step_due_at})
+    add_events(session, incident_id, [Event(EventKind.CREATED, now, state.flagged_by)])
+    outbox_store.queue_written(session, queued, incident_id)
+    if wanted is not None:
+        connection.execute(_SQLITE_FLAG_HOMES[wanted.watching], homes_params | {"created_at": now})
+    return replace(state, id=incident_id, number=number)
 
 
 def apply_decision(session: Session, before: IncidentState, decision: Decision, *, expected_version: int,

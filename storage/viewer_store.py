@@ -99,6 +99,12 @@ def viewers_column(watching: bool) -> ColumnElement:
     return select(func.array_agg(found.c.user_id)).scalar_subquery().label("home_viewers")
 
 
+def concerned_column(on_postgresql: bool, watching: bool) -> ColumnElement:
+    """``Concerned``'s viewers as the column of a subquery, for a statement that acts on them
+    itself (a flag's Home rows; on PostgreSQL, the flag's own statement)."""
+    return _CONCERNED[on_postgresql, watching].subquery("viewers").c.user_id
+
+
 def read_ahead(session: Session, wanted: Concerned, viewers: list[str] | None) -> None:
     """Record what a statement read with ``viewers_column`` for ``wanted``, where ``concerned``
     finds it later in the transaction."""

@@ -336,3 +336,16 @@ def test_a_nudge_republishes_the_flaggers_home_and_an_escalation_the_leads_too(b
     assert tick(bot) == 1
     _after_debounce(bot)
     assert (len(_publishes(bot, "U1")), len(_publishes(bot, LEAD))) == (3, 2)
+
+
+def test_two_flags_within_a_second_queue_one_republish_of_the_flaggers_home(bot):
+    """The flag's own statements queue the Home rows (on PostgreSQL, its single statement):
+    one pending row for a person is enough, as for any other change."""
+    _open(bot, "U1")
+    for summary in ("Refund never arrived", "Parcel lost"):
+        assert bot.slack.command(f"/recovery new {summary}", user="U1", channel="C1").status == 200
+    assert [row.state for row in _rows(bot, home_refresh.KIND)] == ["sent", "pending"], \
+        "the opening's publish, then one row for both flags"
+    _after_debounce(bot)
+    assert len(_publishes(bot, "U1")) == 2
+    assert "#2" in _home_text(bot, "U1")

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.devkit.slack_double import Message
-from storage.models import OutboxMessage
+from storage.models import Incident, OutboxMessage
 from tests.conftest import LEAD, ServedBot
 
 BOT = "UBOT"
@@ -234,3 +234,20 @@ def _receipt_rows(bot: ServedBot) -> list[tuple[str, str, str | None]]:
         rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.kind).startswith("reaction_"))
                             .order_by(col(OutboxMessage.id))).all()
         return [(row.kind, row.state, row.last_error) for row in rows]
+
+
+def test_each_flags_rows_carry_its_own_incident_so_no_incident_waits_behind_another(bot):
+    """A flag's rows are queued before its incident has an id (on PostgreSQL the flag's single
+    statement writes them with it): each must still name its own incident, in its keys too,
+    else one incident's messages would queue behind another's."""
+    for channel in ("C1", "C2"):
+        complaint = _complaint(bot, channel)
+        assert bot.slack.react(channel=channel, ts=complaint.ts).status == 200
+    bot.settle()
+    with bot.runtime.db.read() as session:
+        ids = dict(session.exec(select(Incident.number, Incident.id)).all())
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert sorted(ids) == [1, 2] and len(set(ids.values())) == 2
+    assert [(row.incident_id, row.kind, row.ordering_key, row.state) for row in rows] == [
+        (ids[number], kind, f"{key}:{ids[number]}", "sent") for number in (1, 2)
+        for kind, key in (("card", "incident"), ("reaction_add", "receipt"), ("ephemeral", "incident"))]
