@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from sqlmodel import Session
 
-from bot import home_refresh, lead_inbox, receipts
+from bot import lead_inbox, receipts
 from bot.domain import alerts, sla
 from bot.domain.playbook import Playbook
 from bot.domain.timing import deadline
@@ -58,17 +58,17 @@ class _Queue:
 def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, settings: Settings,
                    policy: Policy, now: datetime, before: IncidentState | None = None,
                    escalated: bool | None = None) -> None:
-    """``before``: the state the decision was taken on, when the caller has it (an escalation
-    the leads got for that step is settled once someone acts on it). ``escalated``: whether the
-    leads were called for that step, when the caller knows (None: looked up)."""
+    """Queue what the decision tells Slack, before the decision is written: its write carries
+    these rows, and only if it wins (repository.apply_decision, which also queues the Homes'
+    republishes). ``before``: the state the decision was taken on, when the caller has it (an
+    escalation the leads got for that step is settled once someone acts on it).
+    ``escalated``: whether the leads were called for that step, when the caller knows (None:
+    looked up)."""
     state = decision.state
     tz = settings.tz
     kinds = {event.kind for event in decision.events}
     actor = decision.events[0].actor if decision.events else None
     rows = _Queue(session, state, now, actor)
-    # First: it reads (who opened their Home), so the rows below are then written together.
-    home_refresh.after_decision(session, decision, before=before, leads=policy.leads, now=now)
-
     outbox_store.enqueue(session, workspace_id=state.workspace_id, incident_id=state.id, now=now,
                          channel=state.card_channel, kind="update_card")
     receipts.queue_decided(session, decision, now=now)

@@ -75,15 +75,19 @@ def flag_concerns(state: IncidentState, now: datetime) -> viewer_store.Concerned
     return _concerns(state, [state.flagged_by], now, watched=True)
 
 
-def after_decision(session: Session, decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
-                   now: datetime) -> None:
-    _queue_concerned(session, decision_concerns(decision, before=before, leads=leads, now=now), now)
+def decision_homes(decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
+                   now: datetime) -> dict[str, object]:
+    """repository.apply_decision's arguments for the Homes a decision changes: its own
+    statements write their rows, with ``_queue``'s rule."""
+    return {"concerned": decision_concerns(decision, before=before, leads=leads, now=now),
+            "homes": keyed(decision.state.workspace_id, now)}
 
 
-def flag_rows(workspace_id: str, now: datetime) -> outbox_store.Keyed:
-    """A flag's Home rows, for the viewers ``flag_concerns`` names: written by the flag's own
-    statements (storage/repository.py ``insert_incident``), with ``_queue``'s rule."""
-    return outbox_store.Keyed(workspace_id, KIND, _key_prefix(workspace_id), now + DEBOUNCE)
+def keyed(workspace_id: str, now: datetime) -> outbox_store.Keyed:
+    """A change's Home rows, for the viewers its ``Concerned`` names, written by the change's
+    own statements (storage/repository.py: ``insert_incident``, ``apply_decision``), with
+    ``_queue``'s rule."""
+    return outbox_store.Keyed(workspace_id, KIND, _key_prefix(workspace_id), due=now + DEBOUNCE, now=now)
 
 
 def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,
@@ -101,7 +105,7 @@ def _concerns(state: IncidentState, users: Iterable[str], now: datetime, *, watc
 
 
 def _queue_concerned(session: Session, wanted: viewer_store.Concerned, now: datetime) -> None:
-    """One read of who opened their Home (or the one its change's statement made), then the rows."""
+    """One read of who opened their Home, then the rows."""
     _queue(session, wanted.workspace_id, viewer_store.concerned(session, wanted), due=now + DEBOUNCE, now=now)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from bot import home_refresh, parking, receipts, workspace_scope
@@ -25,6 +26,7 @@ from bot.domain.stats import figures_from_totals, stats_window
 from bot.domain.timing import next_working_day, step_due
 from bot.domain.types import (
     Actor,
+    Decision,
     Event,
     IncidentState,
     NewIncident,
@@ -174,7 +176,7 @@ class RecoveryService:
                     session, fresh, next_alert=next_alert_columns(session, fresh, playbook=self.playbook,
                                                                   policy=self.policy, sent=frozenset()),
                     concerned=home_refresh.flag_concerns(fresh, now),
-                    homes=home_refresh.flag_rows(fresh.workspace_id, now))
+                    homes=home_refresh.keyed(fresh.workspace_id, now))
                 if state is None:
                     raise _AlreadyFlagged
         except _AlreadyFlagged:
@@ -315,45 +317,76 @@ class RecoveryService:
     def _act(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         now = self.clock.now()
         try:
-            with self.db.transaction() as session:
-                loaded = repository.load_to_decide(session, workspace_id=where.workspace_id,
-                                                   incident_id=where.incident_id, number=where.number)
-                if loaded is None:
-                    return Outcome(False, where.missing())
-                state, version, escalated_before = loaded
-                decision = recovery.decide(state, actor, action, now=now, playbook=self.playbook,
-                                           policy=self.policy)
-                if isinstance(decision, Refusal):
-                    return Outcome(False, decision.reason, state)
-                if decision.escalate_now:
-                    # The row lock before the notification's key, as the escalation tick takes them
-                    # (timers.send_alert): in the other order, Need help and the tick deadlock.
-                    locked = repository.lock(session, state.id)
-                    if locked is None or locked[1] != version:
-                        raise _LostRace
-                    repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
-                                                  kind=alerts.ESCALATION, now=now)
-                sent = frozenset() if decision.new_step and not decision.escalate_now else None
-                # An escalation this decision claims is looked up with the others, after it.
-                escalated = None if decision.escalate_now else escalated_before
-                if decision.handed_over:
-                    before = repository.sent_notifications(session, incident_id=state.id, seq=state.step_seq)
-                    escalated = alerts.ESCALATION in before
-                    repository.forget_reminders(session, incident_id=state.id, seq=state.step_seq,
-                                                kinds=alerts.LEVELS)
-                    sent = before - set(alerts.LEVELS)
-                alert = next_alert_columns(session, decision.state, playbook=self.playbook, policy=self.policy,
-                                           sent=sent)
-                concerned = home_refresh.decision_concerns(decision, before=state, leads=self.policy.leads, now=now)
-                if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
-                                                 next_alert=alert, concerned=concerned):
-                    raise _LostRace
-                queue_decision(session, decision, playbook=self.playbook, settings=self.settings, policy=self.policy,
-                               now=now, before=state, escalated=escalated)
+            if self.db.dialect == "postgresql":
+                outcome = self._act_apart(where, actor, action, now)
+            else:
+                with self.db.transaction() as session:
+                    decided = self._decide(session.connection(), where, actor, action, now)
+                    if isinstance(decided, Outcome):
+                        return decided
+                    self._write(session, *decided, now=now)
+                    outcome = Outcome(True, "", decided[1].state)
         except _LostRace:
             return self._explain_lost_race(where, actor, action)
-        self._after_commit()
-        return Outcome(True, "", decision.state)
+        if outcome.ok:
+            self._after_commit()
+        return outcome
+
+    def _act_apart(self, where: Locator, actor: Actor, action: recovery.Action, now: datetime) -> Outcome:
+        """PostgreSQL: read, decide, then write, the read a statement of its own: a transaction
+        there (READ COMMITTED) would see no more than that, and the write's version check
+        catches any change since, as it would inside one. A decision whose write is one
+        statement is written outside a transaction (Database.single_statement): a Claim is
+        two round trips, not four."""
+        with self.db.one_statement() as connection:
+            decided = self._decide(connection, where, actor, action, now)
+        if isinstance(decided, Outcome):
+            return decided
+        one = repository.written_in_one_statement(decided[0].state, decided[1])
+        with self.db.single_statement() if one else self.db.transaction() as session:
+            self._write(session, *decided, now=now)
+        return Outcome(True, "", decided[1].state)
+
+    def _decide(self, connection: Connection, where: Locator, actor: Actor, action: recovery.Action,
+                now: datetime) -> Outcome | tuple[repository.Loaded, Decision]:
+        """The incident as it stands, and what ``action`` decides on it; or the refusal."""
+        loaded = repository.load_to_decide(connection, workspace_id=where.workspace_id,
+                                           incident_id=where.incident_id, number=where.number)
+        if loaded is None:
+            return Outcome(False, where.missing())
+        decision = recovery.decide(loaded.state, actor, action, now=now, playbook=self.playbook, policy=self.policy)
+        if isinstance(decision, Refusal):
+            return Outcome(False, decision.reason, loaded.state)
+        return loaded, decision
+
+    def _write(self, session: Session, loaded: repository.Loaded, decision: Decision, *, now: datetime) -> None:
+        """Store ``decision`` and queue what it tells Slack; _LostRace if the incident changed
+        since ``loaded``."""
+        state, version = loaded.state, loaded.version
+        if decision.escalate_now:
+            # The row lock before the notification's key, as the escalation tick takes them
+            # (timers.send_alert): in the other order, Need help and the tick deadlock.
+            locked = repository.lock(session, state.id)
+            if locked is None or locked[1] != version:
+                raise _LostRace
+            repository.claim_notification(session, incident_id=state.id, seq=state.step_seq,
+                                          kind=alerts.ESCALATION, now=now)
+        sent = frozenset() if decision.new_step and not decision.escalate_now else None
+        # An escalation this decision claims is looked up with the others, after it.
+        escalated = None if decision.escalate_now else loaded.escalated
+        if decision.handed_over:
+            before = repository.sent_notifications(session, incident_id=state.id, seq=state.step_seq)
+            escalated = alerts.ESCALATION in before
+            repository.forget_reminders(session, incident_id=state.id, seq=state.step_seq, kinds=alerts.LEVELS)
+            sent = before - set(alerts.LEVELS)
+        alert = next_alert_columns(session, decision.state, playbook=self.playbook, policy=self.policy, sent=sent)
+        # Queued first: the decision's write carries them, and only if it wins.
+        queue_decision(session, decision, playbook=self.playbook, settings=self.settings, policy=self.policy,
+                       now=now, before=state, escalated=escalated)
+        if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                         next_alert=alert, **home_refresh.decision_homes(
+                                             decision, before=state, leads=self.policy.leads, now=now)):
+            raise _LostRace
 
     def _explain_lost_race(self, where: Locator, actor: Actor, action: recovery.Action) -> Outcome:
         with self.db.read() as session:

@@ -225,11 +225,12 @@ class Timers:
                         raise _Skip
                     alert = next_alert_columns(session, decision.state, playbook=service.playbook,
                                                policy=service.policy)
-                    if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
-                                                     next_alert=alert):
-                        raise _Skip
                     queue_decision(session, decision, playbook=service.playbook, settings=service.settings,
                                    policy=service.policy, now=now, before=state)
+                    if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                                     next_alert=alert, **home_refresh.decision_homes(
+                                                         decision, before=state, leads=service.policy.leads, now=now)):
+                        raise _Skip
         except _Skip:
             return False
         service.notify_sender()
@@ -327,10 +328,11 @@ class Timers:
         if isinstance(decision, Refusal):
             raise _Skip
         alert = next_alert_columns(session, decision.state, playbook=playbook, policy=policy, sent=frozenset())
-        if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
-                                         next_alert=alert):
-            raise _Skip
         queue_decision(session, decision, playbook=playbook, settings=service.settings, policy=policy, now=now,
                        before=state)
+        if not repository.apply_decision(session, state, decision, expected_version=version, now=now,
+                                         next_alert=alert, **home_refresh.decision_homes(
+                                             decision, before=state, leads=policy.leads, now=now)):
+            raise _Skip
         return True
 

@@ -193,6 +193,18 @@ class _WriterQueue:
                 file.close()
 
 
+_SINGLE = "recovery_single_statement"  # in Connection.info: whether its one statement ran
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _only_one(connection: Connection, *_statement: object) -> None:
+    ran = connection.info.get(_SINGLE)
+    if ran:
+        raise RuntimeError("a second statement inside Database.single_statement, which commits each apart")
+    if ran is not None:
+        connection.info[_SINGLE] = True
+
+
 class Database:
     """Owns the engine; every unit of work is one short ``with db.transaction()``, and
     what only reads uses ``db.read()``: on SQLite a reader then takes no write lock, so
@@ -223,16 +235,22 @@ class Database:
     def single_statement(self) -> Iterator[Session]:
         """A session for a change its code writes as one statement: on PostgreSQL outside a
         transaction, since the statement is one already (one round trip where a transaction
-        costs three); elsewhere ``transaction``. Every statement commits on its own there:
-        only code that runs exactly one may use this (a flag: repository.insert_incident)."""
+        costs three); elsewhere ``transaction``. Every statement commits on its own there, so
+        a second one is refused before it runs (a RuntimeError: a bug, never a user's doing).
+        For a flag (repository.insert_incident) and a simple decision
+        (repository.written_in_one_statement)."""
         if self.dialect != "postgresql":
             with self.transaction() as session:
                 yield session
             return
         with self.engine.connect() as connection:
-            with Session(connection.execution_options(isolation_level="AUTOCOMMIT"),
-                         expire_on_commit=False) as session, session.begin():
-                yield session
+            connection.info[_SINGLE] = False
+            try:
+                with Session(connection.execution_options(isolation_level="AUTOCOMMIT"),
+                             expire_on_commit=False) as session, session.begin():
+                    yield session
+            finally:
+                connection.info.pop(_SINGLE, None)
 
     @contextmanager
     def one_statement(self) -> Iterator[Connection]:

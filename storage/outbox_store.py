@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ColumnElement, Insert, Text, TextClause, bindparam, case, cast, delete, event, exists, func, insert, literal,
+    ColumnElement, FromClause, Insert, Text, TextClause, bindparam, case, cast, delete, event, exists, func, insert, literal,
     literal_column, or_, select, text, tuple_, update,
 )
 from sqlalchemy.dialects import postgresql
@@ -91,11 +91,17 @@ def _write_queued(connection: Connection) -> None:
         connection.execute(_INSERT, queued)
 
 
+def take_queued(session: Session) -> list[dict]:
+    """The rows queued in ``session`` and not yet written, taken out of the queue for a
+    statement of the caller's to write (``insert_queued``): a decision's, which writes them
+    only if it wins (storage/repository.py)."""
+    return session.connection().info.pop(_QUEUED, [])
+
+
 def take_unwritten(session: Session) -> list[dict]:
-    """The rows queued for an incident not yet written (``incident_id=UNWRITTEN``), taken out
-    of the queue for the statement that writes the incident to write too, so that a flag on
-    PostgreSQL is one statement (storage/repository.py). Every row queued must be one of them."""
-    queued = session.connection().info.pop(_QUEUED, [])
+    """``take_queued`` for the statement that writes their incident (``incident_id=UNWRITTEN``),
+    so that a flag on PostgreSQL is one statement. Every row queued must be one of them."""
+    queued = take_queued(session)
     if any(row["incident_id"] != UNWRITTEN for row in queued):
         raise RuntimeError("only an unwritten incident's outbox rows can go with its statement")
     return queued
@@ -145,17 +151,18 @@ def _queued_rows(names: tuple[str, ...]) -> TextClause:
                 f"WITH ORDINALITY AS queued({columns}, n)")
 
 
-def insert_unwritten(names: tuple[str, ...], incident_id: ColumnElement) -> Insert:
-    """PostgreSQL: the rows ``take_unwritten`` took (in the parameter ``rows``), for a
-    statement that writes their incident and gives its id as ``incident_id`` (from a CTE, so
-    this is one of its parts). In queue order; the id replaces UNWRITTEN in each row's
-    incident and in its ordering key (``incident:0`` becomes ``incident:<id>``), as
-    ``queue_written`` does."""
+def insert_queued(names: tuple[str, ...], *, after: FromClause, incident_id: ColumnElement | None = None) -> Insert:
+    """PostgreSQL: the rows ``take_queued`` took (the parameter ``rows``, ``json_rows``), as
+    a part of a statement that writes them only if its part ``after`` (a CTE of one row or
+    none) wrote something. In queue order. With ``incident_id`` (a column of ``after``) they
+    are ``take_unwritten``'s, and the id replaces UNWRITTEN in each row's incident and in its
+    ordering key (``incident:0`` becomes ``incident:<id>``), as ``queue_written`` does."""
     queued = {name: literal_column(f"queued.{name}") for name in names}
-    queued["incident_id"] = incident_id
-    queued["ordering_key"] = func.regexp_replace(queued["ordering_key"], f"{_UNWRITTEN_KEY}$",
-                                                 literal_column("':'") + cast(incident_id, Text))
-    rows = (select(*(queued[name] for name in names)).select_from(incident_id.table)
+    if incident_id is not None:
+        queued["incident_id"] = incident_id
+        queued["ordering_key"] = func.regexp_replace(queued["ordering_key"], f"{_UNWRITTEN_KEY}$",
+                                                     literal_column("':'") + cast(incident_id, Text))
+    rows = (select(*(queued[name] for name in names)).select_from(after)
             .select_from(_queued_rows(names)).order_by(literal_column("queued.n")))
     return insert(_OUTBOX).from_select(list(names), rows)
 
@@ -163,19 +170,22 @@ def insert_unwritten(names: tuple[str, ...], incident_id: ColumnElement) -> Inse
 @dataclass(frozen=True, slots=True)
 class Keyed:
     """Rows of ``kind``, one per person, keyed ``prefix`` + their user id and due at ``due``,
-    for a statement that finds the people itself (``insert_keyed``)."""
+    queued at ``now``, for a statement that finds the people itself (``insert_keyed``)."""
 
     workspace_id: str
     kind: str
     prefix: str
     due: datetime
+    now: datetime
 
     def params(self) -> dict[str, object]:
+        """Named apart from every table's columns: a statement that updates a table (a
+        decision's) would take a parameter named like one of its columns as a value to set."""
         return {"k_workspace_id": self.workspace_id, "k_kind": self.kind, "k_prefix": self.prefix,
-                "k_due": self.due}
+                "k_due": self.due, "k_now": self.now}
 
 
-def insert_keyed(users: ColumnElement, *, when: ColumnElement, now: ColumnElement) -> Insert:
+def insert_keyed(users: ColumnElement, *, when: ColumnElement) -> Insert:
     """``Keyed`` rows (its ``params``) for each of ``users`` (a subquery's column of user ids)
     with none of their kind pending under their key yet, which is ``pending_keys``' rule in
     SQL, if ``when`` holds."""
@@ -183,8 +193,8 @@ def insert_keyed(users: ColumnElement, *, when: ColumnElement, now: ColumnElemen
     key = bindparam("k_prefix", type_=_OUTBOX.c.ordering_key.type) + users
     rows = select(bindparam("k_workspace_id", type_=_OUTBOX.c.workspace_id.type), kind, users, key,
                   literal("{}"), _written_in(PENDING), literal(0), literal(False),
-                  bindparam("k_due", type_=_OUTBOX.c.next_attempt_at.type), now
-                  ).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, *_pending(kind)))
+                  bindparam("k_due", type_=_OUTBOX.c.next_attempt_at.type),
+                  bindparam("k_now", type_=_OUTBOX.c.created_at.type)).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, *_pending(kind)))
     return insert(_OUTBOX).from_select(["workspace_id", "kind", "user_id", "ordering_key", "payload", "state",
                                         "attempts", "uncertain", "next_attempt_at", "created_at"], rows)
 

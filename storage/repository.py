@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -273,15 +273,25 @@ def load(session: Session, *, workspace_id: str, incident_id: int | None = None,
     return (to_state(row), row.version) if row else None
 
 
-def load_to_decide(session: Session, *, workspace_id: str, incident_id: int | None = None,
-                   number: int | None = None) -> tuple[IncidentState, int, bool] | None:
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """An incident as a decision is taken on it: its version, which the decision's write
+    expects, and whether the leads were called for its current step."""
+
+    state: IncidentState
+    version: int
+    escalated: bool
+
+
+def load_to_decide(connection: Connection, *, workspace_id: str, incident_id: int | None = None,
+                   number: int | None = None) -> Loaded | None:
     """``load``, and whether the leads were called for the current step: what a decision
     settles once someone acts (bot/announce.py), read in the same query, since every click
     needs it."""
     statement = _DECIDE_BY_ID if incident_id is not None else _DECIDE_BY_NUMBER
-    row = session.connection().execute(statement, {"workspace_id": workspace_id,
-                                                   "key": incident_id if incident_id is not None else number}).first()
-    return (to_state(row), row.version, row.escalated) if row else None
+    row = connection.execute(statement, {"workspace_id": workspace_id,
+                                         "key": incident_id if incident_id is not None else number}).first()
+    return Loaded(to_state(row), row.version, row.escalated) if row else None
 
 
 _LOAD_BY_ID = select(*Incident.__table__.columns).where(
@@ -346,26 +356,29 @@ def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
                literal({}, type_=events.data.type))).cte("created")
     statement = select(incident.c.id).add_cte(first_step).add_cte(created)
     if queued is not None:
-        statement = statement.add_cte(outbox_store.insert_unwritten(queued, incident.c.id).cte("queued_out"))
+        statement = statement.add_cte(outbox_store.insert_queued(queued, after=incident, incident_id=incident.c.id)
+                                      .cte("queued_out"))
     if watching is not None:
-        statement = statement.add_cte(_flag_homes(True, watching, when=select(incident.c.id).exists()).cte("homes"))
+        statement = statement.add_cte(_homes(True, watching, when=select(incident.c.id).exists()).cte("homes"))
     return statement
 
 
-def _flag_homes(on_postgresql: bool, watching: bool, *, when: ColumnElement) -> Insert:
-    """A flag's Home republishes: one for each viewer it concerns (viewer_store.Concerned)
-    with none pending (outbox_store.insert_keyed), if ``when`` holds."""
-    return outbox_store.insert_keyed(viewer_store.concerned_column(on_postgresql, watching), when=when,
-                                     now=bindparam("created_at", type_=Incident.__table__.c.created_at.type))
+def _homes(on_postgresql: bool, watching: bool, *, when: ColumnElement) -> Insert:
+    """A change's Home republishes (a flag's, a decision's): one for each viewer it concerns
+    (viewer_store.Concerned) with none pending (outbox_store.insert_keyed), if ``when`` holds.
+    Parameters: the Concerned's and the Keyed's."""
+    return outbox_store.insert_keyed(viewer_store.concerned_column(on_postgresql, watching), when=when)
 
 
-_SQLITE_FLAG_HOMES = {watching: _flag_homes(False, watching, when=true()) for watching in (False, True)}
+_SQLITE_HOMES = {watching: _homes(False, watching, when=true()) for watching in (False, True)}
 
 
 _INSERT_STEP = insert(StepRecord)
 _INSERT_EVENT = insert(TimelineEvent)
-_APPLY = update(Incident).where(
-    Incident.id == bindparam("b_id"), Incident.version == bindparam("b_version"),
+# Core, not ORM: the decision's statement on PostgreSQL has a part that reads a text FROM
+# (the queued outbox rows), which an ORM statement cannot compile.
+_APPLY = update(Incident.__table__).where(
+    Incident.__table__.c.id == bindparam("b_id"), Incident.__table__.c.version == bindparam("b_version"),
 ).values(**{name: bindparam(name) for name in _MUTABLE_FIELDS}, version=bindparam("new_version"),
          updated_at=bindparam("now"), next_alert_at=bindparam("next_alert_at"),
          next_alert_kind=bindparam("next_alert_kind"))
@@ -459,24 +472,31 @@ def insert_incident(session: Session, state: IncidentState, *, next_alert: tuple
     add_events(session, incident_id, [Event(EventKind.CREATED, now, state.flagged_by)])
     outbox_store.queue_written(session, queued, incident_id)
     if wanted is not None:
-        connection.execute(_SQLITE_FLAG_HOMES[wanted.watching], homes_params | {"created_at": now})
+        connection.execute(_SQLITE_HOMES[wanted.watching], homes_params)
     return replace(state, id=incident_id, number=number)
 
 
 def apply_decision(session: Session, before: IncidentState, decision: Decision, *, expected_version: int,
                    now: datetime, next_alert: tuple[datetime | None, str | None],
-                   concerned: viewer_store.Concerned | None = None) -> bool:
+                   concerned: viewer_store.Concerned | None = None, homes: outbox_store.Keyed | None = None,
+                   ) -> bool:
     """Write the decided state, and its next alert, if nobody changed the incident since we
-    read it; ``concerned``, whose Homes it changes, read by the same statement where it can
-    (viewer_store.read_ahead)."""
+    read it (False: someone did, and the caller must roll back); with it, the outbox rows
+    queued for it in this transaction (queue them first: bot/announce.py) and, with
+    ``homes``, the Home republishes of those ``concerned`` who opened theirs. On PostgreSQL
+    in one statement where it can be (``_apply_in_one_statement``)."""
     connection = session.connection()
     applied = {**_column_values(decision.state), "b_id": before.id, "b_version": expected_version,
                "new_version": expected_version + 1, "now": now, "next_alert_at": next_alert[0],
                "next_alert_kind": next_alert[1]}
+    wanted = concerned if homes is not None and concerned is not None and concerned.anyone else None
+    homes_params = wanted.params() | homes.params() if wanted is not None else {}
     if _numbers_last(session):
-        return _apply_in_one_statement(session, before, decision, applied, concerned)
+        return _apply_in_one_statement(session, before, decision, applied, wanted, homes_params)
     if connection.execute(_APPLY, applied).rowcount != 1:
         return False
+    if wanted is not None:
+        connection.execute(_SQLITE_HOMES[wanted.watching], homes_params)
     ended = decision.ended_step
     if ended is not None:
         connection.execute(_END_STEP, {"b_incident": before.id, "b_seq": ended.seq, "status": ended.result,
@@ -492,12 +512,12 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
 
 
 def _apply_in_one_statement(session: Session, before: IncidentState, decision: Decision, applied: dict,
-                            concerned: viewer_store.Concerned | None) -> bool:
+                            wanted: viewer_store.Concerned | None, homes_params: dict) -> bool:
     """PostgreSQL: ``apply_decision``'s writes in one round trip where they can be: the
-    conditional UPDATE, and, only if it won, the step it ended, the step it started and a
-    lone event; and whose Homes it changes. Two or more events follow in a statement of their
-    own, since the parts of one statement run in no set order and a timeline is read in the
-    order its events were written."""
+    conditional UPDATE, and, only if it won, the step it ended, the step it started, a lone
+    event, the outbox rows queued and the Homes' republishes. Two or more events follow in a
+    statement of their own, since the parts of one statement run in no set order and a
+    timeline is read in the order its events were written."""
     ended, state = decision.ended_step, decision.state
     params = dict(applied)
     if ended is not None:
@@ -510,15 +530,12 @@ def _apply_in_one_statement(session: Session, before: IncidentState, decision: D
     if lone is not None:
         params |= {"event_at": lone.at, "event_actor": lone.actor, "event_kind": lone.kind.value,
                    "event_data": lone.to_data()}
-    if concerned is not None:
-        params |= concerned.params()
+    queued = outbox_store.take_queued(session)
+    params |= homes_params | ({"rows": outbox_store.json_rows(queued)} if queued else {})
     statement = _decision_statement(ended is not None, decision.new_step, lone is not None,
-                                    concerned and concerned.watching)
-    won = session.connection().execute(statement, params).one()
-    if won.applied != 1:
+                                    wanted and wanted.watching, tuple(queued[0]) if queued else None)
+    if session.connection().execute(statement, params).scalar_one() != 1:
         return False
-    if concerned is not None:
-        viewer_store.read_ahead(session, concerned, won.home_viewers)
     _store_details(session, before, state)
     if lone is None:
         add_events(session, before.id, decision.events)
@@ -527,8 +544,8 @@ def _apply_in_one_statement(session: Session, before: IncidentState, decision: D
 
 @functools.cache
 def _decision_statement(ends_step: bool, starts_step: bool, one_event: bool,  # noqa: ANN202 - select with CTEs
-                        watching: bool | None):
-    applied = _APPLY.returning(Incident.id).cte("applied")
+                        watching: bool | None, queued: tuple[str, ...] | None):
+    applied = _APPLY.returning(Incident.__table__.c.id).cte("applied")
     won = select(applied.c.id)
     steps, events = StepRecord.__table__.c, TimelineEvent.__table__.c
     parts = []
@@ -549,9 +566,11 @@ def _decision_statement(ends_step: bool, starts_step: bool, one_event: bool,  # 
             select(applied.c.id, bindparam("event_at", type_=events.at.type),
                    bindparam("event_actor", type_=events.actor.type), bindparam("event_kind", type_=events.kind.type),
                    bindparam("event_data", type_=events.data.type))).cte("event"))
-    counted = func.count().label("applied")
-    statement = select(counted) if watching is None else select(counted, viewer_store.viewers_column(watching))
-    statement = statement.select_from(applied)
+    if queued is not None:
+        parts.append(outbox_store.insert_queued(queued, after=applied).cte("queued_out"))
+    if watching is not None:
+        parts.append(_homes(True, watching, when=won.exists()).cte("homes"))
+    statement = select(func.count().label("applied")).select_from(applied)
     for part in parts:
         statement = statement.add_cte(part)
     return statement
@@ -563,8 +582,21 @@ them, so that a decision never writes back a summary the card's enrichment fille
 the incident was read."""
 
 
+def written_in_one_statement(before: IncidentState, decision: Decision) -> bool:
+    """Whether the service's writes for ``decision`` (bot/service.py ``_write``) are one
+    statement on PostgreSQL, ``apply_decision``'s: it starts a step (so no reminder of the new
+    one is out to look up), calls nobody, hands nothing over, records at most one event and
+    changes none of the details."""
+    return (decision.new_step and not decision.escalate_now and not decision.handed_over
+            and len(decision.events) <= 1 and not _changed_details(before, decision.state))
+
+
+def _changed_details(before: IncidentState, after: IncidentState) -> dict[str, object]:
+    return {name: getattr(after, name) for name in _DETAIL_FIELDS if getattr(after, name) != getattr(before, name)}
+
+
 def _store_details(session: Session, before: IncidentState, after: IncidentState) -> None:
-    changed = {name: getattr(after, name) for name in _DETAIL_FIELDS if getattr(after, name) != getattr(before, name)}
+    changed = _changed_details(before, after)
     if "severity" in changed:
         changed["severity"] = after.severity.value
     if changed:

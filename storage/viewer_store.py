@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -44,8 +44,8 @@ class Concerned:
     """Whose Home a change alters, among those who opened theirs: ``users``, and with
     ``channel``, everyone for whom it is one of "my channels" (the card channel of an incident
     they flagged or owned, created since ``since``). Known before the change is written, so
-    that on PostgreSQL the change's own statement reads it (``viewers_column``): one round trip
-    less for every flag and click."""
+    that the change's own statement can act on them (``concerned_column``): on PostgreSQL one
+    round trip less for every flag and click."""
 
     workspace_id: str
     users: tuple[str, ...]
@@ -87,36 +87,17 @@ _CONCERNED = {
         _VIEWER.c.workspace_id == bindparam("v_workspace_id"),
         or_(_AMONG[on_postgresql], _WATCHING) if watching else _AMONG[on_postgresql]).order_by(_VIEWER.c.user_id)
     for on_postgresql in (False, True) for watching in (False, True)}
-_READ_AHEAD = "recovery_home_viewers"
-
-
-def viewers_column(watching: bool) -> ColumnElement:
-    """``Concerned``'s viewers as one array column (NULL for nobody), for a PostgreSQL statement
-    that writes the change and reads this beside it: it sees the tables as they were before
-    the statement, which is what the read would have seen, since everyone the change itself
-    makes concerned is among ``users``."""
-    found = _CONCERNED[True, watching].subquery()
-    return select(func.array_agg(found.c.user_id)).scalar_subquery().label("home_viewers")
 
 
 def concerned_column(on_postgresql: bool, watching: bool) -> ColumnElement:
     """``Concerned``'s viewers as the column of a subquery, for a statement that acts on them
-    itself (a flag's Home rows; on PostgreSQL, the flag's own statement)."""
+    itself (a flag's or a decision's Home rows; on PostgreSQL, within the change's own statement)."""
     return _CONCERNED[on_postgresql, watching].subquery("viewers").c.user_id
 
 
-def read_ahead(session: Session, wanted: Concerned, viewers: list[str] | None) -> None:
-    """Record what a statement read with ``viewers_column`` for ``wanted``, where ``concerned``
-    finds it later in the transaction."""
-    session.info.setdefault(_READ_AHEAD, {})[wanted] = sorted(viewers or ())
-
-
 def concerned(session: Session, wanted: Concerned) -> list[str]:
-    """``wanted``'s viewers in id order: read ahead by the change's statement, or one read
-    here (where nobody opened the Home, one probe of its key)."""
-    ahead = session.info.get(_READ_AHEAD)
-    if ahead is not None and wanted in ahead:
-        return ahead.pop(wanted)
+    """``wanted``'s viewers in id order: one read (where nobody opened the Home, one probe of
+    its key)."""
     if not wanted.anyone:
         return []
     statement = _CONCERNED[session.get_bind().dialect.name == "postgresql", wanted.watching]

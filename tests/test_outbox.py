@@ -491,3 +491,23 @@ def test_reaction_command_and_click_are_answered_fast_while_slack_is_stalled(bot
     assert bot.fake.wait_for(lambda: len(bot.cards()) == 2 and len(bot.thread(bot.card(1))) == 1)
     assert bot.fake.wait_for(lambda: sorted(m.visible_to for m in bot.fake.ephemerals()) == ["U1", "U1", "U3"]), \
         "the flagger's two offers to add details, and U3's refusal"
+
+
+def test_a_write_outside_a_transaction_refuses_a_second_statement(bot):
+    """On PostgreSQL a flag and a simple decision are written outside a transaction
+    (Database.single_statement), each statement committing on its own: a second statement
+    there would break the write's all-or-nothing, so it is refused before it runs, and the
+    connection goes back to the pool as any other."""
+    db = bot.runtime.db
+    if db.dialect != "postgresql":
+        pytest.skip("on SQLite single_statement is an ordinary transaction")
+    with pytest.raises(RuntimeError, match="second statement"), db.single_statement() as session:
+        outbox_store.enqueue(session, workspace_id="T1", kind="dm", now=bot.clock.now(), channel="U1", user_id="U1",
+                             payload={"text": "first"})
+        session.connection().execute(select(Incident.id))  # the queued row goes first, then this
+    assert [(row.kind, row.payload) for row in _rows(bot)] == [("dm", '{"text": "first"}')], \
+        "the first statement committed by itself; the second never ran"
+    for _ in range(3):  # the pool's connections: none still counts statements
+        with db.transaction() as session:
+            for _ in range(2):
+                session.connection().execute(select(Incident.id))
