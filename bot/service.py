@@ -143,17 +143,14 @@ class RecoveryService:
         return Actor(user_id=user_id, is_lead=self.leads.is_lead(user_id))
 
     def flag(self, new: NewIncident, *, fetch_details: bool, answer: bool = False,
-             offer_details: bool = False, numbered: bool = False) -> tuple[IncidentState, bool]:
+             offer_details: bool = False) -> tuple[IncidentState, bool]:
         """Open an incident for a message, once: a second flag of it returns the first.
 
         ``answer``: the flagger used a form, which closes without a word, so they are told
         privately which incident it is and where its card is (a second flag included).
         ``offer_details``: a reaction, which asked the flagger nothing: a new incident's
         flagger is offered, privately, the form that records the customer's name, contact
-        channel and severity (in the same transaction: one commit per flag).
-        ``numbered``: the caller shows the new incident's number at once. On PostgreSQL the
-        commit draws it (storage/repository.py ``_numbers_last``), so it is read back then;
-        without ``numbered`` a new incident's state there has number 0."""
+        channel and severity (in the same transaction: one commit per flag)."""
         now = self.clock.now()
         card_channel = self.settings.recovery_channel or new.origin_channel
         claim_due = step_due(StepKey.CLAIM, start=now, playbook=self.playbook, policy=self.policy)
@@ -190,9 +187,6 @@ class RecoveryService:
                 self._after_commit()
             return existing, False
         self._after_commit()
-        if numbered and not state.number:
-            with self.db.one_statement() as connection:
-                state = repository.with_number(connection, state)
         return state, True
 
     def claim(self, where: Locator, user_id: str) -> Outcome:

@@ -176,7 +176,7 @@ def _answer(service: RecoveryService, command: parsing.Command | parsing.UsageEr
         case parsing.New(summary) if summary:
             state, _ = service.flag(NewIncident(
                 workspace_id=workspace, origin_channel=channel, origin_ts=f"cmd-{trigger or uuid.uuid4().hex}",
-                flagged_by=user, summary=summary[:modals.SUMMARY_MAX]), fetch_details=False, numbered=True)
+                flagged_by=user, summary=summary[:modals.SUMMARY_MAX]), fetch_details=False)
             return f"Flagged as {state.ref}. Its card is in <#{state.card_channel}>."
         case parsing.New():
             return None

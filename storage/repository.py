@@ -328,8 +328,8 @@ def _statement(session: Session, name: str):  # noqa: ANN202 - a dialect's inser
 @functools.cache
 def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
                            queued: tuple[str, ...] | None):  # noqa: ANN202 - select with CTEs
-    """PostgreSQL: the incident (``names``: its columns given; numbered at commit, see
-    ``_numbers_last``), its first step, its creation event, unless ``queued`` is None the
+    """PostgreSQL: the incident (``names``: its columns given; numbered by a trigger, see
+    ``_in_one_statement``), its first step, its creation event, unless ``queued`` is None the
     outbox rows queued for it (outbox_store.insert_unwritten: ``queued``, their columns) and,
     unless ``watching`` is None, a Home republish for each viewer it concerns
     (viewer_store.concerned_column, outbox_store.insert_keyed), in one statement, each part
@@ -341,7 +341,7 @@ def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
                 .values({name: bindparam(name, type_=columns[name].type) for name in names}
                         | {"number": _PLACEHOLDER_NUMBER})
                 .on_conflict_do_nothing(index_elements=["workspace_id", "origin_channel", "origin_ts"])
-                .returning(Incident.__table__.c.id).cte("flagged"))
+                .returning(Incident.__table__.c.id, Incident.__table__.c.number).cte("flagged"))
     steps = StepRecord.__table__.c
     first_step = insert(StepRecord).from_select(
         ["incident_id", "seq", "step", "status", "started_at", "due_at"],
@@ -354,7 +354,7 @@ def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
         select(incident.c.id, bindparam("created_at", type_=events.at.type),
                bindparam("flagged_by", type_=events.actor.type), literal(EventKind.CREATED.value),
                literal({}, type_=events.data.type))).cte("created")
-    statement = select(incident.c.id).add_cte(first_step).add_cte(created)
+    statement = select(incident.c.id, incident.c.number).add_cte(first_step).add_cte(created)
     if queued is not None:
         statement = statement.add_cte(outbox_store.insert_queued(queued, after=incident, incident_id=incident.c.id)
                                       .cte("queued_out"))
@@ -393,28 +393,19 @@ def _next_number(session: Session, workspace_id: str) -> int:
     return session.connection().execute(_statement(session, "counter"), {"workspace_id": workspace_id}).scalar_one()
 
 
-def _numbers_last(session: Session) -> bool:
-    """On PostgreSQL flags in one workspace run side by side, and the counter row's lock, once
-    taken, is held until the flag commits: drawn first, it made every flag wait for the whole
-    of the one before (on a 2-core machine, most of an ack under load). So there the incident
-    is inserted under a placeholder no other row can hold (minus a fresh value of the incident
-    id sequence, never reused), invisible to others until the commit, and its number is drawn
-    inside the commit by a deferred trigger (migration 0015), which holds the lock for no round
-    trip. SQLite runs one writer at a time anyway, and keeps the simpler order."""
+def _in_one_statement(session: Session) -> bool:
+    """PostgreSQL, where flags and decisions of one workspace run side by side: a flag's and
+    a decision's writes are one statement each, a flag's outside a transaction. The workspace
+    counter's row lock, taken to number a flag, is so held for no round trip (drawn by an
+    earlier statement of a transaction, it made every flag of the workspace wait for the whole
+    of the one before: on a 2-core machine, most of an ack under load). The incident is
+    inserted under a placeholder number no other row can hold (minus a fresh value of the
+    incident id sequence, never reused) and a trigger draws the real one (migration 0016).
+    SQLite runs one writer at a time anyway, and keeps the simpler order."""
     return session.get_bind().dialect.name == "postgresql"
 
 
 _PLACEHOLDER_NUMBER = text("-nextval(pg_get_serial_sequence('incident', 'id'))")
-_NUMBER = select(Incident.number).where(Incident.id == bindparam("incident_id"))
-
-
-def with_number(connection: Connection, state: IncidentState) -> IncidentState:
-    """``state`` with the number its commit drew, where ``_numbers_last`` (read after the
-    flag's commit: within it the number is not drawn yet, so the flag's transaction writes
-    nothing that shows it; the outbox renders it when it sends)."""
-    if state.number:
-        return state
-    return replace(state, number=connection.execute(_NUMBER, {"incident_id": state.id}).scalar_one())
 
 
 def new_incident(new: NewIncident, *, card_channel: str, now: datetime, claim_due: datetime) -> IncidentState:
@@ -438,11 +429,11 @@ def insert_incident(session: Session, state: IncidentState, *, next_alert: tuple
     caller must roll back, so the number it drew is not lost). ``next_alert``: its first
     alert, stored by the insert itself.
 
-    Where numbers come last (PostgreSQL) this is one statement, and writes with the incident
+    On PostgreSQL (``_in_one_statement``) this is one statement, and writes with the incident
     the outbox rows queued for it (outbox_store.take_unwritten) and, with ``homes``, the Home
-    republishes of those ``concerned`` who opened theirs: so the caller may run it outside a
-    transaction (Database.single_statement). Its number is then 0: see ``with_number``.
-    Elsewhere the caller queues all that after, with the incident's id."""
+    republishes of those ``concerned`` who opened theirs: so the caller runs it outside a
+    transaction (Database.single_statement). Elsewhere the caller queues all that after, with
+    the incident's id."""
     now = state.created_at
     values = dict(
         workspace_id=state.workspace_id, origin_channel=state.origin_channel,
@@ -456,12 +447,12 @@ def insert_incident(session: Session, state: IncidentState, *, next_alert: tuple
     queued = outbox_store.take_unwritten(session)
     wanted = concerned if homes is not None and concerned is not None and concerned.anyone else None
     homes_params = wanted.params() | homes.params() if wanted is not None else {}
-    if _numbers_last(session):
+    if _in_one_statement(session):
         params = values | homes_params | ({"rows": outbox_store.json_rows(queued)} if queued else {})
         statement = _flag_in_one_statement(tuple(values), wanted and wanted.watching,
                                            tuple(queued[0]) if queued else None)
         row = session.connection().execute(statement, params).first()
-        return replace(state, id=row.id) if row is not None else None
+        return replace(state, id=row.id, number=row.number) if row is not None else None
     number = _next_number(session, state.workspace_id)
     connection = session.connection()
     incident_id = connection.execute(_statement(session, "incident"), values | {"number": number}).scalar_one_or_none()
@@ -491,7 +482,7 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
                "next_alert_kind": next_alert[1]}
     wanted = concerned if homes is not None and concerned is not None and concerned.anyone else None
     homes_params = wanted.params() | homes.params() if wanted is not None else {}
-    if _numbers_last(session):
+    if _in_one_statement(session):
         return _apply_in_one_statement(session, before, decision, applied, wanted, homes_params)
     if connection.execute(_APPLY, applied).rowcount != 1:
         return False
