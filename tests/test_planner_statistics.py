@@ -55,7 +55,10 @@ def test_a_grown_table_is_analysed_once_and_its_list_reads_along_the_index(setti
                 "EXPLAIN SELECT * FROM incident WHERE workspace_id = 'T1' AND status = 'open' "
                 "ORDER BY number DESC LIMIT 20")).scalars())
         assert analysed_at is not None
-        assert "ix_incident_workspace_status" in plan and "Sort" not in plan, plan
+        # Along an index that gives the order (with every incident open, the workspace's
+        # numbers, filtered, are as good as the open ones'), never sorting the table.
+        assert any(index in plan for index in ("ix_incident_workspace_status", "uq_incident_number")), plan
+        assert "Sort" not in plan and "Seq Scan" not in plan, plan
         assert "incident" not in planner_statistics.refresh(engine)  # nothing changed since
         with runtime.db.one_statement() as connection:
             listed = list_incidents(connection, workspace_id="T1", scope="open", user_id="UAGENT",
