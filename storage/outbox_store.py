@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ColumnElement, FromClause, Insert, Text, TextClause, bindparam, case, cast, delete, event, exists, func, insert, literal,
-    literal_column, or_, select, text, tuple_, update,
+    ColumnElement, FromClause, Insert, Text, TextClause, bindparam, case, cast, delete, event, exists, func, insert,
+    literal, literal_column, or_, select, text, tuple_, update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
@@ -118,7 +118,7 @@ def queue_written(session: Session, queued: list[dict], incident_id: int) -> Non
 
 
 def json_rows(queued: list[dict]) -> str:
-    """Queued rows as the one JSON parameter ``queued_rows`` unpacks."""
+    """Queued rows as the one JSON parameter ``_queued_rows`` unpacks."""
     return json.dumps(queued, default=_naive_utc)
 
 
@@ -194,7 +194,8 @@ def insert_keyed(users: ColumnElement, *, when: ColumnElement) -> Insert:
     rows = select(bindparam("k_workspace_id", type_=_OUTBOX.c.workspace_id.type), kind, users, key,
                   literal("{}"), _written_in(PENDING), literal(0), literal(False),
                   bindparam("k_due", type_=_OUTBOX.c.next_attempt_at.type),
-                  bindparam("k_now", type_=_OUTBOX.c.created_at.type)).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, *_pending(kind)))
+                  bindparam("k_now", type_=_OUTBOX.c.created_at.type),
+                  ).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, *_pending(kind)))
     return insert(_OUTBOX).from_select(["workspace_id", "kind", "user_id", "ordering_key", "payload", "state",
                                         "attempts", "uncertain", "next_attempt_at", "created_at"], rows)
 

@@ -330,7 +330,7 @@ def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
                            queued: tuple[str, ...] | None):  # noqa: ANN202 - select with CTEs
     """PostgreSQL: the incident (``names``: its columns given; numbered by a trigger, see
     ``_in_one_statement``), its first step, its creation event, unless ``queued`` is None the
-    outbox rows queued for it (outbox_store.insert_unwritten: ``queued``, their columns) and,
+    outbox rows queued for it (outbox_store.insert_queued: ``queued``, their columns) and,
     unless ``watching`` is None, a Home republish for each viewer it concerns
     (viewer_store.concerned_column, outbox_store.insert_keyed), in one statement, each part
     taking the incident's id from the first: one round trip, and outside a transaction no
