@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.domain.types import Decision, EventKind, IncidentState
-from storage import outbox_store, viewer_store
+from storage import outbox_store, repository, viewer_store
 
 KIND = "home"
 # Not a setting: long enough to fold a burst of clicks (a Done and the step it opens, an
@@ -47,13 +47,13 @@ def _key_prefix(workspace_id: str) -> str:
 def opened(session: Session, *, workspace_id: str, user_id: str, now: datetime) -> None:
     """``user_id`` opened their Home: remember them, and publish it now (they are looking)."""
     viewer_store.remember(session, workspace_id=workspace_id, user_id=user_id, now=now)
-    _queue(session, workspace_id, [user_id], due=now, now=now)
+    repository.queue_homes(session, viewer_store.Concerned.of(workspace_id, [user_id]),
+                           keyed(workspace_id, now, due=now))
 
 
 def queue(session: Session, workspace_id: str, users: Iterable[str], now: datetime) -> None:
     """Republish, DEBOUNCE from now, the Homes of those of ``users`` who opened theirs."""
-    viewers = viewer_store.among(session, workspace_id=workspace_id, users=users)
-    _queue(session, workspace_id, viewers, due=now + DEBOUNCE, now=now)
+    repository.queue_homes(session, viewer_store.Concerned.of(workspace_id, users), keyed(workspace_id, now))
 
 
 def decision_concerns(decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
@@ -78,23 +78,24 @@ def flag_concerns(state: IncidentState, now: datetime) -> viewer_store.Concerned
 def decision_homes(decision: Decision, *, before: IncidentState | None, leads: Iterable[str],
                    now: datetime) -> dict[str, object]:
     """repository.apply_decision's arguments for the Homes a decision changes: its own
-    statements write their rows, with ``_queue``'s rule."""
+    statements write their rows."""
     return {"concerned": decision_concerns(decision, before=before, leads=leads, now=now),
             "homes": keyed(decision.state.workspace_id, now)}
 
 
-def keyed(workspace_id: str, now: datetime) -> outbox_store.Keyed:
-    """A change's Home rows, for the viewers its ``Concerned`` names, written by the change's
-    own statements (storage/repository.py: ``insert_incident``, ``apply_decision``), with
-    ``_queue``'s rule."""
-    return outbox_store.Keyed(workspace_id, KIND, _key_prefix(workspace_id), due=now + DEBOUNCE, now=now)
+def keyed(workspace_id: str, now: datetime, *, due: datetime | None = None) -> outbox_store.Keyed:
+    """A change's Home rows, for the viewers its ``Concerned`` names (storage/repository.py
+    ``queue_homes``; a flag's and a decision's own statements on PostgreSQL), DEBOUNCE from
+    ``now`` unless ``due``."""
+    return outbox_store.Keyed(workspace_id, KIND, _key_prefix(workspace_id), due=due or now + DEBOUNCE, now=now)
 
 
 def after_reminder(session: Session, state: IncidentState, *, leads: Iterable[str], escalated: bool,
                    now: datetime) -> None:
     """A nudge makes the step late, an escalation makes it Escalated (the leads' too)."""
     users = [state.owner_id or "", state.flagged_by, *(leads if escalated else ())]
-    _queue_concerned(session, _concerns(state, users, now, watched=state.is_unclaimed), now)
+    repository.queue_homes(session, _concerns(state, users, now, watched=state.is_unclaimed),
+                           keyed(state.workspace_id, now))
 
 
 def _concerns(state: IncidentState, users: Iterable[str], now: datetime, *, watched: bool) -> viewer_store.Concerned:
@@ -102,19 +103,3 @@ def _concerns(state: IncidentState, users: Iterable[str], now: datetime, *, watc
     Unclaimed section changes)."""
     return viewer_store.Concerned.of(state.workspace_id, users, channel=state.card_channel if watched else None,
                                      since=now - MY_CHANNELS)
-
-
-def _queue_concerned(session: Session, wanted: viewer_store.Concerned, now: datetime) -> None:
-    """One read of who opened their Home, then the rows."""
-    _queue(session, wanted.workspace_id, viewer_store.concerned(session, wanted), due=now + DEBOUNCE, now=now)
-
-
-def _queue(session: Session, workspace_id: str, users: list[str], *, due: datetime, now: datetime) -> None:
-    if not users:
-        return
-    keys = {ordering_key(workspace_id, user): user for user in users}
-    waiting = outbox_store.pending_keys(session, kind=KIND, keys=keys)
-    for key, user in keys.items():
-        if key not in waiting:
-            outbox_store.enqueue(session, workspace_id=workspace_id, kind=KIND, now=now, user_id=user,
-                                 ordering_key=key, due=due)

@@ -187,22 +187,18 @@ class Keyed:
 
 def insert_keyed(users: ColumnElement, *, when: ColumnElement) -> Insert:
     """``Keyed`` rows (its ``params``) for each of ``users`` (a subquery's column of user ids)
-    with none of their kind pending under their key yet, which is ``pending_keys``' rule in
-    SQL, if ``when`` holds."""
+    with none of their kind pending under their key yet (a later one would add nothing: the
+    row is rendered when sent), if ``when`` holds."""
     kind = bindparam("k_kind", type_=_OUTBOX.c.kind.type)
     key = bindparam("k_prefix", type_=_OUTBOX.c.ordering_key.type) + users
     rows = select(bindparam("k_workspace_id", type_=_OUTBOX.c.workspace_id.type), kind, users, key,
                   literal("{}"), _written_in(PENDING), literal(0), literal(False),
                   bindparam("k_due", type_=_OUTBOX.c.next_attempt_at.type),
                   bindparam("k_now", type_=_OUTBOX.c.created_at.type),
-                  ).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, *_pending(kind)))
+                  ).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, _OUTBOX.c.kind == kind,
+                                                _OUTBOX.c.state == _written_in(PENDING)))
     return insert(_OUTBOX).from_select(["workspace_id", "kind", "user_id", "ordering_key", "payload", "state",
                                         "attempts", "uncertain", "next_attempt_at", "created_at"], rows)
-
-
-def _pending(kind: str | ColumnElement) -> tuple[ColumnElement, ...]:
-    """A row of ``kind`` waiting, not yet leased: a later one under its key would add nothing."""
-    return _OUTBOX.c.kind == kind, _OUTBOX.c.state == _written_in(PENDING)
 
 
 @event.listens_for(Engine, "before_execute")
@@ -431,16 +427,6 @@ def superseded_card_updates(session: Session, row_ids: set[int]) -> set[int]:
 _NEWER_CARD_UPDATE = exists().where(_OUTBOX.c.incident_id == _EARLIER.c.incident_id, _OUTBOX.c.kind == "update_card",
                                     _OUTBOX.c.id > _EARLIER.c.id, _OUTBOX.c.state == PENDING)
 _SUPERSEDED = select(_EARLIER.c.id).where(_EARLIER.c.id.in_(bindparam("ids", expanding=True)), _NEWER_CARD_UPDATE)
-
-
-def pending_keys(session: Session, *, kind: str, keys: Iterable[str]) -> set[str]:
-    """Those of the ordering ``keys`` with a row of ``kind`` still pending (not yet leased):
-    one read along ix_outbox_ordering."""
-    keys = sorted(set(keys))
-    if not keys:
-        return set()
-    return set(session.connection().execute(
-        select(_OUTBOX.c.ordering_key).where(_OUTBOX.c.ordering_key.in_(keys), *_pending(kind)).distinct()).scalars())
 
 
 def has_later(session: Session, row_id: int, *, kind: str, ordering_key: str) -> bool:

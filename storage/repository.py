@@ -364,13 +364,24 @@ def _flag_in_one_statement(names: tuple[str, ...], watching: bool | None,
 
 
 def _homes(on_postgresql: bool, watching: bool, *, when: ColumnElement) -> Insert:
-    """A change's Home republishes (a flag's, a decision's): one for each viewer it concerns
-    (viewer_store.Concerned) with none pending (outbox_store.insert_keyed), if ``when`` holds.
-    Parameters: the Concerned's and the Keyed's."""
+    """A change's Home republishes: one for each viewer it concerns (viewer_store.Concerned)
+    with none pending (outbox_store.insert_keyed), if ``when`` holds. Parameters: the
+    Concerned's and the Keyed's."""
     return outbox_store.insert_keyed(viewer_store.concerned_column(on_postgresql, watching), when=when)
 
 
-_SQLITE_HOMES = {watching: _homes(False, watching, when=true()) for watching in (False, True)}
+# Built once: every flag and click on SQLite, and every change that is not one, runs one.
+_HOMES = {(on_postgresql, watching): _homes(on_postgresql, watching, when=true())
+          for on_postgresql in (False, True) for watching in (False, True)}
+
+
+def queue_homes(session: Session, concerned: viewer_store.Concerned, homes: outbox_store.Keyed) -> None:
+    """Queue a republish of the Homes of those ``concerned`` who opened theirs, in one
+    statement (bot/home_refresh.py says whose and when). A flag's and a decision's own write
+    does it on PostgreSQL, as a part of its statement."""
+    if concerned.anyone:
+        session.connection().execute(_HOMES[_in_one_statement(session), concerned.watching],
+                                     concerned.params() | homes.params())
 
 
 _INSERT_STEP = insert(StepRecord)
@@ -463,7 +474,7 @@ def insert_incident(session: Session, state: IncidentState, *, next_alert: tuple
     add_events(session, incident_id, [Event(EventKind.CREATED, now, state.flagged_by)])
     outbox_store.queue_written(session, queued, incident_id)
     if wanted is not None:
-        connection.execute(_SQLITE_HOMES[wanted.watching], homes_params)
+        queue_homes(session, wanted, homes)
     return replace(state, id=incident_id, number=number)
 
 
@@ -487,7 +498,7 @@ def apply_decision(session: Session, before: IncidentState, decision: Decision, 
     if connection.execute(_APPLY, applied).rowcount != 1:
         return False
     if wanted is not None:
-        connection.execute(_SQLITE_HOMES[wanted.watching], homes_params)
+        queue_homes(session, wanted, homes)
     ended = decision.ended_step
     if ended is not None:
         connection.execute(_END_STEP, {"b_incident": before.id, "b_seq": ended.seq, "status": ended.result,

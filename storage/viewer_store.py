@@ -29,16 +29,6 @@ def remember(session: Session, *, workspace_id: str, user_id: str, now: datetime
     return result.rowcount == 1
 
 
-def among(session: Session, *, workspace_id: str, users: Iterable[str]) -> list[str]:
-    """Those of ``users`` who opened their Home, in id order: one read along the primary key."""
-    wanted = sorted({user for user in users if user})
-    if not wanted:
-        return []
-    return list(session.connection().execute(
-        select(_VIEWER.c.user_id).where(_VIEWER.c.workspace_id == workspace_id, _VIEWER.c.user_id.in_(wanted))
-        .order_by(_VIEWER.c.user_id)).scalars())
-
-
 @dataclass(frozen=True, slots=True)
 class Concerned:
     """Whose Home a change alters, among those who opened theirs: ``users``, and with
@@ -93,15 +83,6 @@ def concerned_column(on_postgresql: bool, watching: bool) -> ColumnElement:
     """``Concerned``'s viewers as the column of a subquery, for a statement that acts on them
     itself (a flag's or a decision's Home rows; on PostgreSQL, within the change's own statement)."""
     return _CONCERNED[on_postgresql, watching].subquery("viewers").c.user_id
-
-
-def concerned(session: Session, wanted: Concerned) -> list[str]:
-    """``wanted``'s viewers in id order: one read (where nobody opened the Home, one probe of
-    its key)."""
-    if not wanted.anyone:
-        return []
-    statement = _CONCERNED[session.get_bind().dialect.name == "postgresql", wanted.watching]
-    return list(session.connection().execute(statement, wanted.params()).scalars())
 
 
 def last_hash(session: Session, *, workspace_id: str, user_id: str) -> str | None:

@@ -27,7 +27,8 @@ down_revision = '0015'
 branch_labels = None
 depends_on = None
 
-_DRAW = """
+# The counter's upsert, which both versions of the function start with.
+_COUNT = """
 CREATE OR REPLACE FUNCTION draw_incident_number() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     drawn integer;
@@ -35,6 +36,8 @@ BEGIN
     INSERT INTO workspace_counter (workspace_id, last_number) VALUES (NEW.workspace_id, 1)
     ON CONFLICT (workspace_id) DO UPDATE SET last_number = workspace_counter.last_number + 1
     RETURNING last_number INTO drawn;
+"""
+_DRAW = _COUNT + """
     IF EXISTS (SELECT 1 FROM incident WHERE workspace_id = NEW.workspace_id
                AND origin_channel = NEW.origin_channel AND origin_ts = NEW.origin_ts) THEN
         UPDATE workspace_counter SET last_number = drawn - 1 WHERE workspace_id = NEW.workspace_id;
@@ -50,14 +53,7 @@ CREATE TRIGGER incident_numbered BEFORE INSERT ON incident
 FOR EACH ROW WHEN (NEW.number < 0) EXECUTE FUNCTION draw_incident_number()
 """
 # 0015's, to go back to.
-_AT_COMMIT = """
-CREATE OR REPLACE FUNCTION draw_incident_number() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    drawn integer;
-BEGIN
-    INSERT INTO workspace_counter (workspace_id, last_number) VALUES (NEW.workspace_id, 1)
-    ON CONFLICT (workspace_id) DO UPDATE SET last_number = workspace_counter.last_number + 1
-    RETURNING last_number INTO drawn;
+_AT_COMMIT = _COUNT + """
     UPDATE incident SET number = drawn WHERE id = NEW.id;
     RETURN NULL;
 END
