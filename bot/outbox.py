@@ -38,6 +38,7 @@ from bot import (
 )
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
+from bot.outbox_crew import DueBatches, WakeUps
 from bot.outbox_pacing import RowPacing
 from bot.pacing import Limits, Pacer
 from bot.slack_api import Clients
@@ -47,7 +48,7 @@ from bot.domain.types import IncidentState
 from bot.views import digest as digest_view
 from bot.views import flagged, health, lead_notes
 from bot.views.ids import OUTBOX_EVENT_TYPE
-from storage import channel_store, lead_store, outbox_store, repository, workspace_store
+from storage import channel_store, lead_store, outbox_lease, outbox_store, repository
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -180,9 +181,10 @@ class OutboxSender:
         self._row_clients = threading.local()
         self._render_card = render_card
         self._poll = poll_seconds
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._workers = SENDERS.get(db.dialect, 4)
+        self._wakeups = WakeUps(self._workers)
+        self._batches: DueBatches[outbox_store.Due] = DueBatches()
         self._threads: list[threading.Thread] = []
         # (row id, attempts): when that lease was last confirmed. A lease is a row *and* its
         # attempt: a row whose lease ran out may be leased again by another sender thread of
@@ -213,7 +215,7 @@ class OutboxSender:
         return self._row_clients.current.post
 
     def wake(self) -> None:
-        self._wake.set()
+        self._wakeups.wake()
 
     def start(self) -> None:
         """Several senders, because a Slack call mostly waits: while one waits on Slack,
@@ -226,75 +228,75 @@ class OutboxSender:
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        self._wakeups.all()
+        self._batches.clear()
         for thread in self._threads:
             thread.join(timeout=15)
 
     def _run(self, worker: int) -> None:
         while not self._stop.is_set():
-            self._wake.wait(timeout=self._pacing.idle_wait(self._poll))
-            self._wake.clear()
+            self._wakeups.wait(worker, self._pacing.idle_wait(self._poll))
             try:
-                self.drain(worker=worker)
+                self.drain()
             except Exception:  # noqa: BLE001 - e.g. the database is down: try again next round
                 log.exception("outbox: drain failed; will try again")
 
-    def drain(self, max_rounds: int = 1000, worker: int = 0) -> int:
+    def drain(self, max_rounds: int = 1000) -> int:
         """Send everything due now; returns how many rows were settled (sent, retried or dead).
 
-        ``worker``: which sender thread this is. The threads read the same due rows, so each
-        begins with a share of its own (then goes round the rest) rather than all racing for
-        the first batch."""
+        Batches come from the due read shared by the sender threads (bot/outbox_crew.py). A
+        drain ends when nothing is due, or when what it read last leased nothing: what is due
+        then is held back by pacing, or is being sent by others."""
         settled = 0
+        progressed = True
         for _ in range(max_rounds):
-            with self._db.read() as session:
-                due = self._pacing.order(outbox_store.due(session, now=self._clock.now(), **self._pacing.skips()))
-            if not due:
+            taken = self._batches.take(self._read_due if progressed else None, on_queued=self._wakeups.helpers)
+            if taken is None:
                 break
-            progressed = False
-            size = self._batch_size(len(due))
-            starts = list(range(0, len(due), size))
-            first = worker % len(starts)
-            for start in starts[first:] + starts[:first]:
-                batch = self._lease(self._pacing.pick(due[start:start + size]))
-                progressed = progressed or bool(batch)
-                settled += self._settle_batch(batch)
-                if self._stop.is_set():
-                    return settled
-            if not progressed:
+            due, fresh = taken
+            progressed = progressed and not fresh
+            batch = self._lease(self._pacing.pick(due))
+            progressed = progressed or bool(batch)
+            settled += self._settle_batch(batch)
+            if self._stop.is_set():
                 break
         return settled
+
+    def _read_due(self) -> list[list[outbox_store.Due]]:
+        """What is due, in the pacing's order, cut in batches of ``_batch_size``."""
+        due = self._pacing.order(self._due())
+        size = self._batch_size(len(due))
+        return [due[start:start + size] for start in range(0, len(due), size)]
 
     def _batch_size(self, due: int) -> int:
         """A share of what is due for each sender thread, so a few rows spread over the senders
         (one slow call then holds back only its own share), up to LEASE_BATCH."""
         return max(1, min(LEASE_BATCH, due // self._workers))
 
-    def _lease(self, ids: list[int]) -> list[tuple[outbox_store.Leased, IncidentState | None]]:
-        """Lease what is still due of ``ids`` and read their incidents, in one transaction.
+    def _due(self) -> list[outbox_store.Due]:
+        """On PostgreSQL read on the sender's own connection (storage/db.py SENDING_OPTIONS)."""
+        now = self._clock.now()
+        if self._db.dialect == "postgresql":
+            with self._db.sending() as connection:
+                return outbox_store.due(connection, now=now, **self._pacing.skips())
+        with self._db.read() as session:
+            return outbox_store.due(session.connection(), now=now, **self._pacing.skips())
 
-        The incident read here is what a card is rendered from: a change committed after it
-        queued its own card update behind this row, so the card still ends up current."""
-        with self._db.transaction() as session:
-            rows = outbox_store.lease_many(session, ids, now=self._clock.now(), lease_for=LEASE)
-            incidents, escalated = repository.get_many_to_draw(
-                session, {row.incident_id for row in rows if row.incident_id is not None})
-            workspaces = {row.workspace_id for row in rows}
-            refused = workspace_store.token_errors(session, workspaces)
-            guarded = {row.channel for row in rows if _guarded(row)}
-            verdicts = channel_store.verdicts(session, guarded, checked_since=self._clock.now() - CHANNEL_RECHECK) \
-                if guarded else {}
-            superseded = outbox_store.superseded_card_updates(
-                session, {row.id for row in rows if row.kind == "update_card"})
+    def _lease(self, ids: list[int]) -> list[tuple[outbox_store.Leased, IncidentState | None]]:
+        """Lease what is still due of ``ids``, with what sending them needs (storage/outbox_lease.py)."""
+        now = self._clock.now()
+        leases = outbox_lease.lease(self._db, ids, now=now, lease_for=LEASE, checked_since=now - CHANNEL_RECHECK)
         with self._held_lock:
-            for workspace_id in workspaces:
-                self._refused_tokens.pop(workspace_id, None)
-            self._refused_tokens.update(refused)
-            self._facts.update({(row.id, row.attempts): _LeaseFacts(
-                channel=row.channel, shared=verdicts.get(row.channel or ""), escalated=row.incident_id in escalated,
-                superseded=row.id in superseded) for row in rows})
-        self._pacing.forget(set(ids) - {row.id for row in rows})
-        return [(row, incidents.get(row.incident_id) if row.incident_id is not None else None) for row in rows]
+            for taken in leases:
+                if taken.token_error is None:
+                    self._refused_tokens.pop(taken.row.workspace_id, None)
+                else:
+                    self._refused_tokens[taken.row.workspace_id] = taken.token_error
+            self._facts.update({(taken.row.id, taken.row.attempts): _LeaseFacts(
+                channel=taken.row.channel, shared=taken.shared, escalated=taken.escalated,
+                superseded=taken.superseded) for taken in leases})
+        self._pacing.forget(set(ids) - {taken.row.id for taken in leases})
+        return [(taken.row, taken.incident) for taken in leases]
 
     def _settle_batch(self, batch: list[tuple[outbox_store.Leased, IncidentState | None]]) -> int:
         """Settle a leased batch in order; if told to stop, give back the rows not yet tried."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ColumnElement, FromClause, Insert, Text, TextClause, bindparam, case, cast, delete, event, exists, func, insert,
-    literal, literal_column, or_, select, text, tuple_, update,
+    ColumnElement, FromClause, Insert, Integer, Row, Text, TextClause, Update, any_, bindparam, case, cast, delete, event,
+    exists, func, insert, literal, literal_column, or_, select, text, tuple_, update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
@@ -225,14 +225,6 @@ _LEASED_COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.workspace_id, _OUTBOX.c.incident_id, 
                    _OUTBOX.c.created_at)
 
 
-# PostgreSQL plans a statement psycopg prepared once for all its runs (a generic plan) after
-# its fifth, and keeps that plan on the connection until the table's statistics are next
-# gathered: under a burst the outbox grows from a few rows to thousands within the minute
-# before that, and the plan made for a few rows (read the whole table: it is one page) stayed.
-# The sender's due query and lease are planned afresh at each run instead, for the table as it is.
-_PLANNED_NOW = "SET LOCAL plan_cache_mode = force_custom_plan"
-
-
 def _written_in(value: str | tuple[str, ...]) -> ColumnElement | list[ColumnElement]:
     """A constant written into the SQL itself, not sent as a parameter. PostgreSQL plans a
     statement prepared by psycopg once for all parameters after its fifth run (a generic
@@ -273,15 +265,24 @@ _LEASE_VALUES = dict(state=IN_FLIGHT, lease_until=bindparam("until"), attempts=_
                      uncertain=or_(_OUTBOX.c.state == IN_FLIGHT, _OUTBOX.c.uncertain))
 _ASKED = _OUTBOX.c.id.in_(bindparam("ids", expanding=True))
 _LEASE = update(_OUTBOX).where(_ASKED, _READY, _NOT_PAUSED).values(**_LEASE_VALUES).returning(*_LEASED_COLUMNS)
+
+
+def _lease_unlocked(asked: ColumnElement[bool]) -> Update:
 # PostgreSQL: rows another sender is leasing right now are passed over, not waited for. The
 # sender threads read the same due rows; without SKIP LOCKED each waited for the others'
 # leases to commit, only to find those rows taken ("UPDATE waiting" under 100 flags/s).
 # The asked ids stay in the outer WHERE too: with only the subquery there, a planner whose
 # statistics lag a burst (few pending rows, it believes) joined it against every pending row.
-_UNLOCKED = (select(_OUTBOX.c.id).where(_ASKED, _READY)
-             .with_for_update(skip_locked=True).scalar_subquery())
-_LEASE_UNLOCKED = (update(_OUTBOX).where(_ASKED, _OUTBOX.c.id.in_(_UNLOCKED), _READY, _NOT_PAUSED)
-                   .values(**_LEASE_VALUES).returning(*_LEASED_COLUMNS))
+    unlocked = select(_OUTBOX.c.id).where(asked, _READY).with_for_update(skip_locked=True).scalar_subquery()
+    return update(_OUTBOX).where(asked, _OUTBOX.c.id.in_(unlocked), _READY, _NOT_PAUSED).values(**_LEASE_VALUES)
+
+
+_LEASE_UNLOCKED = _lease_unlocked(_ASKED).returning(*_LEASED_COLUMNS)
+# The sender's lease on PostgreSQL: the ids as one array parameter (an expanding IN is
+# compiled again at each run for its number of ids), returning the rows' ordering keys too.
+LEASE_ASKED = _lease_unlocked(_OUTBOX.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))).returning(
+    *_LEASED_COLUMNS, _OUTBOX.c.ordering_key)
+LEASED_COLUMNS = tuple(column.name for column in _LEASED_COLUMNS)
 _CONFIRM = (update(_OUTBOX).where(tuple_(_OUTBOX.c.id, _OUTBOX.c.attempts).in_(bindparam("held", expanding=True)),
                                   _OUTBOX.c.state == IN_FLIGHT)
             .values(lease_until=bindparam("until")).returning(_OUTBOX.c.id, _OUTBOX.c.attempts))
@@ -307,10 +308,10 @@ class Due:
 
 
 def due_ids(session: Session, *, now: datetime, limit: int = 50) -> list[int]:
-    return [row.id for row in due(session, now=now, limit=limit)]
+    return [row.id for row in due(session.connection(), now=now, limit=limit)]
 
 
-def due(session: Session, *, now: datetime, limit: int = 50, skip_channels: Iterable[tuple[str, str]] = (),
+def due(connection: Connection, *, now: datetime, limit: int = 50, skip_channels: Iterable[tuple[str, str]] = (),
         skip_kinds: Iterable[str] = ()) -> list[Due]:
     """Rows ready to go: due, not leased by a live sender, and first in their thread.
 
@@ -321,22 +322,13 @@ def due(session: Session, *, now: datetime, limit: int = 50, skip_channels: Iter
     Walked in ``next_attempt_at`` order along the index ``(state, next_attempt_at)`` and cut
     off at ``limit``, so only the rows returned (and the few blocked behind an earlier row of
     their incident) are checked, however long the backlog: sorting every due row by id first
-    cost 11 ms with 6,000 due. The rows taken are then put in (due time, id) order here. Expired leases are few (one per
-    dead holder's row) and come first.
+    cost 11 ms with 6,000 due. The rows taken are then put in (due time, id) order here.
+    Expired leases are few (one per dead holder's row) and come first.
+
+    On PostgreSQL, run on the sender's own connection (``Database.sending``), whose session
+    keeps the walk a walk (storage/db.py SENDING_OPTIONS), outside a transaction: the two
+    reads may then see a row change state between them, and a row is returned once.
     """
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # The walk must stay a walk: in a burst the table grows faster than its statistics
-        # (a minute or more behind), and PostgreSQL, believing the outbox nearly empty, chose
-        # plans that read it all: checking every pending row against its thread and sorting
-        # them (7 ms with 6,000 pending instead of 0.7), or checking each row's thread by
-        # reading the whole table again (160 ms with 8,000 rows, under 100 flags/s). With
-        # neither sorting nor whole-table reads, the two indexes are the only way. (So no part
-        # of these queries may need a whole-table read: a plan that cannot avoid one costs
-        # more than JIT compilation's threshold, and compiling took 450 ms.) And planned at
-        # each run (_PLANNED_NOW).
-        connection.exec_driver_sql(f"SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; SET LOCAL jit = off; "
-                                   f"{_PLANNED_NOW}")
     skipped = _skipped(list(skip_channels), list(skip_kinds))
     # The statements themselves when nothing is skipped: a new statement object has its cache
     # key computed again at each run.
@@ -344,8 +336,9 @@ def due(session: Session, *, now: datetime, limit: int = 50, skip_channels: Iter
     pending_due = _PENDING_DUE.where(*skipped) if skipped else _PENDING_DUE
     expired = connection.execute(expired_due, {"now": now, "limit": limit}).all()
     pending = connection.execute(pending_due, {"now": now, "limit": limit - len(expired)}).all()
-    return [Due(id=row.id, workspace_id=row.workspace_id, kind=row.kind, channel=row.channel)
-            for row in (*expired, *sorted(pending, key=lambda row: (row.next_attempt_at, row.id)))]
+    found = {row.id: Due(id=row.id, workspace_id=row.workspace_id, kind=row.kind, channel=row.channel)
+             for row in (*expired, *sorted(pending, key=lambda row: (row.next_attempt_at, row.id)))}
+    return list(found.values())
 
 
 def _skipped(channels: list[tuple[str, str]], kinds: list[str]) -> list:
@@ -366,19 +359,23 @@ def lease_many(session: Session, row_ids: list[int], *, now: datetime, lease_for
     another sender is leasing at this moment is left to it). Taking over an expired
     lease marks the row uncertain in the table too: the dead holder's call may have reached
     Slack, and that must survive this attempt failing in turn.
+
+    The sender on PostgreSQL leases with ``LEASE_ASKED`` instead, in a statement that also
+    reads what sending needs (storage/outbox_lease.py).
     """
     if not row_ids:
         return []
     connection = session.connection()
-    statement = _LEASE
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(_PLANNED_NOW)
-        statement = _LEASE_UNLOCKED
+    statement = _LEASE_UNLOCKED if connection.dialect.name == "postgresql" else _LEASE
     rows = connection.execute(statement, {"ids": row_ids, "now": now, "until": now + lease_for}).all()
-    return sorted((Leased(id=row.id, workspace_id=row.workspace_id, incident_id=row.incident_id,
-                          step_seq=row.step_seq, kind=row.kind, channel=row.channel, user_id=row.user_id,
-                          payload=json.loads(row.payload), attempts=row.attempts, uncertain=bool(row.uncertain),
-                          created_at=row.created_at) for row in rows), key=lambda leased: leased.id)
+    return sorted((leased(row) for row in rows), key=lambda row: row.id)
+
+
+def leased(row: Row) -> Leased:
+    """A row the lease's RETURNING gave (its ``LEASED_COLUMNS``)."""
+    return Leased(id=row.id, workspace_id=row.workspace_id, incident_id=row.incident_id, step_seq=row.step_seq,
+                  kind=row.kind, channel=row.channel, user_id=row.user_id, payload=json.loads(row.payload),
+                  attempts=row.attempts, uncertain=bool(row.uncertain), created_at=row.created_at)
 
 
 def confirm(session: Session, held: Iterable[tuple[int, int]], *, now: datetime,
@@ -424,9 +421,16 @@ def superseded_card_updates(session: Session, row_ids: set[int]) -> set[int]:
     return set(session.connection().execute(_SUPERSEDED, {"ids": sorted(row_ids)}).scalars())
 
 
-_NEWER_CARD_UPDATE = exists().where(_OUTBOX.c.incident_id == _EARLIER.c.incident_id, _OUTBOX.c.kind == "update_card",
-                                    _OUTBOX.c.id > _EARLIER.c.id, _OUTBOX.c.state == PENDING)
-_SUPERSEDED = select(_EARLIER.c.id).where(_EARLIER.c.id.in_(bindparam("ids", expanding=True)), _NEWER_CARD_UPDATE)
+def newer_card_update(earlier: FromClause) -> ColumnElement[bool]:
+    """Whether a card update of ``earlier`` (a table of outbox rows) has a newer one pending.
+    Found along the ordering index: an incident's card updates share its ordering key."""
+    return exists().where(_OUTBOX.c.ordering_key == earlier.c.ordering_key, _OUTBOX.c.id > earlier.c.id,
+                          _OUTBOX.c.incident_id == earlier.c.incident_id, _OUTBOX.c.kind == "update_card",
+                          _OUTBOX.c.state == PENDING)
+
+
+_SUPERSEDED = select(_EARLIER.c.id).where(_EARLIER.c.id.in_(bindparam("ids", expanding=True)),
+                                          newer_card_update(_EARLIER))
 
 
 def has_later(session: Session, row_id: int, *, kind: str, ordering_key: str) -> bool:

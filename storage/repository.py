@@ -256,7 +256,7 @@ def get_many_to_draw(session: Session, incident_ids: set[int]) -> tuple[dict[int
     card's status shows), in one query: the outbox sender reads a leased batch's."""
     if not incident_ids:
         return {}, set()
-    rows = session.connection().execute(select(*Incident.__table__.columns, _ESCALATED).where(
+    rows = session.connection().execute(select(*Incident.__table__.columns, ESCALATED).where(
         col(Incident.id).in_(incident_ids))).all()
     return {row.id: to_state(row) for row in rows}, {row.id for row in rows if row.escalated}
 
@@ -298,10 +298,11 @@ _LOAD_BY_ID = select(*Incident.__table__.columns).where(
     Incident.workspace_id == bindparam("workspace_id"), Incident.id == bindparam("key"))
 _LOAD_BY_NUMBER = select(*Incident.__table__.columns).where(
     Incident.workspace_id == bindparam("workspace_id"), Incident.number == bindparam("key"))
-_ESCALATED = exists().where(Notification.incident_id == Incident.id, Notification.step_seq == Incident.step_seq,
+# Whether the leads were called to the incident's current step: what its card shows.
+ESCALATED = exists().where(Notification.incident_id == Incident.id, Notification.step_seq == Incident.step_seq,
                             Notification.kind == alerts.ESCALATION).label("escalated")
-_DECIDE_BY_ID = _LOAD_BY_ID.add_columns(_ESCALATED)
-_DECIDE_BY_NUMBER = _LOAD_BY_NUMBER.add_columns(_ESCALATED)
+_DECIDE_BY_ID = _LOAD_BY_ID.add_columns(ESCALATED)
+_DECIDE_BY_NUMBER = _LOAD_BY_NUMBER.add_columns(ESCALATED)
 
 
 _STATEMENTS: dict[tuple[str, str], object] = {}
