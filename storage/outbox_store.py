@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement, FromClause, Insert, Integer, Row, Text, TextClause, Update, any_, bindparam, case, cast, delete, event,
-    exists, func, insert, literal, literal_column, or_, select, text, tuple_, update,
+    exists, false, func, insert, literal_column, or_, select, text, tuple_, update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
@@ -118,7 +118,7 @@ def queue_written(session: Session, queued: list[dict], incident_id: int) -> Non
 
 
 def json_rows(queued: list[dict]) -> str:
-    """Queued rows as the one JSON parameter ``_queued_rows`` unpacks."""
+    """Queued rows as the one JSON parameter ``_QUEUED_ROWS`` unpacks."""
     return json.dumps(queued, default=_naive_utc)
 
 
@@ -138,17 +138,17 @@ def _insert_from_json(names: tuple[str, ...]) -> TextClause:
     the ack path's CPU on PostgreSQL (py-spy --gil, issue 17). ``names``: the columns
     ``enqueue`` fills, in its order."""
     columns = ", ".join(names)
-    return text(f"INSERT INTO {_OUTBOX.name} ({columns}) SELECT {columns} FROM {_queued_rows(names).text} ORDER BY n")
+    return text(f"INSERT INTO {_OUTBOX.name} ({columns}) SELECT {columns} FROM {_QUEUED_ROWS.text} "
+                "ORDER BY ordinality")
 
 
-@functools.cache
-def _queued_rows(names: tuple[str, ...]) -> TextClause:
-    """The JSON parameter ``rows`` (``json_rows``) as a table ``queued``: ``names``, then
-    ``n``, each row's place in the queue."""
-    columns = ", ".join(names)
-    types = ", ".join(f"{name} {_OUTBOX.c[name].type.compile(dialect=postgresql.dialect())}" for name in names)
-    return text(f"ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) "
-                f"WITH ORDINALITY AS queued({columns}, n)")
+# The JSON parameter ``rows`` (``json_rows``) as a table ``queued``: each row typed as an
+# outbox row (a key left out is NULL), with ``ordinality``, its place in the queue. Typed by
+# the table, not by a column list: the flag's and the decision's statements stay under 4 KB,
+# the longest psycopg keeps converted (above it, turning their parameters into PostgreSQL's
+# took 0.2 ms of the ack's CPU at every run).
+_QUEUED_ROWS = text(f"ROWS FROM (jsonb_populate_recordset(NULL::{_OUTBOX.name}, CAST(:rows AS jsonb))) "
+                    "WITH ORDINALITY AS queued")
 
 
 def insert_queued(names: tuple[str, ...], *, after: FromClause, incident_id: ColumnElement | None = None) -> Insert:
@@ -163,7 +163,7 @@ def insert_queued(names: tuple[str, ...], *, after: FromClause, incident_id: Col
         queued["ordering_key"] = func.regexp_replace(queued["ordering_key"], f"{_UNWRITTEN_KEY}$",
                                                      literal_column("':'") + cast(incident_id, Text))
     rows = (select(*(queued[name] for name in names)).select_from(after)
-            .select_from(_queued_rows(names)).order_by(literal_column("queued.n")))
+            .select_from(_QUEUED_ROWS).order_by(literal_column("queued.ordinality")))
     return insert(_OUTBOX).from_select(list(names), rows)
 
 
@@ -192,11 +192,11 @@ def insert_keyed(users: ColumnElement, *, when: ColumnElement) -> Insert:
     kind = bindparam("k_kind", type_=_OUTBOX.c.kind.type)
     key = bindparam("k_prefix", type_=_OUTBOX.c.ordering_key.type) + users
     rows = select(bindparam("k_workspace_id", type_=_OUTBOX.c.workspace_id.type), kind, users, key,
-                  literal("{}"), _written_in(PENDING), literal(0), literal(False),
+                  written_in("{}"), written_in(PENDING), literal_column("0"), false(),
                   bindparam("k_due", type_=_OUTBOX.c.next_attempt_at.type),
                   bindparam("k_now", type_=_OUTBOX.c.created_at.type),
                   ).where(when, ~exists().where(_OUTBOX.c.ordering_key == key, _OUTBOX.c.kind == kind,
-                                                _OUTBOX.c.state == _written_in(PENDING)))
+                                                _OUTBOX.c.state == written_in(PENDING)))
     return insert(_OUTBOX).from_select(["workspace_id", "kind", "user_id", "ordering_key", "payload", "state",
                                         "attempts", "uncertain", "next_attempt_at", "created_at"], rows)
 
@@ -225,7 +225,7 @@ _LEASED_COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.workspace_id, _OUTBOX.c.incident_id, 
                    _OUTBOX.c.created_at)
 
 
-def _written_in(value: str | tuple[str, ...]) -> ColumnElement | list[ColumnElement]:
+def written_in(value: str | tuple[str, ...]) -> ColumnElement | list[ColumnElement]:
     """A constant written into the SQL itself, not sent as a parameter. PostgreSQL plans a
     statement prepared by psycopg once for all parameters after its fifth run (a generic
     plan): with the states as parameters it could not tell that "not sent nor dead" is a
@@ -233,7 +233,9 @@ def _written_in(value: str | tuple[str, ...]) -> ColumnElement | list[ColumnElem
     row it returned (measured: 16 ms instead of 0.2 ms with 9,000 rows, every few
     milliseconds under a sustained 100 flags/s). Written when the statement is compiled,
     which SQLAlchemy does once, and not at each run (a literal-execute parameter's
-    post-compilation was 5 % of the background's CPU under the ack benchmark)."""
+    post-compilation was 5 % of the background's CPU under the ack benchmark). Also for a
+    constant of a long statement: psycopg keeps the conversion of a statement's parameters
+    only for statements of at most 50 (a decision's was 53: 0.2 ms of the ack's CPU)."""
     if isinstance(value, tuple):
         return [literal_column(f"'{member}'") for member in value]
     return literal_column(f"'{value}'")
@@ -242,17 +244,17 @@ def _written_in(value: str | tuple[str, ...]) -> ColumnElement | list[ColumnElem
 _NOT_FIRST = exists().where(
     _EARLIER.c.ordering_key == _OUTBOX.c.ordering_key,
     _EARLIER.c.id < _OUTBOX.c.id,
-    _EARLIER.c.state.not_in(_written_in(DONE_STATES)),
+    _EARLIER.c.state.not_in(written_in(DONE_STATES)),
 )
 _DUE_COLUMNS = (_OUTBOX.c.id, _OUTBOX.c.workspace_id, _OUTBOX.c.kind, _OUTBOX.c.channel)
 # An uninstalled workspace's rows wait, neither sent nor failed, until it is installed again.
 _NOT_PAUSED = ~paused(_OUTBOX.c.workspace_id)
 _PENDING_DUE = (select(*_DUE_COLUMNS, _OUTBOX.c.next_attempt_at)
-                .where(_OUTBOX.c.state == _written_in(PENDING), _OUTBOX.c.next_attempt_at <= bindparam("now"),
+                .where(_OUTBOX.c.state == written_in(PENDING), _OUTBOX.c.next_attempt_at <= bindparam("now"),
                        ~_NOT_FIRST, _NOT_PAUSED)
                 .order_by(_OUTBOX.c.next_attempt_at).limit(bindparam("limit")))
 _LEASE_EXPIRED = (select(*_DUE_COLUMNS)
-                  .where(_OUTBOX.c.state == _written_in(IN_FLIGHT), _OUTBOX.c.lease_until < bindparam("now"),
+                  .where(_OUTBOX.c.state == written_in(IN_FLIGHT), _OUTBOX.c.lease_until < bindparam("now"),
                          ~_NOT_FIRST, _NOT_PAUSED)
                   .limit(bindparam("limit")))
 # Ready to lease, written as one CASE that no index matches: the rows can then only be found

@@ -561,7 +561,7 @@ def _decision_statement(ends_step: bool, starts_step: bool, one_event: bool,  # 
         parts.append(insert(StepRecord).from_select(
             ["incident_id", "seq", "step", "status", "started_at", "due_at"],
             select(applied.c.id, bindparam("new_seq", type_=steps.seq.type), bindparam("new_step", type_=steps.step.type),
-                   literal("current"), bindparam("new_started_at", type_=steps.started_at.type),
+                   outbox_store.written_in("current"), bindparam("new_started_at", type_=steps.started_at.type),
                    bindparam("new_due_at", type_=steps.due_at.type))).cte("started"))
     if one_event:
         parts.append(insert(TimelineEvent).from_select(
