@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import sys
 import threading
 import time
@@ -107,7 +108,10 @@ _DROP = _Failure(0, None, None)
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1: a client's connection stays open between calls, as Slack's does."""
+
     server: _Server
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self.server.fake._serve(self)
@@ -124,6 +128,28 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, fake: FakeSlack) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def hang_up(self) -> None:
+        """Close the connections clients keep open: a stopped Slack answers nothing more."""
+        with self._open_lock:
+            kept = list(self._open)
+        for connection in kept:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore clients that hung up (one that timed out on a stall); report anything else."""
@@ -185,6 +211,7 @@ class FakeSlack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.hang_up()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
