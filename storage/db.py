@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 from contextlib import contextmanager, nullcontext
 
 import psycopg
@@ -82,8 +83,11 @@ class _Cursor(psycopg.Cursor):
 SENDING_OPTIONS = "-c enable_sort=off -c enable_seqscan=off -c jit=off -c plan_cache_mode=force_generic_plan"
 
 
-def make_engine(url: str | URL, *, options: str | None = None) -> Engine:
-    """``options``: PostgreSQL settings for every session of this engine (libpq's ``options``)."""
+def make_engine(url: str | URL, *, options: str | None = None, autocommit: bool = False) -> Engine:
+    """``options``: PostgreSQL settings for every session of this engine (libpq's ``options``).
+    ``autocommit``: PostgreSQL connections that never open a transaction: set so once, when
+    made, rather than at every checkout and back at every return (nor reset then: they have
+    no transaction to roll back)."""
     if str(url).startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _tune_sqlite(engine)
@@ -93,7 +97,9 @@ def make_engine(url: str | URL, *, options: str | None = None) -> Engine:
     connect_args: dict[str, object] = {"connect_timeout": 3}
     if options:
         connect_args["options"] = options
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=5, connect_args=connect_args)
+    per_session: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=5, connect_args=connect_args,
+                           **per_session)
     event.listen(engine, "checkout", _drop_if_server_hung_up)
     event.listen(engine, "connect", _use_cursor)
     return engine
@@ -233,7 +239,8 @@ class Database:
         self.engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
         # No connection is opened until the sender asks for one.
-        self._sending = make_engine(engine.url, options=SENDING_OPTIONS) if engine.dialect.name == "postgresql" else None
+        self._sending = (make_engine(engine.url, options=SENDING_OPTIONS, autocommit=True)
+                         if engine.dialect.name == "postgresql" else None)
         self._writer = _WriterQueue(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
 
     @classmethod
@@ -288,7 +295,7 @@ class Database:
         if self._sending is None:
             raise RuntimeError("Database.sending is for PostgreSQL; SQLite's sender uses read and transaction")
         with self._sending.connect() as connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     def ping(self) -> bool:
         try:

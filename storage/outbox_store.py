@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    ColumnElement, FromClause, Insert, Integer, Row, Text, TextClause, Update, any_, bindparam, case, cast, delete, event,
-    exists, false, func, insert, literal_column, or_, select, text, tuple_, update,
+    ColumnElement, CompoundSelect, FromClause, Insert, Integer, Row, Select, Text, TextClause, Update, any_, bindparam,
+    case, cast, delete, event, exists, false, func, insert, literal_column, or_, select, text, true, tuple_, union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
@@ -253,7 +254,7 @@ _PENDING_DUE = (select(*_DUE_COLUMNS, _OUTBOX.c.next_attempt_at)
                 .where(_OUTBOX.c.state == written_in(PENDING), _OUTBOX.c.next_attempt_at <= bindparam("now"),
                        ~_NOT_FIRST, _NOT_PAUSED)
                 .order_by(_OUTBOX.c.next_attempt_at).limit(bindparam("limit")))
-_LEASE_EXPIRED = (select(*_DUE_COLUMNS)
+_LEASE_EXPIRED = (select(*_DUE_COLUMNS, _OUTBOX.c.next_attempt_at)
                   .where(_OUTBOX.c.state == written_in(IN_FLIGHT), _OUTBOX.c.lease_until < bindparam("now"),
                          ~_NOT_FIRST, _NOT_PAUSED)
                   .limit(bindparam("limit")))
@@ -336,11 +337,27 @@ def due(connection: Connection, *, now: datetime, limit: int = 50, skip_channels
     # key computed again at each run.
     expired_due = _LEASE_EXPIRED.where(*skipped) if skipped else _LEASE_EXPIRED
     pending_due = _PENDING_DUE.where(*skipped) if skipped else _PENDING_DUE
-    expired = connection.execute(expired_due, {"now": now, "limit": limit}).all()
-    pending = connection.execute(pending_due, {"now": now, "limit": limit - len(expired)}).all()
+    params = {"now": now, "limit": limit}
+    if connection.dialect.name == "postgresql":
+        # One round trip: the two walks as one statement, each still cut off at ``limit``.
+        both = _BOTH_DUE if not skipped else _both(expired_due, pending_due)
+        rows = connection.execute(both, params).all()
+        expired = [row for row in rows if row.expired]
+        pending = [row for row in rows if not row.expired]
+    else:
+        expired = connection.execute(expired_due, params).all()
+        pending = connection.execute(pending_due, params | {"limit": limit - len(expired)}).all()
+    ordered = (*expired, *sorted(pending, key=lambda row: (row.next_attempt_at, row.id)))[:limit]
     found = {row.id: Due(id=row.id, workspace_id=row.workspace_id, kind=row.kind, channel=row.channel)
-             for row in (*expired, *sorted(pending, key=lambda row: (row.next_attempt_at, row.id)))}
+             for row in ordered}
     return list(found.values())
+
+
+def _both(expired: Select, pending: Select) -> CompoundSelect:
+    return union_all(expired.add_columns(true().label("expired")), pending.add_columns(false().label("expired")))
+
+
+_BOTH_DUE = _both(_LEASE_EXPIRED, _PENDING_DUE)
 
 
 def _skipped(channels: list[tuple[str, str]], kinds: list[str]) -> list:
