@@ -14,7 +14,9 @@ from handlers.payload import clean, dig, message_ts, metadata, slack_id, text, t
 from handlers.routes import Routes
 
 
-def register(app: App, routes: Routes, service: RecoveryService) -> None:
+def register(app: App, service: RecoveryService) -> None:
+    """The reaction and the message shortcut (their forms: ``register_forms``)."""
+
     def on_reaction(body: dict, event: dict) -> None:
         """Stored before the 200 goes out: Slack does not deliver an acknowledged event twice."""
         if event.get("reaction") != service.settings.flag_emoji or dig(event, "item", "type") != "message":
@@ -41,6 +43,11 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
                                  metadata={"channel": channel, "ts": ts, "excerpt": quoted})
         client.views_open(trigger_id=trigger, view=view)
 
+    app.event("reaction_added")(on_reaction)
+    app.shortcut(ids.FLAG_SHORTCUT)(ack=ack_shortcut, lazy=[open_flag_modal])
+
+
+def register_forms(routes: Routes, service: RecoveryService) -> None:
     def on_flag_submit(ack: Ack, body: dict, view: dict) -> None:
         """The form closes at the ack, and the flagger is answered privately beside the message
         they flagged, through the outbox: after the card, so the answer can link to it (a
@@ -72,8 +79,6 @@ def register(app: App, routes: Routes, service: RecoveryService) -> None:
                                    root_causes=service.playbook.root_causes), fetch_details=False, answer=True)
         ack()
 
-    app.event("reaction_added")(on_reaction)
-    app.shortcut(ids.FLAG_SHORTCUT)(ack=ack_shortcut, lazy=[open_flag_modal])
     routes.view(ids.FLAG_MODAL, on_flag_submit)
     routes.view(ids.NEW_MODAL, on_new_submit)
 

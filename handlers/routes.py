@@ -40,8 +40,12 @@ class Routes:
         """A modal submission, answered within the ack so that field errors show inline."""
         self._views[callback_id] = listener
 
-    def wire(self, app: App) -> None:
+    def wire_clicks(self, app: App) -> None:
+        """The buttons and menus handled within the ack: the most frequent payload, so its
+        listener is best registered first (handlers/__init__.py)."""
         app.action(_one_of(self._actions))(self._on_action)
+
+    def wire_forms(self, app: App) -> None:
         app.action(_one_of(self._forms))(ack=_ack_only, lazy=[self._open_form])
         app.view(_one_of(self._views))(self._on_view)
 
