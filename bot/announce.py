@@ -1,7 +1,8 @@
 """What Slack must be told about a decision, queued as outbox rows in its transaction.
 
-The card is redrawn from the database when sent; step prompts, notices and what the leads
-get are drawn now, from the decided state.
+The card is redrawn from the database when sent, and a new step's prompt from what the
+decision took down (bot/card_drawing.py); notices and what the leads get are drawn now,
+from the decided state.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
 from sqlmodel import Session
 
 from bot import lead_inbox, receipts
+from bot.card_drawing import prompt_payload
 from bot.domain import alerts, sla
 from bot.domain.playbook import Playbook
 from bot.domain.timing import deadline
@@ -94,10 +96,10 @@ def queue_decision(session: Session, decision: Decision, *, playbook: Playbook, 
         # The owner is mentioned when someone else (or the scheduler) put the step in front of
         # them: after their own click they are looking at it already.
         mention = state.owner_id is not None and actor != state.owner_id
-        blocks = step.prompt_blocks(state, playbook=playbook, tz=tz, due=deadline(state, playbook=playbook,
-                                                                                   policy=policy), mention=mention)
-        rows.reply(step.prompt_text(state, playbook=playbook, mention=mention), blocks, kind="step",
-                   step_seq=state.step_seq)
+        outbox_store.enqueue(session, workspace_id=state.workspace_id, incident_id=state.id, now=now,
+                             channel=state.card_channel, kind="step", step_seq=state.step_seq,
+                             payload=prompt_payload(state, due=deadline(state, playbook=playbook, policy=policy),
+                                                    mention=mention))
     elif decision.handed_over and state.current_step is not StepKey.CLAIM:
         # The live prompt names the new owner and the due time that restarted with the hand-over.
         # An edit notifies nobody: the notice above is what tells the new owner.

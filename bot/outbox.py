@@ -36,6 +36,7 @@ from bot import (
     home_refresh, lead_inbox, outbox_details, outbox_export, outbox_home, outbox_insights, parking, receipts, refusals,
     uploads,
 )
+from bot.card_drawing import PROMPT, PromptDrawer
 from bot.clock import Clock
 from bot.history_search import PAGE_LIMIT, PostSearch, oldest
 from bot.outbox_crew import DueBatches, WakeUps
@@ -154,20 +155,9 @@ class _Details:
             repository.update_origin_details(session, incident_id, excerpt=self.excerpt, permalink=self.permalink)
 
 
-def _rendered(payload: dict, incident: IncidentState | None) -> dict:
-    """A payload that names what to say about its incident (``{"offer": "details"}``) gets its
-    words now, from the incident as it is (bot/receipts.py queues it so)."""
-    if payload.get("offer") != receipts.DETAILS_OFFER:
-        return payload
-    if incident is None:
-        raise _Dead("incident gone")
-    return {"text": flagged.details_offer_text(incident),
-            "blocks": [block.to_dict() for block in flagged.details_offer_blocks(incident)]}
-
-
 class OutboxSender:
     def __init__(self, *, db: Database, clock: Clock, tokens: Tokens, clients: Clients,
-                 render_card: CardRenderer, poll_seconds: float = 1.0,
+                 render_card: CardRenderer, draw_prompt: PromptDrawer, poll_seconds: float = 1.0,
                  limits: Limits = Limits(), home: outbox_home.HomeSender | None = None,
                  export: outbox_export.ExportSender | None = None,
                  insights: outbox_insights.InsightsSender | None = None,
@@ -180,6 +170,7 @@ class OutboxSender:
         self._clients = clients
         self._row_clients = threading.local()
         self._render_card = render_card
+        self._draw_prompt = draw_prompt
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._workers = SENDERS.get(db.dialect, 4)
@@ -468,6 +459,20 @@ class OutboxSender:
             lead_store.record(session, incident_id=row.incident_id, seq=row.step_seq,
                               purpose=row.payload.get("purpose", ""), channel=row.channel or "", ts=ts)
 
+    def _rendered(self, payload: dict, incident: IncidentState | None) -> dict:
+        """A payload that names what to say about its incident gets its words now: an offer
+        of details (``{"offer": "details"}``, bot/receipts.py) from the incident as it is, a
+        step prompt from what its decision took down (bot/card_drawing.py)."""
+        offer, prompt = payload.get("offer") == receipts.DETAILS_OFFER, PROMPT in payload
+        if not (offer or prompt):
+            return payload
+        if incident is None:
+            raise _Dead("incident gone")
+        if prompt:
+            return self._draw_prompt(incident, payload)
+        return {"text": flagged.details_offer_text(incident),
+                "blocks": [block.to_dict() for block in flagged.details_offer_blocks(incident)]}
+
     def _send(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if row.kind in POST_KINDS:
             return self._post(row, incident), None
@@ -522,7 +527,7 @@ class OutboxSender:
                                          name_of=lambda user: self._person_name(row, user))
         if row.kind == lead_inbox.POST:
             payload = {**payload, "blocks": self._with_card_link(row, incident, payload.get("blocks") or [])}
-        payload = _rendered(payload, incident)
+        payload = self._rendered(payload, incident)
         args = {"channel": row.channel, "text": payload.get("text", ""), "blocks": payload.get("blocks")}
         if payload.get("broadcast"):
             args["reply_broadcast"] = True
@@ -657,7 +662,7 @@ class OutboxSender:
     def _ephemeral(self, row: outbox_store.Leased, incident: IncidentState | None) -> tuple[str | None, str | None]:
         if row.uncertain:
             return None, "ephemeral not repeated: an earlier attempt may have shown it"
-        payload = _rendered(row.payload, incident)
+        payload = self._rendered(row.payload, incident)
         self._still_ours(row)
         self._call(self._poster.chat_postEphemeral, creates=True, channel=row.channel, user=row.user_id,
                    text=payload.get("text", ""), blocks=payload.get("blocks"))

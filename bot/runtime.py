@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from bot import parking, workspace_scope, workspaces
 from bot.admins import Admins, user_reader
 from bot.app import create_app
-from bot.card_drawing import card_renderer
+from bot.card_drawing import card_renderer, prompt_drawer
 from bot.clock import Clock, SystemClock
 from bot.domain.playbook import DEFAULT_PLAYBOOK, Playbook, load_playbook
 from bot.identity import BotIdentity, Identity, IdentityCheck, WorkspaceUrls
@@ -126,6 +126,7 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
     sender = OutboxSender(db=db, clock=clock, tokens=tokens, clients=clients,
                           render_card=card_renderer(playbook=lambda: service.playbook, policy=lambda: service.policy,
                                                     clock=clock),
+                          draw_prompt=prompt_drawer(playbook=lambda: service.playbook, tz=lambda: service.tz),
                           limits=Limits(paced=settings.slack_pacing, posts_per_second=settings.slack_posts_per_second,
                                         history_per_minute=settings.slack_history_per_minute), home=home,
                           export=ExportSender(db=db, playbook=lambda: service.playbook, policy=lambda: service.policy),

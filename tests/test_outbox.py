@@ -95,7 +95,8 @@ def _render_card(bot, number: int = 1) -> tuple[str, list[dict]]:  # noqa: ANN00
 
 
 def _payload_text(row: OutboxMessage) -> str:
-    return json.loads(row.payload)["text"]
+    """What the row says; a step prompt is drawn when sent, so any words stand in for it."""
+    return json.loads(row.payload).get("text", "Next step")
 
 
 # 1. Rate limits ------------------------------------------------------------------------
