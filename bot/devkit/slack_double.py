@@ -108,10 +108,13 @@ _DROP = _Failure(0, None, None)
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """HTTP/1.1: a client's connection stays open between calls, as Slack's does."""
+    """HTTP/1.1: a client's connection stays open between calls, as Slack's does. Without
+    Nagle's algorithm: an answer is written as its headers then its body, and on a connection
+    kept open the body waited for the client's delayed acknowledgement of the headers (40 ms)."""
 
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         self.server.fake._serve(self)
