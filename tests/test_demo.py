@@ -10,6 +10,8 @@ import pytest
 
 from bot.devkit.demo import run_demo
 
+pytestmark = pytest.mark.demo
+
 JSON_MARK = "  ┊ "
 
 
