@@ -270,6 +270,19 @@ def test_card_accepted_by_slack_before_a_crash_is_not_posted_twice(bot):
     assert len(bot.thread(card)) == 1, "the step prompt is in that card's thread"
 
 
+def test_a_kept_connection_slack_closed_while_idle_costs_the_next_card_nothing(bot):
+    """Calls reuse an open connection; Slack closes idle ones. The next card must go at once
+    on a new connection, not fail on the closed one and wait for a retry."""
+    _flag_by_reaction(bot, "First complaint")
+    bot.settle()
+    bot.fake.close_idle_connections()
+    _flag_by_reaction(bot, "Second complaint")
+    bot.settle()
+    assert len(bot.cards()) == 2
+    assert len(_card_posts(bot)) == 2, "no card post was tried twice"
+    assert _lookups(bot, bot.fake.attempts()) == [], "nothing was left uncertain"
+
+
 def test_card_lost_in_a_crash_before_reaching_slack_is_posted_once_after_the_lease(bot):
     _flag_by_command(bot)
     _lease(bot, _rows(bot, "card")[0])

@@ -144,6 +144,10 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
     def hang_up(self) -> None:
         """Close the connections clients keep open: a stopped Slack answers nothing more."""
         with self._open_lock:
@@ -301,6 +305,16 @@ class FakeSlack:
         """Close the socket without an answer for the next ``count`` requests."""
         with self._cond:
             self._drops += count
+
+    def close_idle_connections(self) -> None:
+        """Close every connection a client keeps open between calls, as Slack does to idle
+        ones: a client must notice before its next call, not lose that call to it."""
+        if self._server is None:
+            return
+        self._server.hang_up()
+        deadline = time.monotonic() + 5
+        while self._server.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def drop_after_answer(self, method: str, count: int = 1) -> None:
         """Let the next ``count`` calls of ``method`` take effect, then close without answering."""
