@@ -49,11 +49,12 @@ class Config:
 
 
 class _Statements:
-    """SQL statements an engine runs, counted."""
+    """SQL statements these engines run, counted."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, *engines: Engine) -> None:
         self.count = 0
-        event.listen(engine, "before_cursor_execute", self._seen)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: object) -> None:
         self.count += 1
@@ -142,7 +143,7 @@ def run(config: Config) -> dict[str, Any]:
                 "claim": lambda start, count: [requests.claim(card) for card in cards[start:start + count]],
             }
             profiler = cProfile.Profile(time.thread_time) if config.profile else None
-            counted = {"bot": _Statements(runtime.db.engine), "floor": _Statements(store)}
+            counted = {"bot": _Statements(*runtime.db.engines), "floor": _Statements(store)}
             kinds = {kind: {"bot": _measure(bot, counted["bot"], mixes[kind](0, n),
                                             profiler if kind == config.profile else None),
                             "floor": _measure(floor, counted["floor"], mixes[kind](n, n), None)}

@@ -238,9 +238,12 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reader = engine.execution_options(**{READ_ONLY: True})
-        # No connection is opened until the sender asks for one.
-        self._sending = (make_engine(engine.url, options=SENDING_OPTIONS, autocommit=True)
-                         if engine.dialect.name == "postgresql" else None)
+        postgresql = engine.dialect.name == "postgresql"
+        # No connection is opened until asked for. The acks' statements outside a transaction
+        # have their own pool: one connection switched to autocommit at each checkout and back
+        # at each return cost a tenth of a flag's CPU in the server (py-spy, issue 17).
+        self._autocommit = make_engine(engine.url, autocommit=True) if postgresql else None
+        self._sending = make_engine(engine.url, options=SENDING_OPTIONS, autocommit=True) if postgresql else None
         self._writer = _WriterQueue(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext()
 
     @classmethod
@@ -267,15 +270,14 @@ class Database:
         a second one is refused before it runs (a RuntimeError: a bug, never a user's doing).
         For a flag (repository.insert_incident) and a simple decision
         (repository.written_in_one_statement)."""
-        if self.dialect != "postgresql":
+        if self._autocommit is None:
             with self.transaction() as session:
                 yield session
             return
-        with self.engine.connect() as connection:
+        with self._autocommit.connect() as connection:
             connection.info[_SINGLE] = False
             try:
-                with Session(connection.execution_options(isolation_level="AUTOCOMMIT"),
-                             expire_on_commit=False) as session, session.begin():
+                with Session(connection, expire_on_commit=False) as session, session.begin():
                     yield session
             finally:
                 connection.info.pop(_SINGLE, None)
@@ -284,6 +286,10 @@ class Database:
     def one_statement(self) -> Iterator[Connection]:
         """A connection outside any transaction, for a read that needs no snapshot beyond its
         own statement: one round trip on PostgreSQL, where a transaction costs three."""
+        if self._autocommit is not None:
+            with self._autocommit.connect() as connection:
+                yield connection
+            return
         with self._reader.connect() as connection:
             yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -312,12 +318,18 @@ class Database:
             self._writer.yields = True
 
     @property
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine of this database's pools (to count or watch what they run)."""
+        return tuple(engine for engine in (self.engine, self._autocommit, self._sending) if engine is not None)
+
+    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._sending is not None:
-            self._sending.dispose()
+        for engine in (self._autocommit, self._sending):
+            if engine is not None:
+                engine.dispose()
         if isinstance(self._writer, _WriterQueue):
             self._writer.close()

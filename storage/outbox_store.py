@@ -120,10 +120,10 @@ def queue_written(session: Session, queued: list[dict], incident_id: int) -> Non
 
 def json_rows(queued: list[dict]) -> str:
     """Queued rows as the one JSON parameter ``_QUEUED_ROWS`` unpacks."""
-    return json.dumps(queued, default=_naive_utc)
+    return json.dumps(queued, default=naive_utc)
 
 
-def _naive_utc(value: datetime) -> str:
+def naive_utc(value: datetime) -> str:
     """A time as the column stores it (UTCDateTime: naive UTC; a naive time given is refused)."""
     return _STORED_TIME.process_bind_param(value, None).isoformat()
 

@@ -618,11 +618,19 @@ def _fill(column, value, condition=None):  # noqa: ANN001, ANN202 - SQL expressi
 
 _EXCERPT = bindparam("b_excerpt", type_=Text)
 _PERMALINK = bindparam("b_permalink", type_=Text)
+
+
+def origin_filled(*, excerpt: ColumnElement, permalink: ColumnElement) -> dict[str, ColumnElement]:
+    """An UPDATE's values that fill in what the flag event did not carry from ``excerpt`` and
+    ``permalink`` (SQL values): only empty fields take a value, and a summary still empty takes
+    the excerpt. The database decides what is empty (each SET sees the row as it was)."""
+    return {"excerpt": _fill(Incident.excerpt, excerpt),
+            "summary": _fill(Incident.summary, excerpt, _empty(Incident.excerpt) & _empty(Incident.summary)),
+            "permalink": _fill(Incident.permalink, permalink)}
+
+
 _FILL_ORIGIN = update(Incident).where(Incident.id == bindparam("b_id")).values(
-    excerpt=_fill(Incident.excerpt, _EXCERPT),
-    summary=_fill(Incident.summary, _EXCERPT, _empty(Incident.excerpt) & _empty(Incident.summary)),
-    permalink=_fill(Incident.permalink, _PERMALINK),
-)
+    **origin_filled(excerpt=_EXCERPT, permalink=_PERMALINK))
 
 
 def update_origin_details(session: Session, incident_id: int, *, excerpt: str | None,

@@ -48,7 +48,7 @@ def _rival_between_load_and_update(bot: ServedBot, rival: _Rival) -> Iterator[No
     """Start ``rival`` just before the first update of an incident's version runs (a
     decision's write): the claim that makes it has loaded the incident and decided, and has
     not written yet."""
-    engine = bot.runtime.db.engine
+    engines = bot.runtime.db.engines
     fired = threading.Lock()
 
     def before_execute(_conn, _cursor, statement: str, *_args: object) -> None:  # noqa: ANN001
@@ -57,11 +57,13 @@ def _rival_between_load_and_update(bot: ServedBot, rival: _Rival) -> Iterator[No
                 and fired.acquire(blocking=False):
             rival.start_and_give_a_chance()
 
-    event.listen(engine, "before_cursor_execute", before_execute)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", before_execute)
     try:
         yield
     finally:
-        event.remove(engine, "before_cursor_execute", before_execute)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", before_execute)
     assert fired.locked(), "the hooked claim never reached its update"
 
 

@@ -108,7 +108,7 @@ def _need_help_once_the_tick_holds_the_incident(bot: ServedBot, prompt: Message,
     """Press Need help from another thread just after the tick has locked the incident to escalate
     it, and give the click a second to get as far as it can meanwhile. In the old order the click
     wrote its escalation claim, then waited for the tick's lock, while the tick waited on that claim."""
-    engine = bot.runtime.db.engine
+    engines = bot.runtime.db.engines
     fired = threading.Lock()
     ticking = threading.current_thread()
     rival = threading.Thread(target=lambda: answers.append(bot.slack.click(prompt, "Need help", user=OWNER)),
@@ -122,11 +122,13 @@ def _need_help_once_the_tick_holds_the_incident(bot: ServedBot, prompt: Message,
             rival.start()
             rival.join(timeout=1.0)
 
-    event.listen(engine, "after_cursor_execute", after_execute)
+    for engine in engines:
+        event.listen(engine, "after_cursor_execute", after_execute)
     try:
         yield
     finally:
-        event.remove(engine, "after_cursor_execute", after_execute)
+        for engine in engines:
+            event.remove(engine, "after_cursor_execute", after_execute)
         rival.join(timeout=30)
     assert fired.locked(), "the tick never locked the incident"
 
