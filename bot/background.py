@@ -5,7 +5,8 @@ GIL. Measured (docs/PERFORMANCE.md), the senders starved under request load (car
 far behind flags) and, while they ran, each ack waited for the GIL behind them. Forked, the
 two use both cores; the background runs at a lower priority (BACKGROUND_NICENESS), so when
 the CPU is short the acks win and the outbox catches up right after, which is the order
-Slack's 3-second deadline asks for. Nothing moves out of the database: the background reads
+Slack's 3-second deadline asks for; and its senders wait while the server has requests in
+flight (bot/acks_first.py). Nothing moves out of the database: the background reads
 what is due from it, exactly as another replica would, so a crash of either process loses
 nothing.
 
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from bot.acks_first import AcksInFlight
 from bot.domain.playbook import Playbook
 from bot.settings import Settings
 
@@ -92,7 +94,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fork_background(settings: Settings, playbook: Playbook) -> Background:
+def fork_background(settings: Settings, playbook: Playbook, acks: AcksInFlight) -> Background:
     """Fork before the server starts any thread or opens any connection: a fork copies only
     the calling thread, and a connection must never be shared by two processes."""
     assert threading.active_count() == 1, "fork the background before starting threads"
@@ -103,7 +105,7 @@ def fork_background(settings: Settings, playbook: Playbook) -> Background:
         os.close(write_fd)
         code = 1
         try:
-            code = run_background(settings, playbook, wake_fd=read_fd)
+            code = run_background(settings, playbook, wake_fd=read_fd, acks=acks)
         except BaseException:  # a forked child must never return into the server's code
             log.exception("background process failed")
         finally:
@@ -113,14 +115,14 @@ def fork_background(settings: Settings, playbook: Playbook) -> Background:
     return Background(pid, write_fd)
 
 
-def run_background(settings: Settings, playbook: Playbook, *, wake_fd: int) -> int:
+def run_background(settings: Settings, playbook: Playbook, *, wake_fd: int, acks: AcksInFlight) -> int:
     from bot.runtime import build, freeze_startup_heap
 
     os.nice(BACKGROUND_NICENESS)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us in order
-    runtime = build(settings, playbook=playbook, migrate=False)
+    runtime = build(settings, playbook=playbook, migrate=False, hold_sending=acks.hold)
     runtime.db.yield_writes()  # on SQLite the acks write first (storage/db.py)
     runtime.confirm_identity(quiet=True)
     runtime.start_background()

@@ -145,6 +145,7 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     """Acks in this process, the outbox and the scheduler in a forked one (bot/background.py)."""
     import waitress
 
+    from bot.acks_first import AcksInFlight
     from bot.background import fork_background
     from bot.runtime import build, freeze_startup_heap, load_playbook_file, migrate_database
     from bot.web import make_wsgi
@@ -152,7 +153,8 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     _require_slack(settings, socket_mode=False)
     playbook = load_playbook_file(settings.playbook_file)  # a bad file stops us here, with one line
     migrate_database(settings.database_url)
-    background = fork_background(settings, playbook)
+    acks = AcksInFlight()
+    background = fork_background(settings, playbook, acks)
     runtime = build(settings, playbook=playbook, migrate=False, wake=background.wake)
     runtime.confirm_identity()
 
@@ -165,7 +167,7 @@ def _serve(settings: Settings, *, host: str, port: int, threads: int) -> int:
     try:
         server = waitress.create_server(make_wsgi(runtime.app, runtime.db,
                                                   signing_secret=runtime.settings.slack_signing_secret,
-                                                  identity=runtime.identity),
+                                                  identity=runtime.identity, acks=acks),
                                         host=host, port=port, threads=threads, ident="recovery-bot")
         server.print_listen("Serving on http://{}:{}")
         freeze_startup_heap()

@@ -161,9 +161,11 @@ class OutboxSender:
                  limits: Limits = Limits(), home: outbox_home.HomeSender | None = None,
                  export: outbox_export.ExportSender | None = None,
                  insights: outbox_insights.InsightsSender | None = None,
-                 scope: Callable[[str], AbstractContextManager] = lambda _workspace: nullcontext()) -> None:
+                 scope: Callable[[str], AbstractContextManager] = lambda _workspace: nullcontext(),
+                 hold: Callable[[threading.Event], None] | None = None) -> None:
         """``scope``: puts a row's workspace's own settings in force while it is sent (its card,
-        its Home drawn with them; bot/workspace_scope.py)."""
+        its Home drawn with them; bot/workspace_scope.py). ``hold``: waits, before a thread
+        sends what woke it, for the server's acks to go first (bot/acks_first.py)."""
         self._db = db
         self._clock = clock
         self._tokens = tokens
@@ -194,6 +196,7 @@ class OutboxSender:
         self._export = export
         self._insights = insights
         self._scope = scope
+        self._hold = hold
 
     @property
     def _client(self) -> WebClient:
@@ -227,6 +230,8 @@ class OutboxSender:
     def _run(self, worker: int) -> None:
         while not self._stop.is_set():
             self._wakeups.wait(worker, self._pacing.idle_wait(self._poll))
+            if self._hold is not None:
+                self._hold(self._stop)
             try:
                 self.drain()
             except Exception:  # noqa: BLE001 - e.g. the database is down: try again next round

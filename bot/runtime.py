@@ -5,6 +5,7 @@ Nothing is built at import: every caller says which settings, clock and database
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +95,12 @@ def migrate_database(url: str) -> None:
 
 def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook | None = None,
           migrate: bool = True, wake: Callable[[], None] | None = None,
+          hold_sending: Callable[[threading.Event], None] | None = None,
           on_installed: OnInstalled = lambda team_id: None) -> Runtime:
     """``wake`` is called after each commit that queued Slack calls, besides this process's
-    own sender (idle unless started): `serve` passes its background process's wake-up.
+    own sender (idle unless started): `serve` passes its background process's wake-up, and to
+    the background ``hold_sending``, with which its sender lets the server's acks go first
+    (bot/acks_first.py).
     ``on_installed(team_id)``: called after an install in a workspace is stored, once what was
     parked there for want of a token is due again."""
     clock = clock or SystemClock()
@@ -131,7 +135,7 @@ def build(settings: Settings, *, clock: Clock | None = None, playbook: Playbook 
                                         history_per_minute=settings.slack_history_per_minute), home=home,
                           export=ExportSender(db=db, playbook=lambda: service.playbook, policy=lambda: service.policy),
                           insights=InsightsSender(figures=lambda **window: workspace_insights(service, **window)),
-                          scope=lambda workspace_id: service.in_workspace(workspace_id))
+                          scope=lambda workspace_id: service.in_workspace(workspace_id), hold=hold_sending)
     after_commit = sender.wake if wake is None else _both(wake, sender.wake)
     # The environment's LEAD_GROUP is SLACK_BOT_TOKEN's workspace's; with installs, a workspace
     # names its own group in its Settings, read with its own token.

@@ -14,6 +14,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import parking
+from bot.acks_first import AcksInFlight
 from storage import workspace_store
 from bot.identity import UNCONFIRMED, BotIdentity
 from storage.db import Database
@@ -27,7 +28,8 @@ WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
 def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None,
-              identity: BotIdentity | None = None) -> WsgiApp:
+              identity: BotIdentity | None = None, acks: AcksInFlight | None = None) -> WsgiApp:
+    """``acks``: counts the Slack requests in flight, for `serve`'s background (bot/acks_first.py)."""
     slack = _FormSafeHandler(app, path=EVENTS_PATH)
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
@@ -61,7 +63,10 @@ def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None,
             return [b"request body too large\n"]
         body = _read_body(environ)
         try:
-            return slack(environ, start_response)
+            if acks is None:
+                return slack(environ, start_response)
+            with acks.answering():
+                return slack(environ, start_response)
         except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as error:
             # Bolt parses the body before it checks the signature; a body it cannot parse
             # (or whose shape it trips over: `"actions": []`, JSON nested too deep) is the
