@@ -433,31 +433,39 @@ class OutboxSender:
                       parking.counts_line(figures))
             return
         notes = "; ".join(([note] if note else []) + list(details.failures if details is not None else ())) or None
-        sent = outbox_settle.Sent(row_id=row.id, sent_at=self._clock.now(), ts=ts, note=notes)
-        card = row.kind == "card" and ts is not None and row.incident_id is not None
-        if card:
-            sent = replace(sent, card_of=row.incident_id, channel=row.channel or "",
-                           excerpt=details.excerpt if details else None,
-                           permalink=details.permalink if details else None)
+        sent_at = self._clock.now()
+        sent = self._as_sent(row, ts=ts, note=notes, details=details, sent_at=sent_at)
         later = details is not None and details.later is not None and row.kind == "card"
-        fetched = details is not None and bool(details.excerpt or details.permalink)
-        if card and not later:
-            return sent
-        if not (card or later or fetched) and row.kind in ("step", "approval") and row.incident_id is not None:
-            return replace(sent, step_of=row.incident_id, step_seq=row.step_seq, approval=row.kind == "approval")
-        if not (card or later or fetched) and row.kind != lead_inbox.POST:
+        if sent is not None and not later:
             return sent
 
         def record(session: Session) -> None:
-            if card:
+            if sent is not None:
                 outbox_settle.write_in(session, sent)
             else:
                 self._store(session, row, details)
                 self._record_ts(session, row, ts)
-                outbox_store.mark_sent(session, row.id, now=sent.sent_at, ts=ts, note=notes)
+                outbox_store.mark_sent(session, row.id, now=sent_at, ts=ts, note=notes)
             if later:
-                outbox_details.queue(session, card=row, now=sent.sent_at)
+                outbox_details.queue(session, card=row, now=sent_at)
         return record
+
+    @staticmethod
+    def _as_sent(row: outbox_store.Leased, *, ts: str | None, note: str | None, details: _Details | None,
+                 sent_at: datetime) -> outbox_settle.Sent | None:
+        """A row sent, recorded as data (where its card or prompt now is); None when recording
+        it takes more: a lead's copy (lead_store), or what enrichment fetched for a row other
+        than its card (stored by ``_store``)."""
+        sent = outbox_settle.Sent(row_id=row.id, sent_at=sent_at, ts=ts, note=note)
+        if row.kind == "card" and ts is not None and row.incident_id is not None:
+            return replace(sent, card_of=row.incident_id, channel=row.channel or "",
+                           excerpt=details.excerpt if details else None,
+                           permalink=details.permalink if details else None)
+        if row.kind == lead_inbox.POST or (details is not None and bool(details.excerpt or details.permalink)):
+            return None
+        if row.kind in ("step", "approval") and row.incident_id is not None:
+            return replace(sent, step_of=row.incident_id, step_seq=row.step_seq, approval=row.kind == "approval")
+        return sent
 
     @staticmethod
     def _store(session: Session, row: outbox_store.Leased, details: _Details | None) -> None:
@@ -895,12 +903,11 @@ _Record = outbox_settle.Sent | Callable[[Session], None]
 
 
 class _Settles:
-    """The records of a batch's rows sent, written together, not one each: on PostgreSQL in
-    one statement when all are plain (storage/outbox_settle.py), else in one transaction (the
-    sender's CPU per flag went from 6.9-7.5 ms to 5.6-6.4 ms with the transaction, issue 17
-    measures the statement). A row stays leased (and renewed) until written, and waits at
-    most FLUSH_AFTER_SECONDS, so a slow batch does not hold back the next message of an
-    incident it sent."""
+    """The records of a batch's rows sent, written together rather than one each: on
+    PostgreSQL as one statement when every one is data (storage/outbox_settle.py), else in one
+    transaction. A row stays leased (and renewed) until written, and waits at most
+    FLUSH_AFTER_SECONDS, so a slow batch does not hold back the next message of an incident
+    it sent."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
