@@ -8,8 +8,10 @@ runs when both are ready; this keeps the background out of the way altogether wh
 are in flight. Measured with the ack benchmark on PostgreSQL (issue 17), three spot checks
 each way taken in turn: the bot's p99 at concurrency 16 against the durable floor, per round,
 median 1.64x held and 2.01x not; the background's CPU per request during the burst 0.2-0.9 ms
-against 0.8-1.0. The price, at 100 flags a second: a card follows its flag by 136 ms at the
-median instead of 70-100 (and by 280 ms at p99, from 420-550).
+against 0.8-1.0. Cards pay nothing measurable for it: at 100 flags a second for a minute a
+card followed its flag by 89 ms at the median and 525 ms at p99 (98 and 424 ms before), and
+with the same pass's other changes PostgreSQL's intake holds 125 flags a second
+(docs/PERFORMANCE.md).
 
 The server counts the Slack requests it is answering in memory it shares with the background
 (made before the fork). A sender thread woken with work waits while any is in flight, for at
