@@ -16,11 +16,12 @@ fields, raw bodies; and ``Settings.from_env``. After every request it checks tha
 * the database holds no half-made incident: each has its ``created`` timeline event, its
   claim step record and a record of its current step; outbox rows name existing incidents.
 
-The default run does a few hundred requests per database in well under a minute. Scale
-every property up with FUZZ_EXAMPLES (examples per property), for instance:
+CI runs it as a step of its own (`-m fuzz`, about a minute) after the default run, which must
+stay under ten minutes: a few hundred requests per database. Scale every property up with
+FUZZ_EXAMPLES (examples per property), for instance:
 
-    FUZZ_EXAMPLES=5000 ./scripts/test tests/test_fuzz.py
-    FUZZ_EXAMPLES=2000 TEST_DATABASES=sqlite ./scripts/test tests/test_fuzz.py
+    FUZZ_EXAMPLES=5000 ./scripts/test -m fuzz
+    FUZZ_EXAMPLES=2000 TEST_DATABASES=sqlite ./scripts/test -m fuzz
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ from bot.web import MAX_BODY_BYTES, make_wsgi
 from storage.models import Incident, OutboxMessage, StepRecord, TimelineEvent
 from tests.conftest import LEAD, SIGNING_SECRET, ServedBot, _conninfo, _databases
 from tests.helpers import mrkdwn_texts
+
+pytestmark = pytest.mark.fuzz
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 0)
 
