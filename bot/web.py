@@ -5,6 +5,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -63,9 +64,7 @@ def make_wsgi(app: App, db: Database, *, signing_secret: str | None = None,
             return [b"request body too large\n"]
         body = _read_body(environ)
         try:
-            if acks is None:
-                return slack(environ, start_response)
-            with acks.answering():
+            with acks.answering() if acks is not None else nullcontext():
                 return slack(environ, start_response)
         except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as error:
             # Bolt parses the body before it checks the signature; a body it cannot parse
