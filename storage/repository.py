@@ -6,10 +6,11 @@ version = the version we read) and reports whether it won, so the database decid
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     CTE, BigInteger, ColumnElement, Connection, Insert, Row, Select, Subquery, Text, and_, bindparam, case, cast, delete,
@@ -23,7 +24,7 @@ from bot.domain.types import (
 )
 from bot.domain import alerts
 from bot.domain.digest import UNCOUNTED_APPROVALS, IncidentFacts
-from storage import outbox_store, viewer_store
+from storage import outbox_store, precompiled, viewer_store
 from storage.workspace_store import paused
 from bot.domain.stats import ENDED_RESULTS, Middles, StatsTotals, StatsWindow, StepEnds
 from storage.models import (
@@ -47,11 +48,12 @@ _STEP = {member.value: member for member in StepKey}
 _SEVERITY = {member.value: member for member in Severity}
 
 
-def to_state(row: Incident | Row) -> IncidentState:
+def to_state(row: Incident | Row | Mapping[str, Any]) -> IncidentState:
     """A row is read by key, through its mapping, and its enums found in a dict: a Row's
     attribute access and an enum's lookup by value cost several times more, and
     `/recovery list` maps twenty rows of forty columns inside its ack."""
-    get = row._mapping.__getitem__ if isinstance(row, Row) else functools.partial(getattr, row)
+    get = (row._mapping.__getitem__ if isinstance(row, Row) else row.__getitem__ if isinstance(row, Mapping)
+           else functools.partial(getattr, row))
     amount = get("remedy_amount")
     return IncidentState(
         id=get("id"), workspace_id=get("workspace_id"), number=get("number"), status=_STATUS[get("status")],
@@ -289,9 +291,9 @@ def load_to_decide(connection: Connection, *, workspace_id: str, incident_id: in
     settles once someone acts (bot/announce.py), read in the same query, since every click
     needs it."""
     statement = _DECIDE_BY_ID if incident_id is not None else _DECIDE_BY_NUMBER
-    row = connection.execute(statement, {"workspace_id": workspace_id,
-                                         "key": incident_id if incident_id is not None else number}).first()
-    return Loaded(to_state(row), row.version, row.escalated) if row else None
+    row = precompiled.first(connection, statement, {"workspace_id": workspace_id,
+                                                    "key": incident_id if incident_id is not None else number})
+    return Loaded(to_state(row), row["version"], row["escalated"]) if row else None
 
 
 _LOAD_BY_ID = select(*Incident.__table__.columns).where(
@@ -463,8 +465,8 @@ def insert_incident(session: Session, state: IncidentState, *, next_alert: tuple
         params = values | homes_params | ({"rows": outbox_store.json_rows(queued)} if queued else {})
         statement = _flag_in_one_statement(tuple(values), wanted and wanted.watching,
                                            tuple(queued[0]) if queued else None)
-        row = session.connection().execute(statement, params).first()
-        return replace(state, id=row.id, number=row.number) if row is not None else None
+        row = precompiled.first(session.connection(), statement, params)
+        return replace(state, id=row["id"], number=row["number"]) if row is not None else None
     number = _next_number(session, state.workspace_id)
     connection = session.connection()
     incident_id = connection.execute(_statement(session, "incident"), values | {"number": number}).scalar_one_or_none()
@@ -537,7 +539,7 @@ def _apply_in_one_statement(session: Session, before: IncidentState, decision: D
     params |= homes_params | ({"rows": outbox_store.json_rows(queued)} if queued else {})
     statement = _decision_statement(ended is not None, decision.new_step, lone is not None,
                                     wanted and wanted.watching, tuple(queued[0]) if queued else None)
-    if session.connection().execute(statement, params).scalar_one() != 1:
+    if precompiled.first(session.connection(), statement, params)["applied"] != 1:
         return False
     _store_details(session, before, state)
     if lone is None:
@@ -685,7 +687,7 @@ def list_incidents(connection: Connection, *, workspace_id: str, scope: str, use
     """Open incidents of a scope, newest first; "overdue" is `timing.is_overdue` in SQL: past
     the due time and not snoozed, a snooze whose end has passed counting as none. One
     statement, so it needs no transaction around it (``Database.one_statement``)."""
-    rows = connection.execute(_LIST[scope], {"workspace_id": workspace_id, "user_id": user_id, "now": now}).all()
+    rows = precompiled.rows(connection, _LIST[scope], {"workspace_id": workspace_id, "user_id": user_id, "now": now})
     return [to_state(row) for row in rows]
 
 
